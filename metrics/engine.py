@@ -1,0 +1,438 @@
+"""The metrics engine: folds typed events into state, windows and counters.
+
+One engine owns the state of the partitions its process reads. It is single-threaded
+(the consumer loop calls :meth:`Engine.process`), and publishes immutable
+:class:`~metrics.snapshot.Snapshot` objects for the other threads to read.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from itertools import product
+from types import MappingProxyType
+
+from consumers.schema import (
+    CATEGORIES,
+    CHANNELS,
+    EVENT_TYPES,
+    OTHER,
+    PRIORITIES,
+    RETURN_REASONS,
+    Event,
+    RejectReason,
+    ReturnClosed,
+    ReturnInspected,
+    ReturnReceived,
+    ReturnRequested,
+    ShipmentDelivered,
+    TicketCreated,
+    TicketEscalated,
+    TicketRated,
+    TicketReopened,
+    TicketReplied,
+    TicketResolved,
+    TicketTransferred,
+)
+from metrics.clock import EventClock
+from metrics.dedupe import SeenIds
+from metrics.definitions import histogram_bounds, peak_ratio, return_rates
+from metrics.histogram import Histogram
+from metrics.snapshot import ActionTicket, Snapshot, WindowSnapshot
+from metrics.state import AGENT, ESCALATED, OPEN, REOPENED, TRANSFERRED, ReturnBook, TicketBook
+from metrics.windows import SlidingWindows
+from pulse.config import Config
+
+__all__ = ["QUANTILES", "Engine"]
+
+QUANTILES = (0.5, 0.9, 0.99)
+_AGE_BUCKETS = (("<1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("1-2d", 2 * 86400))
+_ARRIVAL_MINUTES = 24 * 60
+
+
+class _Slots:
+    """The counter layout shared by every window: one slot per (metric, label)."""
+
+    def __init__(self, channels: tuple[str, ...], priorities: tuple[str, ...],
+                 regions: tuple[str, ...], reasons: tuple[str, ...]) -> None:
+        self.index: dict[tuple[str, str], int] = {}
+        for metric, labels in (
+            ("tickets_created", channels), ("first_responses", channels),
+            ("first_responses_within_sla", channels), ("resolutions", priorities),
+            ("resolutions_within_sla", priorities), ("orders_delivered", regions),
+            ("deliveries_late", regions), ("returns_requested", regions),
+            ("returns_by_reason", reasons),
+        ):
+            for label in labels:
+                self.index[(metric, label)] = len(self.index)
+        for metric in (
+            "resolutions_first_contact", "resolutions_by_bot", "escalations", "transfers",
+            "reopens", "csat_ratings", "csat_satisfied", "nps_ratings", "nps_promoters",
+            "nps_detractors",
+        ):
+            self.index[(metric, "")] = len(self.index)
+
+    def __getitem__(self, key: tuple[str, str]) -> int:
+        return self.index[key]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class Engine:
+    """Event fold + snapshot. ``wall`` returns the wall clock in epoch ms (injected)."""
+
+    def __init__(self, config: Config, wall: Callable[[], int]) -> None:
+        self.config = config
+        self.wall = wall
+        self.topics = config.kafka.topics
+        self.channels = (*CHANNELS, OTHER)
+        self.priorities = (*PRIORITIES, OTHER)
+        self.categories = (*CATEGORIES, OTHER)
+        self.regions = (*config.regions, OTHER)
+        self.reasons = RETURN_REASONS
+        self._chan_idx = {c: i for i, c in enumerate(self.channels)}
+        self.sla = config.sla
+        self._fr_sla_ms = {c: self.sla.first_response(c) * 1000 for c in self.channels}
+        self._res_sla_ms = {p: self.sla.resolution(p) * 1000 for p in self.priorities}
+
+        self.clock = EventClock(config.live_threshold_s * 1000, wall)
+        self.seen = SeenIds(config.largest_window_s * 1000)
+        self.slots = _Slots(self.channels, self.priorities, self.regions, self.reasons)
+        self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels))
+        self._codes: dict[tuple[object, ...], int] = {}
+        self.tickets = TicketBook(
+            self.channels, self.priorities,
+            product(self.priorities, self.categories, self.regions),
+        )
+        self.returns = ReturnBook(self.regions)
+
+        self.events_total = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
+        self.rejected_total = dict.fromkeys(
+            product(self.topics, [r.value for r in RejectReason]), 0
+        )
+        self.duplicate_total = dict.fromkeys(self.topics, 0)
+        self.late_total = dict.fromkeys(self.topics, 0)
+        self.orphan_total = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
+        fr_b = histogram_bounds("first_response", tuple(self.sla.first_response_s.values()))
+        res_b = histogram_bounds("resolution", tuple(self.sla.resolution_s.values()))
+        ret_b = histogram_bounds("return", (self.sla.return_processing_s,))
+        self.h_first_response = {c: Histogram(fr_b) for c in self.channels}
+        self.h_resolution = {p: Histogram(res_b) for p in self.priorities}
+        self.h_return = {r: Histogram(ret_b) for r in self.regions}
+        self._arrivals: dict[int, int] = {}
+        self.last_event_wall_ms: int | None = None
+        self._handlers: dict[type, Callable[[str, Event], bool]] = {
+            TicketCreated: self._created,  # type: ignore[dict-item]
+            TicketReplied: self._replied,  # type: ignore[dict-item]
+            TicketTransferred: self._transferred,  # type: ignore[dict-item]
+            TicketEscalated: self._escalated,  # type: ignore[dict-item]
+            TicketResolved: self._resolved,  # type: ignore[dict-item]
+            TicketReopened: self._reopened,  # type: ignore[dict-item]
+            TicketRated: self._rated,  # type: ignore[dict-item]
+            ShipmentDelivered: self._delivered,  # type: ignore[dict-item]
+            ReturnRequested: self._requested,  # type: ignore[dict-item]
+            ReturnReceived: self._return_touched,  # type: ignore[dict-item]
+            ReturnInspected: self._return_touched,  # type: ignore[dict-item]
+            ReturnClosed: self._return_closed,  # type: ignore[dict-item]
+        }
+
+    # -- input -----------------------------------------------------------------------
+    def reject(self, topic: str, reason: RejectReason) -> None:
+        key = (topic, reason.value)
+        self.rejected_total[key] = self.rejected_total.get(key, 0) + 1
+
+    def process(self, topic: str, event: Event, wall_ms: int) -> None:
+        """Fold one valid event. Duplicates, orphans and late events are counted here."""
+        if self.seen.seen_before(event.event_id):
+            self.duplicate_total[topic] = self.duplicate_total.get(topic, 0) + 1
+            return
+        etype = event.type
+        key = (topic, etype)
+        self.events_total[key] = self.events_total.get(key, 0) + 1
+        self.last_event_wall_ms = wall_ms
+        ts = event.ts_ms
+        clock = self.clock.observe(ts)
+        if ts <= clock - self.windows_largest_ms:
+            self.late_total[topic] = self.late_total.get(topic, 0) + 1
+        if not self._handlers[type(event)](topic, event):
+            self.orphan_total[key] = self.orphan_total.get(key, 0) + 1
+
+    @property
+    def windows_largest_ms(self) -> int:
+        return self.config.largest_window_s * 1000
+
+    def _code(self, *key: object, series: int = -1) -> int:
+        """The window entry code of one combination of (metric, label) slots."""
+        full = (*key, series)
+        c = self._codes.get(full)
+        if c is None:
+            slots = [self.slots[k] for k in key]  # type: ignore[index]
+            c = self._codes[full] = self.windows.code(slots, series)
+        return c
+
+    # -- handlers: return False for an orphan ----------------------------------------
+    def _created(self, topic: str, e: TicketCreated) -> bool:
+        self.tickets.create(e.ticket_id, e.ts_ms, e.channel, e.category, e.priority, e.region)
+        self.windows.add(e.ts_ms, self._code(("tickets_created", e.channel)))
+        minute = e.ts_ms // 60000
+        self._arrivals[minute] = self._arrivals.get(minute, 0) + 1
+        return True
+
+    def _replied(self, topic: str, e: TicketReplied) -> bool:
+        t = self.tickets.get(e.ticket_id)
+        if t is None:
+            return False
+        if e.by_agent and self.tickets.agent_replied(t):
+            elapsed = e.ts_ms - t.key[0]
+            ch = t.channel
+            self.h_first_response[ch].observe(elapsed / 1000.0)
+            if elapsed <= self._fr_sla_ms[ch]:
+                code = self._code(("first_responses", ch), ("first_responses_within_sla", ch),
+                                  series=self._chan_idx[ch])
+            else:
+                code = self._code(("first_responses", ch), series=self._chan_idx[ch])
+            self.windows.add(e.ts_ms, code, elapsed / 1000.0)
+        return True
+
+    def _transferred(self, topic: str, e: TicketTransferred) -> bool:
+        t = self.tickets.get(e.ticket_id)
+        if t is None:
+            return False
+        t.flags |= TRANSFERRED
+        self.windows.add(e.ts_ms, self._code(("transfers", "")))
+        return True
+
+    def _escalated(self, topic: str, e: TicketEscalated) -> bool:
+        t = self.tickets.get(e.ticket_id)
+        if t is None:
+            return False
+        t.flags |= ESCALATED
+        self.windows.add(e.ts_ms, self._code(("escalations", "")))
+        return True
+
+    def _resolved(self, topic: str, e: TicketResolved) -> bool:
+        t = self.tickets.get(e.ticket_id)
+        if t is None:
+            return False
+        elapsed = e.ts_ms - t.key[0]
+        p = t.priority
+        self.h_resolution[p].observe(elapsed / 1000.0)
+        key: list[tuple[str, str]] = [("resolutions", p)]
+        if elapsed <= self._res_sla_ms[p]:
+            key.append(("resolutions_within_sla", p))
+        if not t.flags & (TRANSFERRED | ESCALATED | REOPENED):
+            key.append(("resolutions_first_contact", ""))
+        if not t.flags & AGENT:
+            key.append(("resolutions_by_bot", ""))
+        self.windows.add(e.ts_ms, self._code(*key))
+        self.tickets.resolve(t)
+        return True
+
+    def _reopened(self, topic: str, e: TicketReopened) -> bool:
+        t = self.tickets.get(e.ticket_id)
+        if t is None:
+            return False
+        self.tickets.reopen(t)
+        self.windows.add(e.ts_ms, self._code(("reopens", "")))
+        return True
+
+    def _rated(self, topic: str, e: TicketRated) -> bool:
+        if self.tickets.get(e.ticket_id) is None:
+            return False
+        key: list[tuple[str, str]] = []
+        if e.csat is not None:
+            key.append(("csat_ratings", ""))
+            if e.csat >= 4:
+                key.append(("csat_satisfied", ""))
+        if e.nps is not None:
+            key.append(("nps_ratings", ""))
+            if e.nps >= 9:
+                key.append(("nps_promoters", ""))
+            elif e.nps <= 6:
+                key.append(("nps_detractors", ""))
+        self.windows.add(e.ts_ms, self._code(*key))
+        return True
+
+    def _delivered(self, topic: str, e: ShipmentDelivered) -> bool:
+        if e.promised_ms is not None and e.ts_ms > e.promised_ms:
+            code = self._code(("orders_delivered", e.region), ("deliveries_late", e.region))
+        else:
+            code = self._code(("orders_delivered", e.region))
+        self.windows.add(e.ts_ms, code)
+        return True
+
+    def _requested(self, topic: str, e: ReturnRequested) -> bool:
+        self.returns.request(e.return_id, e.ts_ms, e.region)
+        self.windows.add(
+            e.ts_ms, self._code(("returns_requested", e.region), ("returns_by_reason", e.reason))
+        )
+        return True
+
+    def _return_touched(self, topic: str, e: ReturnReceived | ReturnInspected) -> bool:
+        return self.returns.get(e.return_id) is not None
+
+    def _return_closed(self, topic: str, e: ReturnClosed) -> bool:
+        r = self.returns.get(e.return_id)
+        if r is None:
+            return False
+        if self.returns.close(r) and e.outcome != "cancelled":
+            self.h_return[r.region].observe((e.ts_ms - r.requested_ms) / 1000.0)
+        return True
+
+    # -- output ----------------------------------------------------------------------
+    def tick(self) -> int:
+        """Move the clock (live mode follows the wall clock), slide windows, expire state."""
+        clock = self.clock.now()
+        self.windows.advance(clock)
+        horizon = clock - self.config.state_horizon_s * 1000
+        self.tickets.forget_created_before(horizon)
+        self.returns.forget_created_before(horizon)
+        self.seen.expire(clock)
+        oldest_minute = (clock - _ARRIVAL_MINUTES * 60000) // 60000
+        if self._arrivals and min(self._arrivals) < oldest_minute:
+            for m in [m for m in self._arrivals if m < oldest_minute]:
+                del self._arrivals[m]
+        return clock
+
+    def snapshot(
+        self,
+        *,
+        ready: bool = True,
+        consumer_lag: dict[tuple[str, int], int] | None = None,
+        broker_up: bool = True,
+    ) -> Snapshot:
+        clock = self.tick()
+        wall = self.clock.last_wall_ms
+        windows = {name: self._window_snapshot(name) for name in self.windows.names()}
+        short, long_ = min(self.config.windows.items(), key=lambda kv: kv[1]), max(
+            self.config.windows.items(), key=lambda kv: kv[1]
+        )
+        peak = peak_ratio(
+            sum(windows[short[0]].tickets_created.values()), short[1],
+            sum(windows[long_[0]].tickets_created.values()), long_[1],
+        )
+        unanswered, fr_overdue, oldest = {}, {}, {}
+        for ch, lst in self.tickets.unanswered.items():
+            unanswered[ch] = len(lst)
+            fr_overdue[ch] = bisect_left(lst, (clock - self._fr_sla_ms[ch],))
+            oldest[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
+        res_overdue = {
+            p: bisect_left(lst, (clock - self._res_sla_ms[p],))
+            for p, lst in self.tickets.open_by_priority.items()
+        }
+        return Snapshot(
+            clock_ms=clock,
+            wall_ms=wall,
+            watermark_ms=self.clock.watermark_ms,
+            live=self.clock.live,
+            ready=ready,
+            last_event_wall_ms=self.last_event_wall_ms,
+            events_total=MappingProxyType(dict(self.events_total)),
+            rejected_total=MappingProxyType(dict(self.rejected_total)),
+            duplicate_total=MappingProxyType(dict(self.duplicate_total)),
+            late_total=MappingProxyType(dict(self.late_total)),
+            orphan_total=MappingProxyType(dict(self.orphan_total)),
+            first_response_seconds={k: h.data() for k, h in self.h_first_response.items()},
+            resolution_seconds={k: h.data() for k, h in self.h_resolution.items()},
+            return_processing_seconds={k: h.data() for k, h in self.h_return.items()},
+            backlog=MappingProxyType(dict(self.tickets.backlog)),
+            unanswered=unanswered,
+            first_response_overdue=fr_overdue,
+            resolution_overdue=res_overdue,
+            oldest_unanswered_age_s=oldest,
+            returns_open=MappingProxyType(dict(self.returns.open_by_region)),
+            windows=windows,
+            peak_ratio=peak,
+            consumer_lag=dict(consumer_lag or {}),
+            broker_up=broker_up,
+            act_now=self._act_now(clock),
+            arrivals_per_minute=self._arrival_series(clock),
+            backlog_by_age=self._backlog_by_age(clock),
+        )
+
+    def _window_snapshot(self, name: str) -> WindowSnapshot:
+        counts = self.windows.counts(name)
+        idx = self.slots.index
+
+        def by(metric: str, labels: tuple[str, ...]) -> dict[str, int]:
+            return {lab: counts[idx[(metric, lab)]] for lab in labels}
+
+        def one(metric: str) -> int:
+            return counts[idx[(metric, "")]]
+
+        requested = by("returns_requested", self.regions)
+        delivered = by("orders_delivered", self.regions)
+        quantiles = {}
+        for i, ch in enumerate(self.channels):
+            q = self.windows.quantiles(name, i, QUANTILES)
+            if q:
+                quantiles[ch] = q
+        return WindowSnapshot(
+            name=name,
+            seconds=self.windows.seconds(name),
+            tickets_created=by("tickets_created", self.channels),
+            first_responses=by("first_responses", self.channels),
+            first_responses_within_sla=by("first_responses_within_sla", self.channels),
+            first_response_quantiles=quantiles,
+            resolutions=by("resolutions", self.priorities),
+            resolutions_within_sla=by("resolutions_within_sla", self.priorities),
+            resolutions_first_contact=one("resolutions_first_contact"),
+            resolutions_by_bot=one("resolutions_by_bot"),
+            escalations=one("escalations"),
+            transfers=one("transfers"),
+            reopens=one("reopens"),
+            csat_ratings=one("csat_ratings"),
+            csat_satisfied=one("csat_satisfied"),
+            nps_ratings=one("nps_ratings"),
+            nps_promoters=one("nps_promoters"),
+            nps_detractors=one("nps_detractors"),
+            orders_delivered=delivered,
+            deliveries_late=by("deliveries_late", self.regions),
+            returns_requested=requested,
+            returns_by_reason=by("returns_by_reason", self.reasons),
+            return_rate=return_rates(requested, delivered),
+        )
+
+    def _act_now(self, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]:
+        """The oldest unanswered and resolution-overdue tickets, worst (age ÷ SLA) first."""
+        best: dict[str, ActionTicket] = {}
+        candidates = [
+            (lst, self._fr_sla_ms[ch], "unanswered") for ch, lst in self.tickets.unanswered.items()
+        ] + [
+            (lst, self._res_sla_ms[p], "overdue")
+            for p, lst in self.tickets.open_by_priority.items()
+        ]
+        for lst, sla_ms, kind in candidates:
+            for created, tid in lst.islice(0, limit):
+                age = clock - created
+                if kind == "overdue" and age <= sla_ms:
+                    break
+                t = self.tickets.tickets[tid]
+                a = ActionTicket(tid, t.channel, t.priority, t.region, max(0.0, age / 1000.0),
+                                 sla_ms / 1000.0, kind)
+                prev = best.get(tid)
+                if prev is None or a.age_s / a.sla_s > prev.age_s / prev.sla_s:
+                    best[tid] = a
+        ranked = sorted(best.values(), key=lambda a: (-a.age_s / a.sla_s, a.ticket_id))
+        return tuple(ranked[:limit])
+
+    def _arrival_series(self, clock: int, minutes: int = 6 * 60) -> tuple[tuple[int, int], ...]:
+        last = clock // 60000
+        arr = self._arrivals
+        return tuple((m * 60000, arr.get(m, 0)) for m in range(last - minutes + 1, last + 1))
+
+    def _backlog_by_age(self, clock: int) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for p, lst in self.tickets.open_by_priority.items():
+            prev = len(lst)
+            for label, secs in _AGE_BUCKETS:
+                cut = bisect_left(lst, (clock - secs * 1000,))
+                out[(p, label)] = prev - cut
+                prev = cut
+            out[(p, ">2d")] = prev
+        return out
+
+    def open_flags(self, ticket_id: str) -> int:
+        t = self.tickets.get(ticket_id)
+        return 0 if t is None else t.flags & OPEN

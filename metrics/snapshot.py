@@ -1,0 +1,131 @@
+"""One consistent, immutable view of the engine at one clock reading.
+
+The collector, the alert evaluator and the wall-board all read the same snapshot, so
+every surface agrees on every number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ActionTicket",
+    "HistogramData",
+    "Snapshot",
+    "WindowSnapshot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramData:
+    """Cumulative bucket counts (Prometheus style); ``bounds`` excludes +Inf."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]  # len(bounds) + 1, the last one is the +Inf bucket == count
+    sum: float
+
+    @property
+    def count(self) -> int:
+        return self.cumulative[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSnapshot:
+    """Counts of events with ``clock - window < ts <= clock``; label-keyed mappings."""
+
+    name: str
+    seconds: int
+    tickets_created: Mapping[str, int]  # channel
+    first_responses: Mapping[str, int]  # channel
+    first_responses_within_sla: Mapping[str, int]  # channel
+    first_response_quantiles: Mapping[str, Mapping[float, float]]  # channel -> q -> seconds
+    resolutions: Mapping[str, int]  # priority
+    resolutions_within_sla: Mapping[str, int]  # priority
+    resolutions_first_contact: int
+    resolutions_by_bot: int
+    escalations: int
+    transfers: int
+    reopens: int
+    csat_ratings: int
+    csat_satisfied: int
+    nps_ratings: int
+    nps_promoters: int
+    nps_detractors: int
+    orders_delivered: Mapping[str, int]  # region
+    deliveries_late: Mapping[str, int]  # region
+    returns_requested: Mapping[str, int]  # region
+    returns_by_reason: Mapping[str, int]  # reason
+    return_rate: Mapping[str, float]  # region incl. "all"; absent where nothing was delivered
+
+    @property
+    def first_response_sla_attainment(self) -> float | None:
+        total = sum(self.first_responses.values())
+        return sum(self.first_responses_within_sla.values()) / total if total else None
+
+    @property
+    def escalation_rate(self) -> float | None:
+        created = sum(self.tickets_created.values())
+        return self.escalations / created if created else None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTicket:
+    """A ticket a supervisor should send someone to now."""
+
+    ticket_id: str
+    channel: str
+    priority: str
+    region: str
+    age_s: float
+    sla_s: float  # the SLA the age is measured against
+    kind: str  # "unanswered" (first-response SLA) or "overdue" (resolution SLA)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    clock_ms: int
+    wall_ms: int
+    watermark_ms: int | None
+    live: bool
+    ready: bool
+    last_event_wall_ms: int | None
+    # counters, since process start (after a rebuild: the log from the state horizon)
+    events_total: Mapping[tuple[str, str], int]  # (topic, type)
+    rejected_total: Mapping[tuple[str, str], int]  # (topic, reason)
+    duplicate_total: Mapping[str, int]  # topic
+    late_total: Mapping[str, int]  # topic
+    orphan_total: Mapping[tuple[str, str], int]  # (topic, type)
+    first_response_seconds: Mapping[str, HistogramData]  # channel
+    resolution_seconds: Mapping[str, HistogramData]  # priority
+    return_processing_seconds: Mapping[str, HistogramData]  # region
+    # state gauges at the clock
+    backlog: Mapping[tuple[str, str, str], int]  # (priority, category, region)
+    unanswered: Mapping[str, int]  # channel
+    first_response_overdue: Mapping[str, int]  # channel
+    resolution_overdue: Mapping[str, int]  # priority
+    oldest_unanswered_age_s: Mapping[str, float]  # channel
+    returns_open: Mapping[str, int]  # region
+    windows: Mapping[str, WindowSnapshot]  # "15m", "1h", "24h"
+    peak_ratio: float
+    # pipeline health
+    consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    broker_up: bool = True
+    # for the wall-board
+    act_now: tuple[ActionTicket, ...] = ()
+    arrivals_per_minute: tuple[tuple[int, int], ...] = ()  # (minute start ms, tickets created)
+    backlog_by_age: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (priority, age bucket)
+
+    @property
+    def clock_s(self) -> float:
+        return self.clock_ms / 1000.0
+
+    @property
+    def last_event_age_s(self) -> float | None:
+        if self.last_event_wall_ms is None:
+            return None
+        return max(0.0, (self.wall_ms - self.last_event_wall_ms) / 1000.0)
+
+    @property
+    def total_backlog(self) -> int:
+        return sum(self.backlog.values())

@@ -1,0 +1,1 @@
+"""Wiring shared by every stage: configuration, CLI, simulator and the local broker."""

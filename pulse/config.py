@@ -1,0 +1,273 @@
+"""Frozen, typed configuration, loaded and validated once.
+
+Unknown keys are refused with an error that names them: a typo in a threshold must not
+silently fall back to a default. Secrets are wrapped in :class:`Secret` so they never
+appear in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from consumers.schema import DEFAULT_REGIONS
+from pulse.errors import ConfigError
+
+__all__ = [
+    "AlertingConfig",
+    "Config",
+    "DashboardConfig",
+    "KafkaConfig",
+    "PromotionPeriod",
+    "Secret",
+    "SlaConfig",
+    "load_config",
+]
+
+
+class Secret:
+    """A string that never shows itself in ``repr`` / ``str`` / logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaConfig:
+    """SLA seconds; ``other`` channel takes email's, ``other`` priority takes P3's."""
+
+    first_response_s: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(
+            {"chat": 30, "phone": 900, "app": 1800, "email": 86400}
+        )
+    )
+    resolution_s: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(
+            {"P1": 7200, "P2": 86400, "P3": 172800, "P4": 259200}
+        )
+    )
+    return_processing_s: int = 172800
+
+    def first_response(self, channel: str) -> int:
+        s = self.first_response_s
+        return s[channel] if channel in s else s["email"]
+
+    def resolution(self, priority: str) -> int:
+        s = self.resolution_s
+        return s[priority] if priority in s else s["P3"]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    bootstrap_servers: str = ""
+    group_id: str = "aftersales-pulse"
+    tickets_topic: str = "aftersales.tickets"
+    logistics_topic: str = "aftersales.logistics"
+    dlq_suffix: str = ".dlq"
+    # passed through to kafka-python unchanged (security_protocol, sasl_mechanism, ssl_cafile…)
+    client: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    sasl_plain_password: Secret = field(default_factory=lambda: Secret(""))
+    max_poll_interval_ms: int = 300000
+    session_timeout_ms: int = 10000
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        return (self.tickets_topic, self.logistics_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionPeriod:
+    name: str
+    start: str  # ISO local date-time in the configured time zone, e.g. "2026-11-10T20:00"
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingConfig:
+    enabled: bool = True
+    rules_file: str = ""  # empty: the shipped alerts/rules.yaml
+    timezone: str = "Asia/Shanghai"
+    promotions: tuple[PromotionPeriod, ...] = ()
+    eval_interval_s: int = 15
+    repeat_interval_s: int = 4 * 3600
+    sinks: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8050
+    refresh_s: float = 3.0
+    username: str = ""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    token: Secret = field(default_factory=lambda: Secret(""))
+    source: str = "engine"  # or "prometheus"
+    prometheus_url: str = ""
+    display_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    regions: tuple[str, ...] = DEFAULT_REGIONS
+    windows: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({"15m": 900, "1h": 3600, "24h": 86400})
+    )
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    state_horizon_s: int = 7 * 86400
+    max_future_skew_s: int = 300
+    live_threshold_s: int = 120
+    max_message_bytes: int = 65536
+    stale_after_s: int = 300
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9108
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+
+    @property
+    def largest_window_s(self) -> int:
+        return max(self.windows.values())
+
+    def validate(self) -> Config:
+        if not self.windows:
+            raise ConfigError("windows: at least one window is required")
+        for name, secs in self.windows.items():
+            if secs <= 0:
+                raise ConfigError(f"windows.{name}: must be a positive number of seconds")
+        if self.state_horizon_s < self.largest_window_s + max(
+            self.sla.resolution_s.values(), default=0
+        ):
+            raise ConfigError(
+                "state_horizon_s: must be at least the longest SLA plus the largest window"
+            )
+        if not self.regions or "other" in self.regions or "all" in self.regions:
+            raise ConfigError("regions: a non-empty list without 'other' or 'all'")
+        return self
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    """Turn plain YAML data into the typed field ``tp``; raise ConfigError naming ``path``."""
+    if is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, path)
+    if tp is Secret:
+        return Secret(_secret_value(value, path))
+    origin = get_origin(tp)
+    if origin in (Mapping, dict) or tp is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: expected a mapping")
+        args = get_args(tp)
+        vt = args[1] if len(args) == 2 else Any
+        return MappingProxyType(
+            {str(k): _convert(vt, v, f"{path}.{k}") for k, v in value.items()}
+        )
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{path}: expected a list")
+        inner = get_args(tp)[0]
+        return tuple(_convert(inner, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: expected a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string")
+        return value
+    return value
+
+
+def _secret_value(value: Any, path: str) -> str:
+    """Secrets come from the environment (``{env: NAME}``) or a file (``{file: PATH}``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        if "env" in value:
+            name = str(value["env"])
+            if name not in os.environ:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return os.environ[name]
+        if "file" in value:
+            try:
+                return Path(str(value["file"])).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read secret file: {exc}") from None
+    raise ConfigError(f"{path}: a secret is a string, {{env: NAME}} or {{file: PATH}}")
+
+
+def _build(cls: type, data: Mapping[str, Any], path: str) -> Any:
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(
+            f"unknown configuration key {where}{unknown[0]} (known: {', '.join(sorted(names))})"
+        )
+    kwargs = {
+        k: _convert(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()
+    }
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Load the YAML file at ``path`` (if any), apply top-level overrides, validate."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"config file {path}: top level must be a mapping")
+        data = dict(raw)
+    for key, value in overrides.items():
+        section, _, sub = key.partition("__")
+        if sub:
+            data.setdefault(section, {})
+            data[section] = {**data[section], sub: value}
+        else:
+            data[key] = value
+    cfg: Config = _build(Config, data, "")
+    return cfg.validate()
