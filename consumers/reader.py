@@ -1,0 +1,270 @@
+"""The consumer loop: Kafka records → decoder → engine, with rebuild, DLQ and commits.
+
+State is a function of the log: on every partition assignment the engine is rebuilt from
+the beginning of each assigned partition (records older than the state horizon by their
+Kafka timestamp are skipped), and ``ready`` turns true once every assigned partition has
+reached its fetch high watermark. Rejected records are copied to the dead-letter topic
+only past the group's committed offset, so a rebuild never copies them twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+
+from consumers.dead_letter import DeadLetterQueue
+from consumers.decode import Decoder, Rejection
+from consumers.kafka_settings import client_settings
+from metrics.engine import Engine
+from metrics.snapshot import Snapshot
+from pulse.config import Config
+
+__all__ = ["StreamReader"]
+
+log = logging.getLogger(__name__)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: StreamReader) -> None:
+        self._reader = reader
+
+    # kafka-python runs these on its IO thread, where blocking calls are refused: only
+    # flag the rebuild here; the loop does it right after poll() returns.
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        # an (eager) revocation is always followed by an assignment, which rebuilds
+        self._reader.ready = False
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._reader._rebuild_pending = True
+
+
+class StreamReader:
+    """Runs in its own thread; every snapshot goes to ``publish`` (and listeners when ready)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        wall: Callable[[], int] | None = None,
+        publish: Callable[[Snapshot], None],
+        listeners: tuple[Callable[[Snapshot], None], ...] = (),
+        tick_s: float | None = None,
+        publish_interval_s: float = 0.5,
+        commit_interval_s: float = 5.0,
+        consumer_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.wall = wall or (lambda: int(time.time() * 1000))
+        self._publish = publish
+        self._listeners = listeners
+        self._tick_ms = int(tick_s * 1000) if tick_s else 0
+        self._next_tick = 0
+        self._publish_interval = publish_interval_s
+        self._commit_interval = commit_interval_s
+        self._overrides = consumer_overrides or {}
+        self.decoder = Decoder(
+            regions=config.regions,
+            max_message_bytes=config.max_message_bytes,
+            max_future_skew_s=config.max_future_skew_s,
+        )
+        self.engine = Engine(config, self.wall)
+        self.ready = False
+        self.broker_up = False
+        self.rebuilds = 0
+        self._consumer: KafkaConsumer | None = None
+        self._dlq: DeadLetterQueue | None = None
+        self._assigned: set[TopicPartition] = set()
+        self._dlq_from: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._lag: dict[tuple[str, int], int] = {}
+        self._last_commit = 0.0
+        self._last_publish = 0.0
+        self._rebuild_pending = False
+        self.started = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        kc = self.config.kafka
+        settings = client_settings(kc)
+        settings.update(
+            group_id=kc.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=5000,
+            max_poll_interval_ms=kc.max_poll_interval_ms,
+            session_timeout_ms=kc.session_timeout_ms,
+            heartbeat_interval_ms=max(500, kc.session_timeout_ms // 4),
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        settings.update(self._overrides)
+        self._dlq = DeadLetterQueue(kc)
+        self._consumer = KafkaConsumer(**settings)
+        self._consumer.subscribe(list(kc.topics), listener=_Rebalance(self))
+        self.started.set()
+        try:
+            while not stop.is_set():
+                self._poll_once()
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        try:
+            self._commit(force=True)
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            log.warning("final commit failed: %s", exc)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+        if self._dlq is not None:
+            self._dlq.close()
+
+    # -- the loop ----------------------------------------------------------------------
+    def _poll_once(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            batch = consumer.poll(timeout_ms=200)
+            self.broker_up = True
+        except KafkaError as exc:
+            log.warning("poll failed: %s", exc)
+            self.broker_up = False
+            batch = {}
+            time.sleep(0.5)
+        if self._rebuild_pending:
+            # records fetched for the old assignment or from committed offsets are read
+            # again from the beginning: drop them and rebuild
+            self._rebuild_pending = False
+            self._start_rebuild()
+        elif batch:
+            self._process(batch)
+        self._update_progress()
+        now = time.monotonic()
+        if now - self._last_publish >= self._publish_interval:
+            self._snapshot()
+        if now - self._last_commit >= self._commit_interval:
+            self._commit()
+
+    def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        wall_ms = self.wall()
+        horizon_ms = wall_ms - self.config.state_horizon_s * 1000
+        decode = self.decoder.decode
+        engine = self.engine
+        dlq = self._dlq
+        tick = self._tick_ms if (self.ready and self._listeners) else 0
+        for tp, records in batch.items():
+            topic = tp.topic
+            dlq_from = self._dlq_from.get(tp, 0)
+            for rec in records:
+                if 0 <= rec.timestamp < horizon_ms:
+                    continue
+                result = decode(rec.value, wall_ms)
+                if type(result) is Rejection:
+                    engine.reject(topic, result.reason)
+                    if dlq is not None and rec.offset >= dlq_from:
+                        dlq.send(rec, result)
+                    continue
+                engine.process(topic, result, wall_ms)  # type: ignore[arg-type]
+                if tick and engine.clock.clock_ms >= self._next_tick:
+                    self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        snap = self.engine.snapshot(
+            ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up()
+        )
+        self._last_publish = time.monotonic()
+        self._publish(snap)
+        if self.ready:
+            if self._tick_ms:
+                self._next_tick = (snap.clock_ms // self._tick_ms + 1) * self._tick_ms
+            for listener in self._listeners:
+                try:
+                    listener(snap)
+                except Exception:  # a listener must never stop the stream
+                    log.exception("snapshot listener failed")
+        return snap
+
+    def _broker_up(self) -> bool:
+        """Connected to at least one broker (kafka-python's client keeps reconnecting)."""
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        try:
+            client = consumer._client
+            brokers = client.cluster.brokers()
+            return self.broker_up and any(client.connected(b.nodeId) for b in brokers)
+        except Exception:  # noqa: BLE001 - a private API may change; fall back to poll health
+            return self.broker_up
+
+    # -- rebuild, readiness, lag -------------------------------------------------------
+    def _start_rebuild(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        assigned = set(consumer.assignment())
+        self.rebuilds += 1
+        log.info("rebuilding state from the log for %d partitions", len(assigned))
+        self.engine = Engine(self.config, self.wall)
+        self.ready = False
+        self._next_tick = 0
+        self._assigned = assigned
+        self._lag = {}
+        self._dlq_from = {}
+        for tp in assigned:
+            committed = consumer.committed(tp)
+            self._dlq_from[tp] = committed or 0
+            self._committed[tp] = committed or 0
+        if assigned:
+            consumer.seek_to_beginning(*assigned)
+
+    def _update_progress(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        lag: dict[tuple[str, int], int] = {}
+        caught_up = True
+        for tp in self._assigned:
+            hw = consumer.highwater(tp)
+            try:
+                pos = consumer.position(tp, timeout_ms=100)
+            except Exception:  # noqa: BLE001 - position may be unknown right after a seek
+                pos = None
+            if hw is None or pos is None:
+                caught_up = False
+                continue
+            lag[(tp.topic, tp.partition)] = max(0, hw - pos)
+            if pos < hw:
+                caught_up = False
+        self._lag = lag
+        if (caught_up and not self.ready and self.rebuilds
+                and consumer.assignment() == self._assigned):
+            self.ready = True
+            log.info("state rebuilt; ready")
+            self._snapshot()
+
+    def _commit(self, force: bool = False) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        self._last_commit = time.monotonic()
+        offsets = {}
+        for tp in self._assigned:
+            try:
+                pos = consumer.position(tp, timeout_ms=100)
+            except Exception:  # noqa: BLE001
+                continue
+            if pos is not None and pos > self._committed.get(tp, 0):
+                offsets[tp] = OffsetAndMetadata(pos, "", -1)
+        if not offsets:
+            return
+        try:
+            if self._dlq is not None:
+                self._dlq.flush()
+            consumer.commit(offsets)
+            for tp, om in offsets.items():
+                self._committed[tp] = om.offset
+        except KafkaError as exc:
+            log.warning("offset commit failed (will retry): %s", exc)

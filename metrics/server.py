@@ -1,0 +1,63 @@
+"""``/metrics``, ``/healthz`` and ``/readyz`` on one port (WSGI, threaded, stdlib server)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+__all__ = ["MetricsServer"]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+
+class MetricsServer:
+    """Serves the registry; ``ready()`` decides ``/readyz`` (503 until the rebuild caught up)."""
+
+    def __init__(
+        self, registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int
+    ) -> None:
+        self._metrics = make_wsgi_app(registry)
+        self._ready = ready
+        self._server = make_server(host, port, self._app, _ThreadingWSGIServer, _QuietHandler)
+        self.port = self._server.server_port
+        self.host = host
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics-http", daemon=True
+        )
+
+    def _app(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            start("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        if path == "/readyz":
+            if self._ready():
+                start("200 OK", [("Content-Type", "text/plain")])
+                return [b"ready\n"]
+            start("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"rebuilding state from the log\n"]
+        if path in ("/metrics", "/"):
+            return self._metrics(environ, start)  # type: ignore[no-any-return]
+        start("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
