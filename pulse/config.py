@@ -130,6 +130,9 @@ class DashboardConfig:
     source: str = "engine"  # or "prometheus"
     prometheus_url: str = ""
     display_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timezone: str = "Asia/Shanghai"  # the board's clock and chart axes
+    stale_after_s: int = 300  # freshness banner: no event for this long while live
+    lag_high_messages: int = 0  # freshness banner: consumer behind (0: the profile's default)
 
 
 @dataclass(frozen=True, slots=True)
