@@ -38,7 +38,8 @@ class OutputSpec:
 
 def _tile_specs(i: int, key: str) -> list[OutputSpec]:
     return [
-        OutputSpec(f"tile-{key}", "className", lambda v: f"tile tile-{v.tiles[i].level}"),
+        OutputSpec(f"tile-{key}", "className",
+                   lambda v: f"tile tile-{v.tiles[i].level} {v.tiles[i].size}".rstrip()),
         OutputSpec(f"tile-{key}-label", "children", lambda v: v.tiles[i].label),
         OutputSpec(f"tile-{key}-value", "children", lambda v: v.tiles[i].value),
         OutputSpec(f"tile-{key}-sub", "children", lambda v: v.tiles[i].sub),

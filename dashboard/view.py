@@ -79,6 +79,12 @@ class TileView:
     sub: str
     level: str  # "ok" | "warn" | "crit" | "none"
 
+    @property
+    def size(self) -> str:
+        """``""``, ``long`` or ``longer``: smaller type so a long value is never cut."""
+        em = sum(1.0 if ord(c) > 0x2E80 else 0.3 if c in ",.:" else 0.6 for c in self.value)
+        return "" if em <= 3.1 else "long" if em <= 3.9 else "longer"
+
 
 @dataclass(frozen=True, slots=True)
 class BannerView:

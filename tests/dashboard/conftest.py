@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from board_browser import Browser
 from board_events import Message, feed, traffic
 
 from metrics.engine import Engine
@@ -138,23 +139,12 @@ def start_app(broker: LocalBroker) -> Iterator[Callable[..., RunningApp]]:
 
 # -- headless Chromium ---------------------------------------------------------------
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.skip("Debian chromium + chromium-driver are not installed "
                     "(tests/dashboard/install-browser.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=ChromeService(CHROMEDRIVER), options=opts)
-    # the viewport itself is 1920×1080, as on the wall TV (not the window with its chrome)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    b = Browser(CHROMIUM, CHROMEDRIVER, CHROME_FLAGS)
     try:
-        yield driver
+        yield b
     finally:
-        driver.quit()
+        b.quit()
