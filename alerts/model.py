@@ -23,6 +23,19 @@ class ActiveAlert:
     threshold: float  # the threshold in force (of the active profile)
     comparison: str  # ">", ">=", "<", "<=", "==", "!="
     profile: str  # "normal" or "peak"
+    # the message for the resolved notification ("peak over"); empty: the summary
+    resolved_summary_zh: str = ""
+    resolved_summary_en: str = ""
+    unit: str = ""  # of value and threshold: ratio | count | per_min | seconds | messages | factor
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """One episode's identity: rule name and label set."""
+        return (self.name, self.labels)
+
+    def resolved_summary(self, lang: str) -> str:
+        text = self.resolved_summary_en if lang == "en" else self.resolved_summary_zh
+        return text or self.summary(lang)
 
     def summary(self, lang: str) -> str:
         return self.summary_en if lang == "en" else self.summary_zh
@@ -39,3 +52,4 @@ class Notification:
     alert: ActiveAlert
     at_ms: int  # event-time clock of the transition
     ends_ms: int | None = None  # set when resolved
+    repeat: bool = False  # a reminder of a long episode (repeat_interval), not a new one

@@ -312,10 +312,11 @@ class Engine:
             sum(windows[short[0]].tickets_created.values()), short[1],
             sum(windows[long_[0]].tickets_created.values()), long_[1],
         )
-        unanswered, fr_overdue, oldest = {}, {}, {}
+        unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
         for ch, lst in self.tickets.unanswered.items():
             unanswered[ch] = len(lst)
             fr_overdue[ch] = bisect_left(lst, (clock - self._fr_sla_ms[ch],))
+            fr_overdue_2x[ch] = bisect_left(lst, (clock - 2 * self._fr_sla_ms[ch],))
             oldest[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
         res_overdue = {
             p: bisect_left(lst, (clock - self._res_sla_ms[p],))
@@ -349,6 +350,8 @@ class Engine:
             act_now=self._act_now(clock),
             arrivals_per_minute=self._arrival_series(clock),
             backlog_by_age=self._backlog_by_age(clock),
+            first_response_overdue_2x=fr_overdue_2x,
+            arrivals_since_ms=min(self._arrivals) * 60000 if self._arrivals else None,
         )
 
     def _window_snapshot(self, name: str) -> WindowSnapshot:

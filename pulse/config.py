@@ -115,7 +115,9 @@ class AlertingConfig:
     promotions: tuple[PromotionPeriod, ...] = ()
     eval_interval_s: int = 15
     repeat_interval_s: int = 4 * 3600
-    sinks: tuple[Mapping[str, Any], ...] = ()
+    sinks: tuple[Mapping[str, Any], ...] = ()  # empty: one log sink
+    peak_ratio_enter: float = 3.0  # the peak profile starts at this peak ratio…
+    peak_ratio_exit: float = 2.7  # …and ends below this one (hysteresis)
 
 
 @dataclass(frozen=True, slots=True)

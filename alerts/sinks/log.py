@@ -1,0 +1,29 @@
+"""The log sink: every notification as one log line (always available, never fails)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import ClassVar
+
+from alerts.model import Notification
+from alerts.render import format_value, title
+from alerts.sinks.base import Sink
+
+__all__ = ["LogSink"]
+
+log = logging.getLogger("alerts.notify")
+
+
+class LogSink(Sink):
+    kind = "log"
+    FIELDS: ClassVar[Mapping[str, type]] = {}
+
+    def send(self, n: Notification) -> None:
+        a = n.alert
+        lang = "en" if self.options.lang == "en" else "zh"
+        level = logging.INFO if n.status == "resolved" or a.severity == "info" else logging.WARNING
+        labels = ",".join(f"{k}={v}" for k, v in a.labels)
+        log.log(level, "%s alert=%s severity=%s labels={%s} value=%s profile=%s at_ms=%d",
+                title(n, lang), a.name, a.severity, labels, format_value(a.unit, a.value),
+                a.profile, n.at_ms)
