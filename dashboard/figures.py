@@ -97,7 +97,9 @@ def peak_spans(series: tuple[tuple[int, int], ...], mean_per_min: float,
 
 
 def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str, Any]:
-    series = snap.arrivals_per_minute
+    # completed minutes only: a partial last bar would look like a dip, and the figure
+    # then changes once a minute instead of on every refresh
+    series = tuple(m for m in snap.arrivals_per_minute if m[0] + 60000 <= snap.clock_ms)
     if not series:
         return _empty(lang)
     w24 = max(snap.windows.values(), key=lambda w: w.seconds, default=None)
@@ -107,7 +109,7 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
     rolling, acc = [], 0
     for i, n in enumerate(ys):
         acc += n - (ys[i - 15] if i >= 15 else 0)
-        rolling.append(round(acc / min(i + 1, 15), 2))
+        rolling.append(round(acc / min(i + 1, 15), 1))
     spans = peak_spans(series, mean) if not data.peak_periods else [
         (s, e if e is not None else series[-1][0] + 60000) for s, e in data.peak_periods
     ]
@@ -126,7 +128,7 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
     ]
     if mean > 0:
         traces.append({"type": "scatter", "mode": "lines", "x": [xs[0], xs[-1]],
-                       "y": [round(mean, 2)] * 2, "name": t("chart.arrivals.mean", lang),
+                       "y": [round(mean, 1)] * 2, "name": t("chart.arrivals.mean", lang),
                        "line": {"color": _MUTED, "width": 2, "dash": "dash"}})
     if shapes:
         traces.append({"type": "scatter", "mode": "markers", "x": [xs[0]], "y": [None],
@@ -162,15 +164,15 @@ def _returns(snap: Snapshot, lang: str, name: Names, excess: float) -> dict[str,
     ):
         if x is None:
             continue
-        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": x * 100,
-                       "x1": x * 100, "y0": 0, "y1": 1,
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": round(x * 100, 1),
+                       "x1": round(x * 100, 1), "y0": 0, "y1": 1,
                        "line": {"color": colour, "width": 3, "dash": dash}})
-        annotations.append({"x": x * 100, "y": 1.0, "xref": "x", "yref": "paper",
+        annotations.append({"x": round(x * 100, 1), "y": 1.0, "xref": "x", "yref": "paper",
                             "text": plot_text(label), "showarrow": False, "yanchor": "bottom",
                             "xanchor": side, "font": {"size": 17, "color": colour}})
     return {"data": [{
         "type": "bar", "orientation": "h", "y": [plot_text(name(r)) for r in regions],
-        "x": [round(w.return_rate.get(r, 0.0) * 100, 2) for r in regions],
+        "x": [round(w.return_rate.get(r, 0.0) * 100, 1) for r in regions],
         "text": texts, "textposition": "auto", "marker": {"color": colours},
         "textfont": {"size": 16}, "cliponaxis": False,
     }], "layout": _base(showlegend=False, shapes=shapes, annotations=annotations,
@@ -224,7 +226,7 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
         for c in chans:
             v = w.first_response_quantiles.get(c, {}).get(q)
             ratio = v / sla[c] if v is not None and sla.get(c) else None
-            ys.append(None if ratio is None else round(min(ratio, 3.0), 3))
+            ys.append(None if ratio is None else round(min(ratio, 3.0), 2))
             texts.append("" if v is None else fmt_duration(v, lang))
             top = max(top, ratio or 0.0)
         traces.append({"type": "bar", "x": labels, "y": ys, "text": texts,

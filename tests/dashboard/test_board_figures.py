@@ -47,7 +47,9 @@ def test_peak_spans_rolling_mean_against_the_daily_mean() -> None:
 def test_arrivals_shade_the_surge(surge_snap: Snapshot) -> None:
     fig = figs(surge_snap)["arrivals"]
     bars = fig["data"][0]
-    assert bars["y"] == [n for _, n in surge_snap.arrivals_per_minute]
+    done = [n for m, n in surge_snap.arrivals_per_minute if m + 60000 <= surge_snap.clock_ms]
+    assert bars["y"] == done  # completed minutes: no partial last bar
+    assert len(done) >= 359
     shapes = fig["layout"]["shapes"]
     assert shapes, "the 3.5× surge two hours ago must be shaded"
     assert fig["layout"]["uirevision"] == "board"
@@ -59,10 +61,11 @@ def test_return_rates_against_overall_and_the_alert_line(surge_snap: Snapshot) -
     w = surge_snap.windows["24h"]
     overall = w.return_rate["all"]
     xs = [s["x0"] for s in fig["layout"]["shapes"]]
-    assert xs == [pytest.approx(overall * 100), pytest.approx(overall * 115)]
+    # drawn at the screen's resolution (0.1 %), so a quiet refresh sends nothing
+    assert xs == [pytest.approx(overall * 100, abs=0.05), pytest.approx(overall * 115, abs=0.05)]
     bar = fig["data"][0]
     by_region = dict(zip(bar["y"], bar["x"], strict=True))
-    assert by_region["South"] == pytest.approx(w.return_rate["south"] * 100, abs=0.01)
+    assert by_region["South"] == pytest.approx(w.return_rate["south"] * 100, abs=0.05)
     # the spike region (1.6× returns) is marked red, the others are not
     colours = dict(zip(bar["y"], bar["marker"]["color"], strict=True))
     assert colours["South"] == "#f85149"
@@ -72,7 +75,7 @@ def test_return_rates_against_overall_and_the_alert_line(surge_snap: Snapshot) -
 def test_return_line_follows_the_rule_threshold(surge_snap: Snapshot) -> None:
     fig = figs(surge_snap, thresholds={"return_rate": (0.1, 0.3)})["returns"]
     overall = surge_snap.windows["24h"].return_rate["all"]
-    assert fig["layout"]["shapes"][1]["x0"] == pytest.approx(overall * 130)
+    assert fig["layout"]["shapes"][1]["x0"] == pytest.approx(overall * 130, abs=0.05)
 
 
 def test_backlog_by_priority_and_age(surge_snap: Snapshot) -> None:
@@ -90,7 +93,7 @@ def test_first_response_against_the_sla(surge_snap: Snapshot) -> None:
     fig = figs(surge_snap)["first_response"]
     p90 = next(tr for tr in fig["data"] if tr["name"] == "p90")
     chat = surge_snap.windows["15m"].first_response_quantiles["chat"][0.9]
-    assert p90["y"][0] == pytest.approx(min(chat / 30, 3.0), abs=1e-3)
+    assert p90["y"][0] == pytest.approx(min(chat / 30, 3.0), abs=0.005)
     assert fig["layout"]["shapes"][0]["y0"] == 1  # the SLA line at 100 %
 
 
