@@ -6,6 +6,7 @@ the wall clock (for the future-skew check) is passed in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,9 @@ from consumers.schema import (
 
 __all__ = ["Decoder", "Rejection", "parse_ts_ms"]
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z"
+)
 _MIN_MS = 0  # 1970-01-01
 _MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
@@ -62,10 +66,10 @@ def parse_ts_ms(value: object) -> int | None:
     if type(value) is int:
         return value if _MIN_MS <= value <= _MAX_MS else None
     if isinstance(value, str):
-        if len(value) > 64 or len(value) < 16 or value[10] not in "Tt ":
+        if len(value) > 64 or _RFC3339.match(value) is None:
             return None
         try:
-            dt = datetime.fromisoformat(value)
+            dt = datetime.fromisoformat(value.upper())
         except ValueError:
             return None
         if dt.tzinfo is None:

@@ -34,7 +34,7 @@ class EventClock:
 
     def now(self) -> int:
         """Re-read the wall clock and return the clock."""
-        wall = self.last_wall_ms = self._wall()
+        wall = self.last_wall_ms = int(self._wall())
         wm = self.watermark_ms
         if not self.live and wm is not None and wm >= wall - self.live_threshold_ms:
             self.live = True

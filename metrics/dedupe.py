@@ -1,8 +1,9 @@
-"""Event ids seen within the largest window, in rotating generations.
+"""Event ids accepted within the largest window, for duplicate detection.
 
-Ids are kept in generations of a quarter of the window, by the clock at which they were
-seen; the oldest generation is dropped when a new one starts, so an id is remembered for
-at least the largest window (and at most 1.25×) at a set lookup per generation.
+An id is a duplicate when it was accepted while the clock was within the largest window
+of the current clock (``accepted_clock > clock - window``). Ids live in generations of a
+quarter window by the clock at acceptance, so expiry drops whole generations instead of
+scanning ids; the stored clock makes the answer exact at the boundary.
 """
 
 from __future__ import annotations
@@ -13,32 +14,34 @@ _GENERATIONS = 4
 
 
 class SeenIds:
-    __slots__ = ("_gen_ms", "_generations", "_start")
+    __slots__ = ("_gen_ms", "_generations", "_window_ms")
 
     def __init__(self, window_ms: int) -> None:
+        self._window_ms = window_ms
         self._gen_ms = max(1, window_ms // _GENERATIONS)
-        self._generations: list[set[str]] = [set()]
-        self._start: int | None = None
+        # (generation start ms, {event_id: clock when accepted}); newest last
+        self._generations: list[tuple[int, dict[str, int]]] = []
 
-    def seen_before(self, event_id: str) -> bool:
-        """True for a repeat; otherwise remember the id and return False."""
-        gens = self._generations
-        for g in gens:
-            if event_id in g:
-                return True
-        gens[-1].add(event_id)
+    def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
+        floor = clock_ms - self._window_ms
+        for _, ids in reversed(self._generations):
+            accepted = ids.get(event_id)
+            if accepted is not None:
+                return accepted > floor
         return False
 
+    def remember(self, event_id: str, clock_ms: int) -> None:
+        gens = self._generations
+        if not gens or clock_ms >= gens[-1][0] + self._gen_ms:
+            gens.append((clock_ms - clock_ms % self._gen_ms, {}))
+        gens[-1][1][event_id] = clock_ms
+
     def expire(self, clock_ms: int) -> None:
-        if self._start is None:
-            self._start = clock_ms
-            return
-        if clock_ms - self._start >= self._gen_ms:
-            steps = (clock_ms - self._start) // self._gen_ms
-            self._start += steps * self._gen_ms
-            for _ in range(min(steps, _GENERATIONS + 1)):
-                self._generations.append(set())
-            del self._generations[: max(0, len(self._generations) - (_GENERATIONS + 1))]
+        """Drop generations that ended at or before ``clock - window``."""
+        floor = clock_ms - self._window_ms
+        gens = self._generations
+        while gens and gens[0][0] + self._gen_ms <= floor:
+            del gens[0]
 
     def __len__(self) -> int:
-        return sum(len(g) for g in self._generations)
+        return sum(len(ids) for _, ids in self._generations)

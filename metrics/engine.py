@@ -144,7 +144,7 @@ class Engine:
 
     def process(self, topic: str, event: Event, wall_ms: int) -> None:
         """Fold one valid event. Duplicates, orphans and late events are counted here."""
-        if self.seen.seen_before(event.event_id):
+        if self.seen.is_duplicate(event.event_id, self.clock.clock_ms):
             self.duplicate_total[topic] = self.duplicate_total.get(topic, 0) + 1
             return
         etype = event.type
@@ -153,6 +153,7 @@ class Engine:
         self.last_event_wall_ms = wall_ms
         ts = event.ts_ms
         clock = self.clock.observe(ts)
+        self.seen.remember(event.event_id, clock)
         if ts <= clock - self.windows_largest_ms:
             self.late_total[topic] = self.late_total.get(topic, 0) + 1
         if not self._handlers[type(event)](topic, event):
