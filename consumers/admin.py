@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from kafka import KafkaAdminClient
@@ -24,10 +25,8 @@ def ensure_topics(cfg: KafkaConfig, partitions: int = 3, replication: int = 1) -
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
         for name in missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
                 admin.create_topics([NewTopic(name, partitions, replication)])
-            except TopicAlreadyExistsError:
-                pass
         if missing:
             log.info("created topics %s", missing)
         return missing

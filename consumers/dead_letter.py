@@ -55,7 +55,7 @@ class DeadLetterQueue:
     def close(self) -> None:
         try:
             self._producer.close(timeout=5)
-        except Exception as exc:  # noqa: BLE001 - closing must never raise on shutdown
+        except Exception as exc:
             log.warning("dead-letter producer close failed: %s", exc)
 
     def __enter__(self) -> DeadLetterQueue:

@@ -117,7 +117,7 @@ class StreamReader:
     def _shutdown(self) -> None:
         try:
             self._commit(force=True)
-        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+        except Exception as exc:
             log.warning("final commit failed: %s", exc)
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
@@ -198,7 +198,7 @@ class StreamReader:
             client = consumer._client
             brokers = client.cluster.brokers()
             return self.broker_up and any(client.connected(b.nodeId) for b in brokers)
-        except Exception:  # noqa: BLE001 - a private API may change; fall back to poll health
+        except Exception:
             return self.broker_up
 
     # -- rebuild, readiness, lag -------------------------------------------------------
@@ -230,7 +230,7 @@ class StreamReader:
             hw = consumer.highwater(tp)
             try:
                 pos = consumer.position(tp, timeout_ms=100)
-            except Exception:  # noqa: BLE001 - position may be unknown right after a seek
+            except Exception:
                 pos = None
             if hw is None or pos is None:
                 caught_up = False
@@ -254,7 +254,7 @@ class StreamReader:
         for tp in self._assigned:
             try:
                 pos = consumer.position(tp, timeout_ms=100)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
             if pos is not None and pos > self._committed.get(tp, 0):
                 offsets[tp] = OffsetAndMetadata(pos, "", -1)

@@ -7,6 +7,7 @@ dashboards never see a series appear or vanish, and no event field can add one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -44,7 +45,9 @@ class SnapshotCollector(Collector):
     # -- families ----------------------------------------------------------------------
     @staticmethod
     def _counters(s: Snapshot) -> Iterator[Metric]:
-        def fam(name: str, doc: str, labels: list[str], data: Mapping) -> CounterMetricFamily:
+        def fam(
+            name: str, doc: str, labels: list[str], data: Mapping[Any, int]
+        ) -> CounterMetricFamily:
             f = CounterMetricFamily(name, doc, labels=labels)
             for key, v in sorted(data.items()):
                 f.add_metric(list(key) if isinstance(key, tuple) else [key], v)
@@ -86,7 +89,7 @@ class SnapshotCollector(Collector):
         for (p, c, r), v in s.backlog.items():
             f.add_metric([p, c, r], v)
         yield f
-        for name, doc, label, data in (
+        gauges: tuple[tuple[str, str, str, Mapping[str, float]], ...] = (
             ("aftersales_unanswered_tickets", "Open tickets with no agent reply yet.", "channel",
              s.unanswered),
             ("aftersales_first_response_overdue_tickets",
@@ -103,10 +106,11 @@ class SnapshotCollector(Collector):
              s.oldest_unanswered_age_s),
             ("aftersales_returns_open", "Returns requested and not yet closed.", "region",
              s.returns_open),
-        ):
+        )
+        for name, doc, label, data in gauges:
             g = GaugeMetricFamily(name, doc, labels=[label])
-            for lab, v in data.items():
-                g.add_metric([lab], v)
+            for lab, value in data.items():
+                g.add_metric([lab], value)
             yield g
 
     @staticmethod

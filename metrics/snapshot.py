@@ -114,7 +114,8 @@ class Snapshot:
     # for the wall-board
     act_now: tuple[ActionTicket, ...] = ()
     arrivals_per_minute: tuple[tuple[int, int], ...] = ()  # (minute start ms, tickets created)
-    backlog_by_age: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (priority, age bucket)
+    # (priority, age bucket)
+    backlog_by_age: Mapping[tuple[str, str], int] = field(default_factory=dict)
     # for the alerts: unanswered and older than 2x the channel's first-response SLA
     first_response_overdue_2x: Mapping[str, int] = field(default_factory=dict)  # channel
     # start of the oldest minute of arrivals still held (at most the largest window back):

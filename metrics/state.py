@@ -56,7 +56,10 @@ class TicketBook:
     """All tickets created within the state horizon."""
 
     def __init__(
-        self, channels: Iterable[str], priorities: Iterable[str], backlog_keys: Iterable[tuple]
+        self,
+        channels: Iterable[str],
+        priorities: Iterable[str],
+        backlog_keys: Iterable[tuple[str, str, str]],
     ) -> None:
         self.tickets: dict[str, Ticket] = {}
         self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(backlog_keys, 0)

@@ -55,7 +55,7 @@ class SlidingWindows:
         self._windows = [_Window(n, s, n_slots, n_series) for n, s in windows.items()]
         self._by_name = {w.name: w for w in self._windows}
         self._largest = max(self._windows, key=lambda w: w.ms)
-        self._buckets: dict[int, tuple[array, array, array]] = {}
+        self._buckets: dict[int, tuple[array[int], array[int], array[float]]] = {}
         self._evicted_below = 0
         self._code_slots: list[tuple[int, ...]] = []
         self._code_series: list[int] = []

@@ -53,7 +53,7 @@ class LocalBroker:
     def start(self, timeout_s: float = 15.0) -> LocalBroker:
         url = f"tcp://{self.host}:{self.port}"
         log = (self._logdir / "broker.log").open("wb")
-        self._proc = subprocess.Popen(  # noqa: S603 - a fixed binary with fixed arguments
+        self._proc = subprocess.Popen(
             [_broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -90,7 +90,7 @@ def _cmd_notify_bridge(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     stop = _stop_on_signals()
-    return bridge_command(cfg, args, stop)
+    return int(bridge_command(cfg, args, stop))
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=11)
     demo.add_argument("--surge-after", type=float, default=180.0,
                       help="seconds of live normal traffic before the 3x surge")
-    demo.add_argument("--surge-for", type=float, default=900.0, help="surge length, seconds")
+    demo.add_argument("--surge-for", type=float, default=3600.0, help="surge length, seconds")
     demo.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: never)")
     demo.set_defaults(func=_cmd_demo)
 
@@ -139,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--backfill-hours", type=float, default=0.0,
                      help="first produce this much history (event time), then go live")
     sim.add_argument("--duration", type=float, default=0.0, help="stop after N s (0: never)")
+    sim.add_argument("--surge-after", type=float, default=180.0,
+                     help="double11: seconds of live normal traffic before the surge")
+    sim.add_argument("--surge-for", type=float, default=3600.0, help="double11: surge length, s")
     sim.add_argument("--create-topics", action="store_true")
     sim.set_defaults(func=_cmd_simulate)
 
@@ -176,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
-        return int(args.func(args))
+        code: int = args.func(args)
+        return code
     except PulseError as exc:
         print(f"pulse: error: {exc}", file=sys.stderr)
         return 2

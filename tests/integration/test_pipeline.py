@@ -123,7 +123,8 @@ def test_bad_messages_are_rejected_counted_and_dead_lettered(make_config) -> Non
     assert sorted(r.value for r in dlq) == sorted(v for _, _, v in bad)
     for rec in dlq:
         headers = dict(rec.headers)
-        assert headers["pulse.reason"] and headers["pulse.error"]
+        assert headers["pulse.reason"]
+        assert headers["pulse.error"]
         assert headers["pulse.source.topic"].decode() in (t, lg)
 
 
