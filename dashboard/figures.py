@@ -227,22 +227,21 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
             v = w.first_response_quantiles.get(c, {}).get(q)
             ratio = v / sla[c] if v is not None and sla.get(c) else None
             ys.append(None if ratio is None else round(min(ratio, 3.0), 2))
-            texts.append("" if v is None else fmt_duration(v, lang))
+            texts.append("" if v is None or q != 0.9 else fmt_duration(v, lang))
             top = max(top, ratio or 0.0)
         traces.append({"type": "bar", "x": labels, "y": ys, "text": texts,
                        "name": t(f"q.{q}", lang), "marker": {"color": colour},
                        "textposition": "outside", "textfont": {"size": 15},
                        "cliponaxis": False})
+    traces.append({"type": "scatter", "mode": "lines", "x": [labels[0]], "y": [None],
+                   "name": t("chart.first_response.sla", lang),
+                   "line": {"color": "#f85149", "width": 3, "dash": "dash"}})
     return {"data": traces, "layout": _base(
         barmode="group", uniformtext={"mode": "show", "minsize": 15},
         yaxis={"gridcolor": _GRID, "fixedrange": True, "range": [0, min(top, 3.0) * 1.2],
                "tickformat": ".0%"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1,
                  "y1": 1, "line": {"color": "#f85149", "width": 3, "dash": "dash"}}],
-        annotations=[{"x": 1, "y": 1, "xref": "paper", "yref": "y", "xanchor": "right",
-                      "yanchor": "bottom", "showarrow": False,
-                      "text": t("chart.first_response.sla", lang),
-                      "font": {"size": 16, "color": "#f85149"}}],
         margin={"l": 70, "r": 16, "t": 36, "b": 40},
     )}
 

@@ -56,6 +56,7 @@ DEFAULT_THRESHOLDS: Mapping[str, Mapping[str, tuple[float, float]]] = {
         "peak_ratio": (3.0, 5.0), "consumer_lag": (5000, 5000), "return_rate": (0.10, 0.15),
     },
 }
+_SEP = "\u2009·\u2009"  # thin spaces: tile subs are narrow
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -67,7 +68,7 @@ class Settings:
     stale_after_s: float = 300.0
     lag_high_messages: int | None = None  # None: the profile's consumer_lag threshold
     display_names: Mapping[str, str] = field(default_factory=dict)
-    max_alerts: int = 6
+    max_alerts: int = 4  # as many as the panel shows at 1920×1080; the rest are counted
     act_now_rows: int = 10
 
 
@@ -175,7 +176,7 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
     overdue_light = level(overdue_2x, th.get("overdue"))
     if overdue_light == "ok" and overdue:
         overdue_light = "warn"
-    by_channel = " · ".join(
+    by_channel = _SEP.join(
         f"{name(ch)} {n}" for ch, n in sorted(snap.first_response_overdue.items(),
                                                key=lambda kv: -kv[1]) if n
     )
@@ -188,7 +189,7 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
              f"{t('sub.oldest', lang)} {fmt_duration(oldest, lang)}" if unanswered else ""),
         tile("first_response_overdue", overdue, fmt_count(overdue), by_channel, overdue_light),
         tile("backlog", snap.total_backlog, fmt_count(snap.total_backlog),
-             f"P1 {fmt_count(p1)} · {t('sub.res_overdue', lang)} {fmt_count(res_overdue)}"),
+             f"P1 {fmt_count(p1)}{_SEP}{t('sub.res_overdue', lang)} {fmt_count(res_overdue)}"),
     ]
     def win(w: WindowSnapshot | None) -> str:
         return fmt_duration(w.seconds, lang) if w else ""
@@ -203,29 +204,29 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
             if worst is None or ratio > worst[0]:
                 worst = (ratio, ch, p90)
     if worst is None:
-        out.append(tile("first_response_p90", None, "–", f"{win(w15)} · {none}"))
+        out.append(tile("first_response_p90", None, "–", f"{win(w15)}{_SEP}{none}"))
     else:
         ratio, ch, p90 = worst
         out.append(tile("first_response_p90", ratio, fmt_duration(p90, lang),
-                        f"{win(w15)} · {name(ch)} ≤{fmt_duration(sla.get(ch), lang)}"))
+                        f"{win(w15)}{_SEP}{name(ch)} ≤{fmt_duration(sla.get(ch), lang)}"))
     att = w15.first_response_sla_attainment if w15 else None
     answered = sum(w15.first_responses.values()) if w15 else 0
     out.append(tile("sla_attainment", att, fmt_pct(att),
-                    f"{win(w15)} · {t('sub.answered', lang)} {fmt_count(answered)}"
-                    if att is not None else f"{win(w15)} · {none}"))
+                    f"{win(w15)}{_SEP}{t('sub.answered', lang)} {fmt_count(answered)}"
+                    if att is not None else f"{win(w15)}{_SEP}{none}"))
     esc = w1h.escalation_rate if w1h else None
     out.append(tile("escalation_rate", esc, fmt_pct(esc),
-                    f"{win(w1h)} · {w1h.escalations}/{fmt_count(sum(w1h.tickets_created.values()))}"
-                    if w1h and esc is not None else f"{win(w1h)} · {none}"))
+                    f"{win(w1h)}{_SEP}{w1h.escalations}/{fmt_count(sum(w1h.tickets_created.values()))}"
+                    if w1h and esc is not None else f"{win(w1h)}{_SEP}{none}"))
     csat = w24.csat_satisfied / w24.csat_ratings if w24 and w24.csat_ratings else None
     out.append(tile("csat", csat, fmt_pct(csat),
-                    f"{win(w24)} · {t('sub.ratings', lang)} {fmt_count(w24.csat_ratings)}"
-                    if w24 and csat is not None else f"{win(w24)} · {none}"))
+                    f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.csat_ratings)}"
+                    if w24 and csat is not None else f"{win(w24)}{_SEP}{none}"))
     nps = (100.0 * (w24.nps_promoters - w24.nps_detractors) / w24.nps_ratings
            if w24 and w24.nps_ratings else None)
     out.append(tile("nps", nps, "–" if nps is None else f"{nps:+.0f}",
-                    f"{win(w24)} · {t('sub.ratings', lang)} {fmt_count(w24.nps_ratings)}"
-                    if w24 and nps is not None else f"{win(w24)} · {none}"))
+                    f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.nps_ratings)}"
+                    if w24 and nps is not None else f"{win(w24)}{_SEP}{none}"))
     prof = data.promotion or t(f"profile.{data.profile}", lang)
     out.append(tile("peak_ratio", snap.peak_ratio, f"{snap.peak_ratio:.1f}×", prof))
     return tuple(out)

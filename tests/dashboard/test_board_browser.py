@@ -194,6 +194,10 @@ def test_one_screen_without_scrolling(browser: Any, replay: RunningApp) -> None:
           const r = el.getBoundingClientRect();
           if (r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) bad.push(el.className);
         }
+        for (const el of document.querySelectorAll('.alert, #act-body tr, .note')) {
+          const p = el.closest('.panel').getBoundingClientRect();
+          if (el.getBoundingClientRect().bottom > p.bottom + 0.5) bad.push('hidden: ' + el.className);
+        }
         for (const el of document.querySelectorAll('.tile-value, .tile-label, .panel-title'))
           if (el.scrollWidth > el.clientWidth + 1) bad.push('cut: ' + el.textContent);
         return bad;""")
@@ -249,3 +253,47 @@ def test_stale_banner_when_the_stream_stops(browser: Any, live: RunningApp) -> N
              "the stale banner")
     assert "banner-crit" in browser.classes("banner")
     assert browser.text("banner").startswith("数据过期")
+
+
+def test_a_full_board_still_fits(browser: Any, make_snapshot: Any) -> None:
+    """Worst case: many alerts, long names, ten long ticket ids, six-digit numbers."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from alerts.model import ActiveAlert
+    from dashboard.server import BoardServer
+    from metrics.snapshot import ActionTicket
+    from pulse.config import load_config
+
+    snap = make_snapshot(hours=2, rate=10)
+    snap = dataclasses.replace(
+        snap, unanswered={"chat": 123_456}, act_now=tuple(
+            ActionTicket(f"TICKET-2026-11-11-{i:08d}", "email", "P1", "southwest",
+                         86_000.0 + i, 7200.0, "overdue") for i in range(10)))
+    long = "首次响应 SLA 达成率过低，请立即增派坐席并开启排队分流" * 2
+    alerts = [ActiveAlert(f"Rule{i}", ("critical", "warning", "info")[i % 3],
+                          (("region", "northwest"),), long, long, long, long,
+                          snap.clock_ms - 3_600_000 * i, 0.5, 0.92, "<", "peak")
+              for i in range(9)]
+    alerting = SimpleNamespace(active_alerts=lambda: alerts, thresholds=lambda p: {},
+                               profile=SimpleNamespace(name="peak", promotion="双11大促"))
+    cfg = load_config(dashboard__port=0)
+    with BoardServer(cfg.dashboard, EngineSource(lambda: snap, alerting)) as board:
+        for query in ("", "?lang=en"):
+            browser.get(board.url + query)
+            wait_for(lambda: browser.js("return document.querySelectorAll('.alert').length"))
+            time.sleep(1.0)
+            bad = browser.js("""
+                const bad = [];
+                for (const el of document.querySelectorAll('.alert, #act-body tr, .note')) {
+                  const p = el.closest('.panel').getBoundingClientRect();
+                  if (el.getBoundingClientRect().bottom > p.bottom + 0.5) bad.push(el.className);
+                }
+                for (const el of document.querySelectorAll('.tile-value'))
+                  if (el.scrollWidth > el.clientWidth + 1) bad.push('cut ' + el.textContent);
+                const d = document.scrollingElement;
+                if (d.scrollHeight > innerHeight || d.scrollWidth > innerWidth) bad.push('scroll');
+                return bad;""")
+            assert bad == [], query
+            assert browser.js("return document.querySelectorAll('.alert').length") == 4
+            assert browser.text("alerts-note") in ("另有 5 条", "5 more")
