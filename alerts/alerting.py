@@ -21,7 +21,14 @@ from alerts.collector import AlertCollector
 from alerts.evaluator import Evaluator
 from alerts.model import ActiveAlert, Notification
 from alerts.notifier import Notifier
-from alerts.profiles import NORMAL, Profile, ProfileTracker, Promotion, promotions_from_config
+from alerts.profiles import (
+    NORMAL,
+    PEAK,
+    Profile,
+    ProfileTracker,
+    Promotion,
+    promotions_from_config,
+)
 from alerts.rules import Rule, load_rules
 from alerts.signals import SIGNALS
 from alerts.sinks import Sink, SinkContext, build_sinks
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 _PEAK = SIGNALS["peak_ratio"]
 _PEAK_PARAMS = {k: p.default for k, p in _PEAK.params.items()}
 _NORMAL = Profile(NORMAL)
+_PERIODS = 50  # peak periods remembered for the board's arrivals chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class _State:
     active: tuple[ActiveAlert, ...] = ()
     profile: Profile = _NORMAL
     clock_ms: int | None = None
+    peak_periods: tuple[tuple[int, int | None], ...] = ()
 
 
 class Alerting:
@@ -89,7 +98,9 @@ class Alerting:
         peak_ratio_exit: float = 2.7,
         notifier: Notifier | None = None,
         history: int = 200,
+        config: Config | None = None,
     ) -> None:
+        self.config = config  # the board reads config.sla from it
         self.rules = rules
         self.timezone = ZoneInfo(timezone)
         self.promotions = promotions
@@ -119,7 +130,8 @@ class Alerting:
             LogSink(SinkOptions("log", "log"), context)]
         return cls(rules, sinks, promotions=promotions, timezone=ac.timezone,
                    eval_interval_s=ac.eval_interval_s, repeat_interval_s=ac.repeat_interval_s,
-                   peak_ratio_enter=ac.peak_ratio_enter, peak_ratio_exit=ac.peak_ratio_exit)
+                   peak_ratio_enter=ac.peak_ratio_enter, peak_ratio_exit=ac.peak_ratio_exit,
+                   config=cfg)
 
     # -- the consumer thread ---------------------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
@@ -144,11 +156,16 @@ class Alerting:
         ratio = _PEAK.compute(snap, self.evaluator.context, _PEAK_PARAMS).get(())
         before = self._state.profile
         profile = self.tracker.update(now, ratio)
+        periods = self._state.peak_periods
         if profile.name != before.name:
             log.info("alert profile %s -> %s (%s)", before.name, profile.name,
                      profile.promotion or profile.reason or "peak ratio below the exit")
+            if profile.name == PEAK:
+                periods = (*periods, (now, None))[-_PERIODS:]
+            elif periods and periods[-1][1] is None:
+                periods = (*periods[:-1], (periods[-1][0], now))
         notes = self.evaluator.evaluate(snap, profile, now)
-        self._state = _State(self.evaluator.active, profile, now)
+        self._state = _State(self.evaluator.active, profile, now, periods)
         self.history.extend(notes)
         self.notifier.submit(notes)
         return notes
@@ -166,6 +183,10 @@ class Alerting:
     def profile(self) -> Profile:
         """The profile in force: ``.name`` (normal/peak), ``.reason``, ``.promotion``."""
         return self._state.profile
+
+    def peak_periods(self) -> tuple[tuple[int, int | None], ...]:
+        """Event-time spans of the peak profile, oldest first; the open one ends in None."""
+        return self._state.peak_periods
 
     @property
     def last_evaluation_ms(self) -> int | None:

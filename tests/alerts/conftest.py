@@ -1,14 +1,21 @@
-"""Fixtures of the alert tests: a robot server and a sample notification."""
+"""Fixtures of the alert tests: a robot server, a real Alertmanager, sample notifications."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-
-from alerts.model import ActiveAlert, Notification
+import requests
 from feed import T0
 from robots import RobotServer
+
+from alerts.model import ActiveAlert, Notification
+from pulse.broker import free_port
 
 
 @pytest.fixture
@@ -36,3 +43,50 @@ def firing(alert: ActiveAlert) -> Notification:
 @pytest.fixture
 def resolved(alert: ActiveAlert) -> Notification:
     return Notification("resolved", alert, T0 + 600_000, ends_ms=T0 + 600_000)
+
+
+AM_BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, robots: RobotServer) -> Iterator[str]:
+    """A real Alertmanager on loopback whose one receiver is the robot server's /am."""
+    if not Path(AM_BINARY).exists():
+        missing = "prometheus-alertmanager not installed (scripts/test.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    port = free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
+        "  group_interval: 1s\n  repeat_interval: 1h\n"
+        "receivers:\n  - name: hook\n    webhook_configs:\n"
+        f"      - url: {robots.url}/am\n        send_resolved: true\n", encoding="utf-8")
+    log = (tmp_path / "am.log").open("wb")
+    proc = subprocess.Popen(
+        [AM_BINARY, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+         f"--storage.path={tmp_path / 'data'}", "--cluster.listen-address="],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("alertmanager did not start: "
+                            + (tmp_path / "am.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+

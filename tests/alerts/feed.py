@@ -77,5 +77,6 @@ class Feed:
             ts += every_ms
         return ts + 60_000
 
-    def snap(self, *, ready: bool = True, lag: dict[tuple[str, int], int] | None = None) -> Snapshot:
+    def snap(self, *, ready: bool = True,
+             lag: dict[tuple[str, int], int] | None = None) -> Snapshot:
         return self.engine.snapshot(ready=ready, consumer_lag=lag)

@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Answer", "Received", "RobotServer"]
+import requests
+
+__all__ = ["Answer", "Received", "RobotServer", "am_alerts"]
 
 
 @dataclass
@@ -93,3 +95,9 @@ class RobotServer:
             time.sleep(0.01)
         assert len(self.received) >= n, f"expected {n} requests, got {len(self.received)}"
         return self.received
+
+
+def am_alerts(url: str) -> dict[str, dict[str, Any]]:
+    """Active alerts in a real Alertmanager by alertname (resolved ones are not listed)."""
+    alerts = requests.get(url + "/api/v2/alerts", timeout=5).json()
+    return {a["labels"]["alertname"]: a for a in alerts}

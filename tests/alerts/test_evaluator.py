@@ -8,6 +8,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from feed import T0, Feed
 from prometheus_client import CollectorRegistry
 
 from alerts.alerting import Alerting
@@ -16,7 +17,6 @@ from alerts.notifier import Notifier
 from alerts.profiles import Profile, ProfileTracker, promotions_from_config
 from alerts.rules import Rule, Text, Thresholds, load_rules
 from alerts.signals import Signal, Values
-from feed import T0, Feed
 from metrics.snapshot import Snapshot
 from pulse.config import PromotionPeriod
 
@@ -98,8 +98,10 @@ def test_resolved_carries_the_episode_start_and_end() -> None:
         s.set(v)
         notes += al.evaluate(at(T0 + i * 15_000))
     firing, resolved = notes
-    assert firing.status == "firing" and firing.alert.since_ms == T0 + 30_000
-    assert resolved.status == "resolved" and resolved.ends_ms == T0 + 60_000
+    assert firing.status == "firing"
+    assert firing.alert.since_ms == T0 + 30_000
+    assert resolved.status == "resolved"
+    assert resolved.ends_ms == T0 + 60_000
     assert resolved.alert.since_ms == T0 + 30_000
     assert al.active_alerts() == ()
 
@@ -150,9 +152,23 @@ def test_peak_profile_switches_thresholds_inside_a_promotion() -> None:
     assert al.profile == Profile("peak", "promotion", "双11", None, T0)
     s.set(0.87)
     fired = al.evaluate(at(T0 + 15_000))
-    assert fired[0].alert.profile == "peak" and fired[0].alert.threshold == 0.88
+    assert fired[0].alert.profile == "peak"
+    assert fired[0].alert.threshold == 0.88
     assert al.thresholds()["sla_attainment"].red == 0.88
     assert al.thresholds("normal")["sla_attainment"].red == 0.92
+
+
+def test_peak_periods_for_the_board() -> None:
+    s = Script()
+    promos = promotions_from_config(
+        [PromotionPeriod("双11", "2026-11-11T08:00", "2026-11-11T08:01")], "Asia/Shanghai")
+    al = make(rule(s), promotions=promos)
+    s.set(0.99)
+    for t in range(T0 - 15_000, T0 + 90_000, 15_000):
+        al.evaluate(at(t))
+        if t == T0 + 30_000:
+            assert al.peak_periods() == ((T0, None),)
+    assert al.peak_periods() == ((T0, T0 + 60_000),)
 
 
 def test_peak_ratio_profile_has_hysteresis() -> None:
@@ -179,7 +195,7 @@ def test_evaluation_times_do_not_depend_on_snapshot_cadence() -> None:
     live = notes(list(range(T0, T0 + 600_000, 500)))
     rng = random.Random(3)
     replay = notes(sorted({T0 + (g * 15_000) + rng.randrange(0, 3000)
-                           for g in range(0, 40)}))
+                           for g in range(40)}))
     assert live == replay
     assert [n[0] for n in live] == ["firing", "resolved"]
 
@@ -189,7 +205,8 @@ def test_not_ready_snapshots_are_not_evaluated() -> None:
     al = make(rule(s, for_s=0))
     s.set(0.5)
     al.on_snapshot(replace(at(T0), ready=False))
-    assert al.active_alerts() == () and al.last_evaluation_ms is None
+    assert al.active_alerts() == ()
+    assert al.last_evaluation_ms is None
 
 
 def test_a_failing_signal_does_not_stop_the_other_rules() -> None:

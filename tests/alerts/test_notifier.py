@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from feed import T0
 from prometheus_client import CollectorRegistry
+from robots import Answer, RobotServer
+from test_evaluator import Script, at, rule
 
 from alerts.alerting import Alerting
 from alerts.model import Notification
 from alerts.notifier import Notifier
 from alerts.sinks import SinkContext, build_sinks
-from feed import T0
-from robots import Answer, RobotServer
-from test_evaluator import Script, at, rule
 
 CTX = SinkContext()
 
@@ -53,7 +53,8 @@ def test_a_hanging_sink_does_not_delay_evaluation_or_metrics(firing: Notificatio
                                     {"sink": "dead"}) in (2, 3)
         dropped = reg.get_sample_value("aftersales_notifications_dropped_total",
                                        {"sink": "dead", "reason": "queue_full"})
-        assert dropped is not None and dropped >= 36
+        assert dropped is not None
+        assert dropped >= 36
         assert reg.get_sample_value("aftersales_notifications_total",
                                     {"sink": "good", "status": "firing"}) == 20
         t = time.perf_counter()
@@ -69,7 +70,7 @@ def test_retries_with_backoff_then_succeeds(firing: Notification) -> None:
         n = Notifier(sinks, rand=lambda: 0.5)
         n.submit([firing])
         wait_until(lambda: n.stats.copy()[0].get(("webhook", "firing")) == 1)
-        sent, failures, dropped = n.stats.copy()
+        _sent, failures, dropped = n.stats.copy()
         assert failures == {"webhook": 2}
         assert dropped == {}
         assert len(server.received) == 3

@@ -48,7 +48,10 @@ def test_shipped_rules_are_spec_section_4() -> None:
         assert params.items() <= r.param_map.items(), name
         assert (r.op, r.normal.threshold, r.normal.clear) == (op, threshold, clear), name
         assert (r.for_s, r.severity) == (for_s, severity), name
-        assert r.summary.zh and r.summary.en and r.description.zh and r.description.en
+        assert r.summary.zh
+        assert r.summary.en
+        assert r.description.zh
+        assert r.description.en
     assert rules["FirstResponseSlaLow"].peak is not None
     assert rules["PeakTraffic"].resolved_summary is not None
 
@@ -152,7 +155,7 @@ def test_alerting_from_config_refuses_bad_rules_and_promotions(tmp_path: Path) -
                                              "end": "2026-11-10T00:00"}])
     with pytest.raises(ConfigError, match=r"alerting.promotions\[0\].end: must be after start"):
         Alerting.from_config(cfg)
-    with pytest.raises(ConfigError, match="alerting.timezone"):
+    with pytest.raises(ConfigError, match=r"alerting\.timezone"):
         Alerting.from_config(load_config(alerting__timezone="Mars/Olympus"))
 
 

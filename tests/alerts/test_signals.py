@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from feed import MIN, T0, Feed
 
 from alerts.signals import SIGNALS, SignalContext
-from feed import MIN, T0, Feed
 
 
 def value(name: str, feed: Feed, ctx: SignalContext | None = None, **params: str) -> dict:
@@ -76,7 +76,7 @@ def test_region_return_rate_excess_needs_enough_deliveries() -> None:
 
 def test_peak_ratio_uses_the_history_it_has() -> None:
     f = Feed()
-    for m in range(0, 120):  # two hours at 2/min
+    for m in range(120):  # two hours at 2/min
         f.created(f"a{m}", T0 + m * MIN)
         f.created(f"b{m}", T0 + m * MIN + 30_000)
     assert value("peak_ratio", f) == {(): pytest.approx(1.0, rel=0.05)}
@@ -114,7 +114,7 @@ def test_backlog_growth_is_a_slope_over_the_range() -> None:
     ctx = SignalContext()
     sig = SIGNALS["backlog_growth_per_min"]
     out = {}
-    for m in range(0, 12):
+    for m in range(12):
         for k in range(3):  # +3 open tickets per minute
             f.created(f"t{m}-{k}", T0 + m * MIN + k)
         snap = f.snap()

@@ -8,6 +8,7 @@ import hmac
 from zoneinfo import ZoneInfo
 
 import pytest
+from robots import Answer, RobotServer
 
 from alerts.model import Notification
 from alerts.sinks import SinkContext, SinkError, build_sinks
@@ -16,7 +17,6 @@ from alerts.sinks.dingtalk import DingTalkSink
 from alerts.sinks.feishu import FeishuSink
 from alerts.sinks.wecom import WeComSink
 from pulse.errors import ConfigError
-from robots import Answer, RobotServer
 
 WALL_S = 1_794_355_200.123
 CTX = SinkContext(ZoneInfo("Asia/Shanghai"), "http://127.0.0.1:9108/metrics", lambda: WALL_S)
