@@ -196,7 +196,8 @@ def test_one_screen_without_scrolling(browser: Any, replay: RunningApp) -> None:
         }
         for (const el of document.querySelectorAll('.alert, #act-body tr, .note')) {
           const p = el.closest('.panel').getBoundingClientRect();
-          if (el.getBoundingClientRect().bottom > p.bottom + 0.5) bad.push('hidden: ' + el.className);
+          if (el.getBoundingClientRect().bottom > p.bottom + 0.5)
+            bad.push('hidden: ' + el.className);
         }
         for (const el of document.querySelectorAll('.tile-value, .tile-label, .panel-title'))
           if (el.scrollWidth > el.clientWidth + 1) bad.push('cut: ' + el.textContent);
