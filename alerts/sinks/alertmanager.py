@@ -74,10 +74,10 @@ class AlertmanagerSink(HttpSink):
             self._post([postable(n.alert, self._expiry_ms(), self.generator_url)])
 
     def refresh(self, alerts: Sequence[ActiveAlert]) -> None:
-        if alerts:
-            ends = self._expiry_ms()
-            self._post([postable(a, ends, self.generator_url) for a in alerts
-                        if self.accepts_alert(a)])
+        ends = self._expiry_ms()
+        body = [postable(a, ends, self.generator_url) for a in alerts if self.accepts_alert(a)]
+        if body:
+            self._post(body)
 
     def accepts_alert(self, a: ActiveAlert) -> bool:
         return self.accepts(Notification("firing", a, 0))
