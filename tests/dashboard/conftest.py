@@ -115,28 +115,6 @@ class RunningApp:
         raise AssertionError(f"engine did not reach {n} events in {timeout_s} s")
 
 
-@pytest.fixture
-def start_app(broker: LocalBroker) -> Iterator[Callable[..., RunningApp]]:
-    """``start_app(messages, **config_overrides)``: publish, run ``pulse.app.App``, wait."""
-    from pulse.app import App
-
-    started: list[Any] = []
-
-    def start(messages: list[Message], **overrides: Any) -> RunningApp:
-        cfg = app_config(broker, **overrides)
-        publish(cfg, messages)
-        app = App(cfg).start()
-        started.append(app)
-        assert app.service.wait_ready(60), "service did not become ready"
-        run = RunningApp(app, cfg)
-        run.wait_events(len(messages))
-        return run
-
-    yield start
-    for app in started:
-        app.stop()
-
-
 # -- headless Chromium ---------------------------------------------------------------
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:

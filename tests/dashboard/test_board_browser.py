@@ -162,6 +162,8 @@ def test_every_tile_and_chart_shows_what_the_engine_holds(browser: Any, replay: 
         ".map(e => e.textContent);")
     assert alerts == [a.name for a in want.alerts]
     assert "why-replay" in browser.classes("banner")  # ten minutes old: not live
+    errors = [m for m in browser.console() if m.get("level") == "SEVERE"]
+    assert errors == []  # no script error, no CSP violation
 
 
 def test_lang_en_switches_every_label(browser: Any, replay: RunningApp) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -210,3 +211,35 @@ def test_unreachable_prometheus_turns_the_banner_red() -> None:
     assert data.snapshot is None
     assert data.error
     assert build_view(data, "en").banner.reasons == ("source",)
+
+
+def test_pulse_dashboard_command_serves_the_board_over_prometheus(replicas: Any) -> None:
+    """``pulse dashboard --source prometheus --prometheus-url URL`` until stopped."""
+    import argparse
+
+    import requests
+
+    from dashboard.standalone import dashboard_command
+    from pulse.broker import free_port
+
+    _whole, fake = replicas
+    port = free_port()
+    cfg = load_config(dashboard__port=port)
+    stop = threading.Event()
+    args = argparse.Namespace(source="prometheus", prometheus_url=fake.url)
+    t = threading.Thread(target=dashboard_command, args=(cfg, args, stop), daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the board did not start"
+                time.sleep(0.1)
+        assert r.status_code == 200
+    finally:
+        stop.set()
+        t.join(10)
+    assert not t.is_alive()
