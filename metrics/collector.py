@@ -107,6 +107,12 @@ class SnapshotCollector(Collector):
             ("aftersales_returns_open", "Returns requested and not yet closed.", "region",
              s.returns_open),
         )
+        age = GaugeMetricFamily("aftersales_backlog_age_tickets",
+                                "Open tickets by priority and age bucket.",
+                                labels=["priority", "age"])
+        for (p, bucket), n in s.backlog_by_age.items():
+            age.add_metric([p, bucket], n)
+        yield age
         for name, doc, label, data in gauges:
             g = GaugeMetricFamily(name, doc, labels=[label])
             for lab, value in data.items():

@@ -1,9 +1,9 @@
 """Event ids accepted within the largest window, for duplicate detection.
 
 An id is a duplicate when it was accepted while the clock was within the largest window
-of the current clock (``accepted_clock > clock - window``). Ids live in generations of a
-quarter window by the clock at acceptance, so expiry drops whole generations instead of
-scanning ids; the stored clock makes the answer exact at the boundary.
+of the current clock (``accepted_clock > clock - window``). One dict answers the lookup;
+ids are also listed in generations of a quarter window (by acceptance clock), so expiry
+walks only the ids of generations that ended, never the whole set.
 """
 
 from __future__ import annotations
@@ -14,34 +14,35 @@ _GENERATIONS = 4
 
 
 class SeenIds:
-    __slots__ = ("_gen_ms", "_generations", "_window_ms")
+    __slots__ = ("_accepted", "_gen_ms", "_generations", "_window_ms")
 
     def __init__(self, window_ms: int) -> None:
         self._window_ms = window_ms
         self._gen_ms = max(1, window_ms // _GENERATIONS)
-        # (generation start ms, {event_id: clock when accepted}); newest last
-        self._generations: list[tuple[int, dict[str, int]]] = []
+        self._accepted: dict[str, int] = {}  # event_id -> clock when accepted
+        # (generation start ms, ids accepted in it); newest last
+        self._generations: list[tuple[int, list[str]]] = []
 
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
-        floor = clock_ms - self._window_ms
-        for _, ids in reversed(self._generations):
-            accepted = ids.get(event_id)
-            if accepted is not None:
-                return accepted > floor
-        return False
+        accepted = self._accepted.get(event_id)
+        return accepted is not None and accepted > clock_ms - self._window_ms
 
     def remember(self, event_id: str, clock_ms: int) -> None:
         gens = self._generations
         if not gens or clock_ms >= gens[-1][0] + self._gen_ms:
-            gens.append((clock_ms - clock_ms % self._gen_ms, {}))
-        gens[-1][1][event_id] = clock_ms
+            gens.append((clock_ms - clock_ms % self._gen_ms, []))
+        gens[-1][1].append(event_id)
+        self._accepted[event_id] = clock_ms
 
     def expire(self, clock_ms: int) -> None:
-        """Drop generations that ended at or before ``clock - window``."""
+        """Forget ids of generations that ended at or before ``clock - window``."""
         floor = clock_ms - self._window_ms
-        gens = self._generations
+        gens, accepted = self._generations, self._accepted
         while gens and gens[0][0] + self._gen_ms <= floor:
-            del gens[0]
+            for eid in gens.pop(0)[1]:
+                # an id accepted again later (after its window) belongs to a newer generation
+                if accepted.get(eid, floor + 1) <= floor:
+                    del accepted[eid]
 
     def __len__(self) -> int:
-        return sum(len(ids) for _, ids in self._generations)
+        return len(self._accepted)

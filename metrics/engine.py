@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from itertools import product
 from types import MappingProxyType
+from typing import Any
 
 from consumers.schema import (
     CATEGORIES,
@@ -100,7 +101,6 @@ class Engine:
         self.seen = SeenIds(config.largest_window_s * 1000)
         self.slots = _Slots(self.channels, self.priorities, self.regions, self.reasons)
         self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels))
-        self._codes: dict[tuple[object, ...], int] = {}
         self.tickets = TicketBook(
             self.channels, self.priorities,
             product(self.priorities, self.categories, self.regions),
@@ -122,20 +122,24 @@ class Engine:
         self.h_return = {r: Histogram(ret_b) for r in self.regions}
         self._arrivals: dict[int, int] = {}
         self.last_event_wall_ms: int | None = None
-        self._handlers: dict[type, Callable[[str, Event], bool]] = {
-            TicketCreated: self._created,  # type: ignore[dict-item]
-            TicketReplied: self._replied,  # type: ignore[dict-item]
-            TicketTransferred: self._transferred,  # type: ignore[dict-item]
-            TicketEscalated: self._escalated,  # type: ignore[dict-item]
-            TicketResolved: self._resolved,  # type: ignore[dict-item]
-            TicketReopened: self._reopened,  # type: ignore[dict-item]
-            TicketRated: self._rated,  # type: ignore[dict-item]
-            ShipmentDelivered: self._delivered,  # type: ignore[dict-item]
-            ReturnRequested: self._requested,  # type: ignore[dict-item]
-            ReturnReceived: self._return_touched,  # type: ignore[dict-item]
-            ReturnInspected: self._return_touched,  # type: ignore[dict-item]
-            ReturnClosed: self._return_closed,  # type: ignore[dict-item]
+        # event class -> (handler, type label; None where the class has several)
+        self._dispatch: dict[type, tuple[Callable[[Any], bool], str | None]] = {
+            TicketCreated: (self._created, "ticket.created"),
+            TicketReplied: (self._replied, "ticket.replied"),
+            TicketTransferred: (self._transferred, "ticket.transferred"),
+            TicketEscalated: (self._escalated, "ticket.escalated"),
+            TicketResolved: (self._resolved, "ticket.resolved"),
+            TicketReopened: (self._reopened, "ticket.reopened"),
+            TicketRated: (self._rated, "ticket.rated"),
+            ShipmentDelivered: (self._delivered, "shipment.delivered"),
+            ReturnRequested: (self._requested, "return.requested"),
+            ReturnReceived: (self._return_touched, "return.received"),
+            ReturnInspected: (self._return_touched, "return.inspected"),
+            ReturnClosed: (self._return_closed, None),
         }
+        self._largest_ms = config.largest_window_s * 1000
+        self._now = 0
+        self._build_codes()
 
     # -- input -----------------------------------------------------------------------
     def reject(self, topic: str, reason: RejectReason) -> None:
@@ -144,136 +148,154 @@ class Engine:
 
     def process(self, topic: str, event: Event, wall_ms: int) -> None:
         """Fold one valid event. Duplicates, orphans and late events are counted here."""
-        if self.seen.is_duplicate(event.event_id, self.clock.clock_ms):
+        eid = event.event_id
+        if self.seen.is_duplicate(eid, self.clock.clock_ms):
             self.duplicate_total[topic] = self.duplicate_total.get(topic, 0) + 1
             return
-        etype = event.type
+        handler, etype = self._dispatch[type(event)]
+        if etype is None:
+            etype = event.type
         key = (topic, etype)
-        self.events_total[key] = self.events_total.get(key, 0) + 1
+        totals = self.events_total
+        totals[key] = totals.get(key, 0) + 1
         self.last_event_wall_ms = wall_ms
         ts = event.ts_ms
-        clock = self.clock.observe(ts)
-        self.seen.remember(event.event_id, clock)
-        if ts <= clock - self.windows_largest_ms:
+        clock = self._now = self.clock.observe(ts)
+        self.seen.remember(eid, clock)
+        if ts <= clock - self._largest_ms:
             self.late_total[topic] = self.late_total.get(topic, 0) + 1
-        if not self._handlers[type(event)](topic, event):
+        if not handler(event):
             self.orphan_total[key] = self.orphan_total.get(key, 0) + 1
 
-    @property
-    def windows_largest_ms(self) -> int:
-        return self.config.largest_window_s * 1000
-
-    def _code(self, *key: object, series: int = -1) -> int:
+    def _code(self, *key: tuple[str, str], series: int = -1) -> int:
         """The window entry code of one combination of (metric, label) slots."""
-        full = (*key, series)
-        c = self._codes.get(full)
-        if c is None:
-            slots = [self.slots[k] for k in key]  # type: ignore[index]
-            c = self._codes[full] = self.windows.code(slots, series)
-        return c
+        return self.windows.code([self.slots[k] for k in key], series)
+
+    def _build_codes(self) -> None:
+        """Every window entry code up front: the hot path only indexes a dict."""
+        code = self._code
+        self._c_created = {c: code(("tickets_created", c)) for c in self.channels}
+        self._c_fr = {
+            (c, ok): code(("first_responses", c), *([("first_responses_within_sla", c)] * ok),
+                          series=self._chan_idx[c])
+            for c in self.channels for ok in (False, True)
+        }
+        self._c_res: dict[tuple[str, bool, bool, bool], int] = {}
+        flags = (False, True)
+        for p, ok, fcr, bot in product(self.priorities, flags, flags, flags):
+            key: list[tuple[str, str]] = [("resolutions", p)]
+            key += [("resolutions_within_sla", p)] * ok
+            key += [("resolutions_first_contact", "")] * fcr
+            key += [("resolutions_by_bot", "")] * bot
+            self._c_res[(p, ok, fcr, bot)] = code(*key)
+        self._c_rated: dict[tuple[bool | None, str | None], int] = {}
+        for csat, nps in product((None, False, True), (None, "promoter", "detractor", "")):
+            key = []
+            if csat is not None:
+                key += [("csat_ratings", "")] + [("csat_satisfied", "")] * csat
+            if nps is not None:
+                key.append(("nps_ratings", ""))
+                if nps:
+                    key.append((f"nps_{nps}s", ""))
+            self._c_rated[(csat, nps)] = code(*key)
+        self._c_delivered = {
+            (r, late): code(("orders_delivered", r), *([("deliveries_late", r)] * late))
+            for r in self.regions for late in (False, True)
+        }
+        self._c_requested = {
+            (r, why): code(("returns_requested", r), ("returns_by_reason", why))
+            for r in self.regions for why in self.reasons
+        }
+        self._c_transfer = code(("transfers", ""))
+        self._c_escalate = code(("escalations", ""))
+        self._c_reopen = code(("reopens", ""))
 
     # -- handlers: return False for an orphan ----------------------------------------
-    def _created(self, topic: str, e: TicketCreated) -> bool:
+    def _created(self, e: TicketCreated) -> bool:
         self.tickets.create(e.ticket_id, e.ts_ms, e.channel, e.category, e.priority, e.region)
-        self.windows.add(e.ts_ms, self._code(("tickets_created", e.channel)))
+        self.windows.add(e.ts_ms, self._c_created[e.channel], 0.0, self._now)
         minute = e.ts_ms // 60000
         self._arrivals[minute] = self._arrivals.get(minute, 0) + 1
         return True
 
-    def _replied(self, topic: str, e: TicketReplied) -> bool:
+    def _replied(self, e: TicketReplied) -> bool:
         t = self.tickets.get(e.ticket_id)
         if t is None:
             return False
         if e.by_agent and self.tickets.agent_replied(t):
             elapsed = e.ts_ms - t.key[0]
             ch = t.channel
-            self.h_first_response[ch].observe(elapsed / 1000.0)
-            if elapsed <= self._fr_sla_ms[ch]:
-                code = self._code(("first_responses", ch), ("first_responses_within_sla", ch),
-                                  series=self._chan_idx[ch])
-            else:
-                code = self._code(("first_responses", ch), series=self._chan_idx[ch])
-            self.windows.add(e.ts_ms, code, elapsed / 1000.0)
+            seconds = elapsed / 1000.0
+            self.h_first_response[ch].observe(seconds)
+            code = self._c_fr[(ch, elapsed <= self._fr_sla_ms[ch])]
+            self.windows.add(e.ts_ms, code, seconds, self._now)
         return True
 
-    def _transferred(self, topic: str, e: TicketTransferred) -> bool:
+    def _transferred(self, e: TicketTransferred) -> bool:
         t = self.tickets.get(e.ticket_id)
         if t is None:
             return False
         t.flags |= TRANSFERRED
-        self.windows.add(e.ts_ms, self._code(("transfers", "")))
+        self.windows.add(e.ts_ms, self._c_transfer, 0.0, self._now)
         return True
 
-    def _escalated(self, topic: str, e: TicketEscalated) -> bool:
+    def _escalated(self, e: TicketEscalated) -> bool:
         t = self.tickets.get(e.ticket_id)
         if t is None:
             return False
         t.flags |= ESCALATED
-        self.windows.add(e.ts_ms, self._code(("escalations", "")))
+        self.windows.add(e.ts_ms, self._c_escalate, 0.0, self._now)
         return True
 
-    def _resolved(self, topic: str, e: TicketResolved) -> bool:
+    def _resolved(self, e: TicketResolved) -> bool:
         t = self.tickets.get(e.ticket_id)
         if t is None:
             return False
         elapsed = e.ts_ms - t.key[0]
         p = t.priority
         self.h_resolution[p].observe(elapsed / 1000.0)
-        key: list[tuple[str, str]] = [("resolutions", p)]
-        if elapsed <= self._res_sla_ms[p]:
-            key.append(("resolutions_within_sla", p))
-        if not t.flags & (TRANSFERRED | ESCALATED | REOPENED):
-            key.append(("resolutions_first_contact", ""))
-        if not t.flags & AGENT:
-            key.append(("resolutions_by_bot", ""))
-        self.windows.add(e.ts_ms, self._code(*key))
+        flags = t.flags
+        code = self._c_res[(
+            p,
+            elapsed <= self._res_sla_ms[p],
+            not flags & (TRANSFERRED | ESCALATED | REOPENED),
+            not flags & AGENT,
+        )]
+        self.windows.add(e.ts_ms, code, 0.0, self._now)
         self.tickets.resolve(t)
         return True
 
-    def _reopened(self, topic: str, e: TicketReopened) -> bool:
+    def _reopened(self, e: TicketReopened) -> bool:
         t = self.tickets.get(e.ticket_id)
         if t is None:
             return False
         self.tickets.reopen(t)
-        self.windows.add(e.ts_ms, self._code(("reopens", "")))
+        self.windows.add(e.ts_ms, self._c_reopen, 0.0, self._now)
         return True
 
-    def _rated(self, topic: str, e: TicketRated) -> bool:
+    def _rated(self, e: TicketRated) -> bool:
         if self.tickets.get(e.ticket_id) is None:
             return False
-        key: list[tuple[str, str]] = []
-        if e.csat is not None:
-            key.append(("csat_ratings", ""))
-            if e.csat >= 4:
-                key.append(("csat_satisfied", ""))
-        if e.nps is not None:
-            key.append(("nps_ratings", ""))
-            if e.nps >= 9:
-                key.append(("nps_promoters", ""))
-            elif e.nps <= 6:
-                key.append(("nps_detractors", ""))
-        self.windows.add(e.ts_ms, self._code(*key))
+        csat = None if e.csat is None else e.csat >= 4
+        nps = None if e.nps is None else (
+            "promoter" if e.nps >= 9 else "detractor" if e.nps <= 6 else "")
+        self.windows.add(e.ts_ms, self._c_rated[(csat, nps)], 0.0, self._now)
         return True
 
-    def _delivered(self, topic: str, e: ShipmentDelivered) -> bool:
-        if e.promised_ms is not None and e.ts_ms > e.promised_ms:
-            code = self._code(("orders_delivered", e.region), ("deliveries_late", e.region))
-        else:
-            code = self._code(("orders_delivered", e.region))
-        self.windows.add(e.ts_ms, code)
+    def _delivered(self, e: ShipmentDelivered) -> bool:
+        late = e.promised_ms is not None and e.ts_ms > e.promised_ms
+        self.windows.add(e.ts_ms, self._c_delivered[(e.region, late)], 0.0, self._now)
         return True
 
-    def _requested(self, topic: str, e: ReturnRequested) -> bool:
+    def _requested(self, e: ReturnRequested) -> bool:
         self.returns.request(e.return_id, e.ts_ms, e.region)
-        self.windows.add(
-            e.ts_ms, self._code(("returns_requested", e.region), ("returns_by_reason", e.reason))
-        )
+        self.windows.add(e.ts_ms, self._c_requested[(e.region, e.reason)], 0.0, self._now)
         return True
 
-    def _return_touched(self, topic: str, e: ReturnReceived | ReturnInspected) -> bool:
+    def _return_touched(self, e: ReturnReceived | ReturnInspected) -> bool:
         return self.returns.get(e.return_id) is not None
 
-    def _return_closed(self, topic: str, e: ReturnClosed) -> bool:
+    def _return_closed(self, e: ReturnClosed) -> bool:
         r = self.returns.get(e.return_id)
         if r is None:
             return False

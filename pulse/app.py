@@ -34,7 +34,7 @@ class App:
         if config.dashboard.enabled:
             from dashboard.server import BoardServer, EngineSource
 
-            source = EngineSource(lambda: self.service.latest, self.alerting)
+            source = EngineSource(lambda: self.service.latest, self.alerting, sla=config.sla)
             self.board = BoardServer(config.dashboard, source)
 
     @property
