@@ -18,6 +18,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from consumers.alignment import EventTimeAligner
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
 from consumers.kafka_settings import client_settings
@@ -86,6 +87,7 @@ class StreamReader:
         self._last_commit = 0.0
         self._last_publish = 0.0
         self._rebuild_pending = False
+        self._aligner = EventTimeAligner()
         self.started = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -154,24 +156,63 @@ class StreamReader:
         wall_ms = self.wall()
         horizon_ms = wall_ms - self.config.state_horizon_s * 1000
         decode = self.decoder.decode
+        aligner = self._aligner
+        for tp, records in batch.items():
+            items = [
+                None if 0 <= rec.timestamp < horizon_ms else decode(rec.value, wall_ms)
+                for rec in records
+            ]
+            times = [
+                None if item is None or isinstance(item, Rejection) else item.ts_ms
+                for item in items
+            ]
+            aligner.add(tp, records, items, times)
         engine = self.engine
         dlq = self._dlq
         tick = self._tick_ms if (self.ready and self._listeners) else 0
-        for tp, records in batch.items():
-            topic = tp.topic
-            dlq_from = self._dlq_from.get(tp, 0)
-            for rec in records:
-                if 0 <= rec.timestamp < horizon_ms:
-                    continue
-                result = decode(rec.value, wall_ms)
-                if type(result) is Rejection:
-                    engine.reject(topic, result.reason)
-                    if dlq is not None and rec.offset >= dlq_from:
-                        dlq.send(rec, result)
-                    continue
-                engine.process(topic, result, wall_ms)  # type: ignore[arg-type]
-                if tick and engine.clock.clock_ms >= self._next_tick:
-                    self._snapshot()
+        for tp, rec, item in aligner.drain(aligner.limit(self._unfetched())):
+            if item is None:  # older than the state horizon
+                continue
+            if isinstance(item, Rejection):
+                engine.reject(tp.topic, item.reason)
+                if dlq is not None and rec.offset >= self._dlq_from.get(tp, 0):
+                    dlq.send(rec, item)
+                continue
+            engine.process(tp.topic, item, wall_ms)
+            if tick and engine.clock.clock_ms >= self._next_tick:
+                self._snapshot()
+        consumer = self._consumer
+        assert consumer is not None
+        for tp, offset in aligner.overflowing():
+            consumer.seek(tp, offset)  # read again once the others have caught up
+
+    def _unfetched(self) -> list[TopicPartition]:
+        """Partitions with records in Kafka beyond what has been fetched."""
+        consumer = self._consumer
+        assert consumer is not None
+        out = []
+        for tp in self._assigned:
+            hw = consumer.highwater(tp)
+            try:
+                pos = consumer.position(tp, timeout_ms=100)
+            except Exception:
+                pos = None
+            if hw is None or pos is None or pos < hw:
+                out.append(tp)
+        return out
+
+    def _processed_position(self, tp: TopicPartition) -> int | None:
+        """The next offset whose record has not been folded in yet."""
+        waiting = self._aligner.first_waiting_offset(tp)
+        if waiting is not None:
+            return int(waiting)
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            pos = consumer.position(tp, timeout_ms=100)
+        except Exception:
+            return None
+        return None if pos is None else int(pos)
 
     def _snapshot(self) -> Snapshot:
         snap = self.engine.snapshot(
@@ -213,6 +254,7 @@ class StreamReader:
         self._next_tick = 0
         self._assigned = assigned
         self._lag = {}
+        self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
             committed = consumer.committed(tp)
