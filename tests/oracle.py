@@ -51,17 +51,33 @@ CHANNELS = ("chat", "phone", "email", "app")
 CATEGORIES = ("return", "exchange", "refund", "repair", "complaint", "inquiry", "logistics")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 RETURN_REASONS = (
-    "quality", "size", "damaged", "not_as_described", "wrong_item", "changed_mind", "other",
+    "quality",
+    "size",
+    "damaged",
+    "not_as_described",
+    "wrong_item",
+    "changed_mind",
+    "other",
 )
 RETURN_KINDS = ("return", "exchange")
 
 TICKET_TYPES = (
-    "ticket.created", "ticket.replied", "ticket.transferred", "ticket.escalated",
-    "ticket.resolved", "ticket.reopened", "ticket.rated",
+    "ticket.created",
+    "ticket.replied",
+    "ticket.transferred",
+    "ticket.escalated",
+    "ticket.resolved",
+    "ticket.reopened",
+    "ticket.rated",
 )
 LOGISTICS_TYPES = (
-    "shipment.delivered", "return.requested", "return.received", "return.inspected",
-    "return.refunded", "return.exchanged", "return.cancelled",
+    "shipment.delivered",
+    "return.requested",
+    "return.received",
+    "return.inspected",
+    "return.refunded",
+    "return.exchanged",
+    "return.cancelled",
 )
 ALL_TYPES = TICKET_TYPES + LOGISTICS_TYPES
 
@@ -262,7 +278,11 @@ def _is_int(value: Any) -> bool:
 
 
 def decode(
-    topic: str, value: bytes | None, *, wall_ms: int, regions: tuple[str, ...] | list[str],
+    topic: str,
+    value: bytes | None,
+    *,
+    wall_ms: int,
+    regions: tuple[str, ...] | list[str],
     max_future_skew_s: float = 300,
 ) -> Event:
     """Decode one message value; raise Rejected(reason) when it must be rejected."""
@@ -420,7 +440,9 @@ def compute(
     horizon_ms = None if state_horizon_s is None else state_horizon_s * 1000
 
     out = Expected()
-    assert out.rejected is not None and out.late is not None and out.orphans is not None
+    assert out.rejected is not None
+    assert out.late is not None
+    assert out.orphans is not None
     assert out.produced is not None
 
     # ---- pass 1: validate, dedupe, watermark, late -----------------------------------
@@ -430,8 +452,9 @@ def compute(
     for topic, _key, value in messages:
         _inc(out.produced, topic)
         try:
-            ev = decode(topic, value, wall_ms=wall_ms, regions=regions,
-                        max_future_skew_s=max_future_skew_s)
+            ev = decode(
+                topic, value, wall_ms=wall_ms, regions=regions, max_future_skew_s=max_future_skew_s
+            )
         except Rejected as r:
             _inc(out.rejected, (topic, r.reason))
             _inc(out.rejected_by_topic, topic)
@@ -563,8 +586,7 @@ def compute(
 
     # ---- histograms --------------------------------------------------------------------
     for key, values in hist_values.items():
-        out.histograms[key] = Hist(count=len(values), sum=math.fsum(values),
-                                   values=sorted(values))
+        out.histograms[key] = Hist(count=len(values), sum=math.fsum(values), values=sorted(values))
 
     # ---- state gauges at the clock -----------------------------------------------------
     g: dict[GaugeKey, float] = {}
@@ -573,8 +595,15 @@ def compute(
         if forgotten(tk["created_ms"], clock_ms) or not tk["open"]:
             continue
         age_s = (clock_ms - tk["created_ms"]) / 1000
-        _inc(g, gauge_key("aftersales_backlog_tickets", priority=tk["priority"],
-                          category=tk["category"], region=tk["region"]))
+        _inc(
+            g,
+            gauge_key(
+                "aftersales_backlog_tickets",
+                priority=tk["priority"],
+                category=tk["category"],
+                region=tk["region"],
+            ),
+        )
         if age_s > res_sla[tk["priority"]]:
             _inc(g, gauge_key("aftersales_resolution_overdue_tickets", priority=tk["priority"]))
         if not tk["agent_replied"]:
@@ -631,17 +660,23 @@ def compute(
                 continue
             _inc(g, gauge_key("aftersales_window_first_responses", window=wname, channel=ch))
             if secs <= fr_sla[ch]:
-                _inc(g, gauge_key("aftersales_window_first_responses_within_sla",
-                                  window=wname, channel=ch))
+                _inc(
+                    g,
+                    gauge_key(
+                        "aftersales_window_first_responses_within_sla", window=wname, channel=ch
+                    ),
+                )
             wfr.setdefault((wname, ch), []).append(secs)
         # return rates: defined where something was delivered
         delivered_all = 0.0
         requested_all = 0.0
         for region in region_labels:
-            delivered = g.get(gauge_key("aftersales_window_orders_delivered",
-                                        window=wname, region=region), 0)
-            requested = g.get(gauge_key("aftersales_window_returns_requested",
-                                        window=wname, region=region), 0)
+            delivered = g.get(
+                gauge_key("aftersales_window_orders_delivered", window=wname, region=region), 0
+            )
+            requested = g.get(
+                gauge_key("aftersales_window_returns_requested", window=wname, region=region), 0
+            )
             delivered_all += delivered
             requested_all += requested
             if delivered > 0:
@@ -753,7 +788,9 @@ def from_exposition(text: str) -> Expected:
     from prometheus_client.parser import text_string_to_metric_families
 
     out = Expected(window_first_response_values=None)
-    assert out.rejected is not None and out.late is not None and out.orphans is not None
+    assert out.rejected is not None
+    assert out.late is not None
+    assert out.orphans is not None
     hist_parts: dict[tuple[str, str], dict[str, Any]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -772,9 +809,7 @@ def from_exposition(text: str) -> Expected:
                 out.orphans_total += int(value)
             elif name == WINDOW_QUANTILE_METRIC:
                 if not math.isnan(value):
-                    out.quantiles[(labels["window"], labels["channel"], labels["quantile"])] = (
-                        value
-                    )
+                    out.quantiles[(labels["window"], labels["channel"], labels["quantile"])] = value
             elif name in GAUGE_NAMES:
                 out.gauges[gauge_key(name, **labels)] = value
             elif name == "aftersales_clock_timestamp_seconds":
@@ -793,8 +828,9 @@ def from_exposition(text: str) -> Expected:
                     elif name == metric + "_sum":
                         part["sum"] = value
     for key, part in hist_parts.items():
-        out.histograms[key] = Hist(count=part.get("count", 0), sum=part.get("sum", 0.0),
-                                   buckets=part["buckets"] or None)
+        out.histograms[key] = Hist(
+            count=part.get("count", 0), sum=part.get("sum", 0.0), buckets=part["buckets"] or None
+        )
     # produced = accepted + rejected + duplicate
     produced: dict[str, int] = {}
     for (topic, _type), n in out.events_total.items():
@@ -825,8 +861,9 @@ def _close(x: float, y: float, rel_tol: float, abs_tol: float = 1e-9) -> bool:
     return math.isclose(x, y, rel_tol=rel_tol, abs_tol=abs_tol)
 
 
-def _diff_counts(what: str, a: dict[Any, Any] | None, b: dict[Any, Any] | None,
-                 problems: list[str]) -> None:
+def _diff_counts(
+    what: str, a: dict[Any, Any] | None, b: dict[Any, Any] | None, problems: list[str]
+) -> None:
     if a is None or b is None:
         return
     for key in sorted(set(a) | set(b), key=repr):
@@ -834,8 +871,13 @@ def _diff_counts(what: str, a: dict[Any, Any] | None, b: dict[Any, Any] | None,
             problems.append(f"{what}{key!r}: {a.get(key, 0)} != {b.get(key, 0)}")
 
 
-def diff(a: Expected, b: Expected, rel_tol: float = 1e-9, quantile_rel_tol: float = 0.02,
-         bounds: list[float] | None = None) -> list[str]:
+def diff(
+    a: Expected,
+    b: Expected,
+    rel_tol: float = 1e-9,
+    quantile_rel_tol: float = 0.02,
+    bounds: list[float] | None = None,
+) -> list[str]:
     """Every mismatch between a and b, as readable lines ([] when they agree).
 
     Missing counters and gauge series count as 0, except return rates, which must be
@@ -887,11 +929,12 @@ def diff(a: Expected, b: Expected, rel_tol: float = 1e-9, quantile_rel_tol: floa
     # gauges
     for key in sorted(set(a.gauges) | set(b.gauges)):
         metric = key[0]
-        if metric == RETURN_RATE:
-            if (key in a.gauges) != (key in b.gauges):
-                p.append(f"gauge {key}: present only in {'a' if key in a.gauges else 'b'} "
-                         f"({a.gauges.get(key, b.gauges.get(key))})")
-                continue
+        if metric == RETURN_RATE and (key in a.gauges) != (key in b.gauges):
+            where = "a" if key in a.gauges else "b"
+            p.append(
+                f"gauge {key}: present only in {where} ({a.gauges.get(key, b.gauges.get(key))})"
+            )
+            continue
         va, vb = a.gauges.get(key, 0.0), b.gauges.get(key, 0.0)
         if not _close(va, vb, rel_tol):
             p.append(f"gauge {key}: {va!r} != {vb!r}")

@@ -22,7 +22,7 @@ def test_windows_equal_brute_force_recount(seed: int) -> None:
         for _ in range(rnd.randint(0, 5)):
             ts = clock - rnd.randint(-2000, 700_000)  # late, in-window and slightly future
             code, value = rnd.choice([plain, timed]), rnd.random()
-            sw.add(ts, code, value)
+            sw.add(ts, code, value, clock)
             events.append((ts, code, value))
         if rnd.random() < 0.3:
             sw.advance(clock)
