@@ -16,6 +16,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from metrics.snapshot import HistogramData, Snapshot
 
@@ -23,7 +24,8 @@ __all__ = ["SnapshotCollector"]
 
 
 def _fmt_bound(b: float) -> str:
-    return str(int(b)) if b == int(b) else repr(b)
+    """Bucket bounds as client_python writes them (``30.0``), so every parser agrees."""
+    return str(floatToGoString(b))
 
 
 class SnapshotCollector(Collector):
