@@ -6,6 +6,7 @@ say the same thing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -71,13 +72,12 @@ def message_lines(n: Notification, lang: str, tz: ZoneInfo | None) -> list[str]:
     labels = ", ".join(f"{k}={v}" for k, v in a.labels)
     value = format_value(a.unit, a.value)
     threshold = f"{a.comparison} {format_value(a.unit, a.threshold)}"
-    lines = [
-        f"**{a.name}** · {sev}" + (f" · {labels}" if labels else ""),
-        (f"- 当前值：{value}（阈值 {threshold}，{prof}档）" if zh
-         else f"- Value: {value} (threshold {threshold}, {prof} profile)"),
-        (f"- 开始时间：{format_time(a.since_ms, tz)}" if zh
-         else f"- Since: {format_time(a.since_ms, tz)}"),
-    ]
+    lines = [f"**{a.name}** · {sev}" + (f" · {labels}" if labels else "")]
+    if not math.isnan(a.value):  # unknown for alerts relayed from Alertmanager
+        lines.append(f"- 当前值：{value}（阈值 {threshold}，{prof}档）" if zh
+                     else f"- Value: {value} (threshold {threshold}, {prof} profile)")
+    lines.append(f"- 开始时间：{format_time(a.since_ms, tz)}" if zh
+                 else f"- Since: {format_time(a.since_ms, tz)}")
     if n.status == "resolved" and n.ends_ms is not None:
         lines.append(f"- 恢复时间：{format_time(n.ends_ms, tz)}" if zh
                      else f"- Resolved: {format_time(n.ends_ms, tz)}")

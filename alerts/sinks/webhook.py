@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -14,6 +15,11 @@ __all__ = ["WebhookSink", "payload", "rfc3339"]
 
 def rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000.0, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _number(x: float) -> float | None:
+    """JSON has no NaN: an unknown value (an alert relayed from Alertmanager) is null."""
+    return None if math.isnan(x) or math.isinf(x) else x
 
 
 def payload(n: Notification) -> dict[str, Any]:
@@ -29,8 +35,8 @@ def payload(n: Notification) -> dict[str, Any]:
             "name": a.name,
             "severity": a.severity,
             "labels": dict(a.labels),
-            "value": a.value,
-            "threshold": a.threshold,
+            "value": _number(a.value),
+            "threshold": _number(a.threshold),
             "comparison": a.comparison,
             "unit": a.unit,
             "profile": a.profile,

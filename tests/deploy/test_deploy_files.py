@@ -1,0 +1,427 @@
+"""deploy/ parses, passes the real tools' checks, and agrees with the code and itself.
+
+Docker and Kubernetes cannot run here: the compose file and the manifests are parsed and
+cross-checked instead (images, commands through the real CLI parser, ports, configs,
+labels and selectors). Prometheus and Alertmanager files go through promtool and amtool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from alerts.export import RECORDED_SERIES
+from pulse.cli import _parser
+from pulse.config import load_config
+from tests.deploy.stack import ALERTS, DEPLOY, RECORDING, ROOT, binary
+
+pytestmark = pytest.mark.prometheus
+
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
+IMAGE = f"aftersales-pulse:{VERSION}"
+COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text("utf-8"))
+DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "aftersales-pulse.json")
+                       .read_text("utf-8"))
+PULSE_CFG = load_config(DEPLOY / "pulse" / "pulse.yaml")
+# SPEC §3: every metric a Grafana panel must show (directly or through a recording rule)
+SPEC_METRICS = (
+    "aftersales_events_total", "aftersales_events_rejected_total",
+    "aftersales_events_duplicate_total", "aftersales_events_late_total",
+    "aftersales_events_orphan_total", "aftersales_first_response_seconds_bucket",
+    "aftersales_resolution_seconds_bucket", "aftersales_return_processing_seconds_bucket",
+    "aftersales_backlog_tickets", "aftersales_unanswered_tickets",
+    "aftersales_first_response_overdue_tickets", "aftersales_resolution_overdue_tickets",
+    "aftersales_oldest_unanswered_age_seconds", "aftersales_returns_open",
+    "aftersales_window_tickets_created", "aftersales_window_first_responses",
+    "aftersales_window_first_responses_within_sla", "aftersales_window_first_response_seconds",
+    "aftersales_window_resolutions", "aftersales_window_resolutions_within_sla",
+    "aftersales_window_resolutions_first_contact", "aftersales_window_resolutions_by_bot",
+    "aftersales_window_escalations", "aftersales_window_transfers", "aftersales_window_reopens",
+    "aftersales_window_csat_ratings", "aftersales_window_csat_satisfied",
+    "aftersales_window_nps_ratings", "aftersales_window_nps_promoters",
+    "aftersales_window_nps_detractors", "aftersales_window_orders_delivered",
+    "aftersales_window_deliveries_late", "aftersales_window_returns_requested",
+    "aftersales_window_returns_by_reason", "aftersales_consumer_lag_messages",
+    "aftersales_watermark_timestamp_seconds", "aftersales_clock_timestamp_seconds",
+    "aftersales_last_event_age_seconds", "aftersales_ready",
+)
+# derived from the sums instead of read (ratios are never summed across replicas)
+DERIVED = {"aftersales_window_return_rate": "aftersales:return_rate:ratio",
+           "aftersales_window_peak_ratio": "aftersales:peak_ratio:ratio"}
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def recording_rules() -> dict[str, list[str]]:
+    doc = yaml.safe_load(RECORDING.read_text("utf-8"))
+    out: dict[str, list[str]] = {}
+    for g in doc["groups"]:
+        for r in g["rules"]:
+            out.setdefault(r["record"], []).append(r["expr"])
+    return out
+
+
+def tool_version(name: str) -> str:
+    text = run(binary(name), "--version").stdout + run(binary(name), "--version").stderr
+    m = re.search(r"version (\d+\.\d+\.\d+)", text)
+    assert m, text
+    return m.group(1)
+
+
+def pulse_args(service: dict[str, Any]) -> Any:
+    """Parse a container's command with the real `pulse` argument parser."""
+    return _parser().parse_args(service.get("command") or service.get("args"))
+
+
+# -- Prometheus -----------------------------------------------------------------------
+def test_promtool_accepts_config_and_rules() -> None:
+    proc = run(binary("promtool"), "check", "config", "prometheus.yml", cwd=DEPLOY / "prometheus")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 2 rule files found" in proc.stdout
+    for path in (RECORDING, ALERTS):
+        proc = run(binary("promtool"), "check", "rules", str(path))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_unit_tests_of_the_recording_rules() -> None:
+    proc = run(binary("promtool"), "test", "rules", "recording_test.yaml",
+               cwd=DEPLOY / "prometheus" / "tests")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_generated_files_are_fresh() -> None:
+    sys.path.insert(0, str(DEPLOY))
+    try:
+        import regenerate
+    finally:
+        sys.path.remove(str(DEPLOY))
+    for path, text in regenerate.generated().items():
+        assert path.read_text("utf-8") == text, f"{path} is stale: python deploy/regenerate.py"
+    proc = run(sys.executable, "-m", "pulse.cli", "rules", "export", "--recorded", "--config",
+               "deploy/pulse/pulse.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ALERTS.read_text("utf-8")
+
+
+def test_recording_rules_provide_what_the_alert_export_reads() -> None:
+    rules = recording_rules()
+    for metric, record in RECORDED_SERIES.items():
+        assert rules[record] == [rules[record][0]]
+        m = re.fullmatch(r"sum by \(([^)]*)\) \((\w+)\)", rules[record][0])
+        assert m, rules[record]
+        assert m.group(2) == metric
+        assert "instance" not in m.group(1)
+    alerts = ALERTS.read_text("utf-8")
+    for record in RECORDED_SERIES.values():
+        assert record in alerts
+
+
+def test_ratios_are_derived_from_sums_never_summed() -> None:
+    for record, exprs in recording_rules().items():
+        if record.endswith((":ratio", ":score")):
+            for expr in exprs:
+                assert "avg" not in expr
+                assert ":sum" in expr or ":ratio" in expr, (record, expr)
+
+
+def test_compose_prometheus_matches_the_tested_binaries() -> None:
+    prom, am = COMPOSE["services"]["prometheus"], COMPOSE["services"]["alertmanager"]
+    assert prom["image"] == f"prom/prometheus:v{tool_version('prometheus')}"
+    assert am["image"] == f"prom/alertmanager:v{tool_version('prometheus-alertmanager')}"
+
+
+# -- Alertmanager ---------------------------------------------------------------------
+AM = DEPLOY / "alertmanager" / "alertmanager.yml"
+
+
+def test_amtool_accepts_the_config() -> None:
+    proc = run(binary("amtool"), "check-config", str(AM))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("severity", "receiver"), [
+    ("critical", "critical"), ("warning", "warning"), ("info", "info"), ("none", "webhook")])
+def test_routes_by_severity(severity: str, receiver: str) -> None:
+    proc = run(binary("amtool"), "config", "routes", "test", f"--config.file={AM}",
+               f"severity={severity}", "alertname=X")
+    assert proc.stdout.strip() == receiver, proc.stdout + proc.stderr
+
+
+def test_info_is_inhibited_under_critical_and_receivers_reach_the_bridge() -> None:
+    doc = yaml.safe_load(AM.read_text("utf-8"))
+    assert doc["inhibit_rules"] == [{"source_matchers": ['severity="critical"'],
+                                     "target_matchers": ['severity="info"']}]
+    sinks = {s["name"] for s in yaml.safe_load(
+        (DEPLOY / "pulse" / "bridge.yaml").read_text("utf-8"))["alerting"]["sinks"]}
+    bridge = pulse_args(COMPOSE["services"]["notify-bridge"])
+    used = set()
+    for rec in doc["receivers"]:
+        for hook in rec["webhook_configs"]:
+            m = re.fullmatch(r"http://notify-bridge:(\d+)/alertmanager/(\w+)", hook["url"])
+            assert m, hook["url"]
+            assert int(m.group(1)) == bridge.port
+            assert m.group(2) in sinks
+            assert hook["send_resolved"] is True
+            used.add(m.group(2))
+    assert used == {"webhook", "dingtalk", "wecom", "feishu"}
+
+
+# -- Grafana --------------------------------------------------------------------------
+def panels() -> Iterator[dict[str, Any]]:
+    yield from (p for p in DASHBOARD["panels"] if p["type"] != "row")
+
+
+def exprs() -> list[str]:
+    return [t["expr"] for p in panels() for t in p.get("targets", [])]
+
+
+def test_every_spec_metric_has_a_panel() -> None:
+    rules = recording_rules()
+
+    def reads(expr: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        names = set(re.findall(r"[a-z_][a-z0-9_:]*", expr))
+        out = set(names)
+        for n in names & set(rules) - seen:
+            for e in rules[n]:
+                out |= reads(e, seen | {n})
+        return out
+
+    shown: set[str] = set()
+    for e in exprs():
+        shown |= reads(e)
+    missing = [m for m in SPEC_METRICS if m not in shown]
+    assert not missing
+    for metric, record in DERIVED.items():
+        assert record in shown, metric
+
+
+def test_panel_queries_are_valid_promql(tmp_path: Path) -> None:
+    substituted = [e.replace("$region", ".*").replace("$channel", ".*").replace("$window", "24h")
+                   for e in exprs()]
+    assert not any("$" in e for e in substituted)
+    doc = {"groups": [{"name": "panels", "rules": [
+        {"record": f"panel:q{i}:x", "expr": e} for i, e in enumerate(substituted)]}]}
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    proc = run(binary("promtool"), "check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dashboard_shape_variables_and_wall_board_layout() -> None:
+    ids = [p["id"] for p in DASHBOARD["panels"]]
+    assert len(ids) == len(set(ids))
+    variables = {v["name"]: v for v in DASHBOARD["templating"]["list"]}
+    assert set(variables) == {"datasource", "region", "channel", "window"}
+    used = " ".join(exprs())
+    for name in ("region", "channel", "window"):
+        assert f"${name}" in used, name
+        assert f"{name})" in variables[name]["definition"]  # label_values(metric, name)
+    ds = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml")
+                        .read_text("utf-8"))["datasources"][0]
+    assert variables["datasource"]["current"]["value"] == ds["uid"]
+    cells: set[tuple[int, int]] = set()
+    for p in DASHBOARD["panels"]:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24, p["title"]
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
+                for y in range(g["y"], g["y"] + g["h"])}
+        assert not mine & cells, f"{p['title']} overlaps another panel"
+        cells |= mine
+        if p["type"] not in ("row", "alertlist"):
+            assert p["targets"], p["title"]
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in p["targets"])
+            assert p.get("description"), p["title"]
+    tiles = [p for p in panels() if p["type"] == "stat"]
+    assert len(tiles) >= 16
+    assert all(p["options"]["text"]["valueSize"] >= 48 for p in tiles)  # read from 5 m
+    assert DASHBOARD["refresh"] == "5s"
+    sla = next(p for p in tiles if "SLA attainment" in p["title"])
+    steps = [s["value"] for s in sla["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert steps[1] == 0.92  # the FirstResponseSlaLow threshold of alerts/rules.yaml
+
+
+def test_grafana_provisioning_points_at_compose() -> None:
+    ds = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml")
+                        .read_text("utf-8"))["datasources"][0]
+    assert ds["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards"
+                               / "aftersales-pulse.yaml").read_text("utf-8"))["providers"][0]
+    mounts = COMPOSE["services"]["grafana"]["volumes"]
+    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+# -- compose --------------------------------------------------------------------------
+def test_compose_kafka_is_a_kraft_cluster_with_the_configured_topics() -> None:
+    services = COMPOSE["services"]
+    brokers = [n for n in services if re.fullmatch(r"kafka-\d", n)]
+    assert len(brokers) == 3
+    for name in brokers:
+        s = services[name]
+        env = s["environment"]
+        assert s["image"] == "apache/kafka:3.9.0"
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+        assert sorted(v.split("@")[1].split(":")[0] for v in voters) == brokers
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+    assert PULSE_CFG.kafka.bootstrap_servers == ",".join(f"{b}:9092" for b in brokers)
+    init = " ".join(services["kafka-init"]["command"])
+    dlq = PULSE_CFG.kafka.dlq_suffix
+    for topic in PULSE_CFG.kafka.topics:
+        assert topic in init
+        assert topic + dlq in init
+    partitions = int(re.search(r"--partitions (\d+)", init).group(1))  # type: ignore[union-attr]
+    assert services["pulse"]["deploy"]["replicas"] >= 2
+    assert partitions >= services["pulse"]["deploy"]["replicas"]
+
+
+def test_compose_pulse_services_match_the_cli_and_configs() -> None:
+    services = COMPOSE["services"]
+    mine = {n: s for n, s in services.items() if s.get("image", "").startswith("aftersales")}
+    assert set(mine) == {"pulse", "simulator", "board", "notify-bridge"}
+    for name, s in mine.items():
+        assert s["image"] == IMAGE, name
+        assert s["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+        assert "./pulse:/etc/pulse:ro" in s["volumes"]
+        args = pulse_args(s)
+        if getattr(args, "config", None):
+            assert (DEPLOY / "pulse" / Path(args.config).name).exists(), args.config
+    run_args = pulse_args(services["pulse"])
+    assert run_args.command == "run"
+    assert run_args.no_dashboard
+    assert services["pulse"]["expose"] == [str(PULSE_CFG.metrics_port)]
+    assert PULSE_CFG.metrics_port == 9108
+    assert not PULSE_CFG.alerting.enabled  # alerts come from Prometheus over the sums
+    assert "9108/readyz" in " ".join(services["pulse"]["healthcheck"]["test"])
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text("utf-8"))
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "aftersales-pulse")
+    assert job["dns_sd_configs"][0] == {"names": ["pulse"], "type": "A",
+                                        "port": PULSE_CFG.metrics_port,
+                                        "refresh_interval": "15s"}
+    assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"]
+    sim = pulse_args(services["simulator"])
+    assert (sim.command, sim.scenario) == ("simulate", "double11")
+    assert sim.bootstrap_servers == PULSE_CFG.kafka.bootstrap_servers
+    board = pulse_args(services["board"])
+    assert board.command == "dashboard"
+    assert board.prometheus_url == "http://prometheus:9090"
+    os.environ.setdefault("PULSE_BOARD_TOKEN", "test")
+    board_cfg = load_config(DEPLOY / "pulse" / "board.yaml")
+    assert board.dashboard_port == board_cfg.dashboard.port == 8050
+    assert services["board"]["ports"] == ["127.0.0.1:8050:8050"]
+    assert board_cfg.dashboard.token  # bound beyond loopback: credentials required
+    bridge = pulse_args(services["notify-bridge"])
+    assert (bridge.command, bridge.port) == ("notify-bridge", 9095)
+    assert services["notify-bridge"]["expose"] == ["9095"]
+    for f in ("prometheus.yml", "rules"):
+        assert (DEPLOY / "prometheus" / f).exists()
+
+
+def test_dockerfile_installs_the_project() -> None:
+    text = (DEPLOY / "Dockerfile").read_text("utf-8")
+    assert "FROM python:3.11-slim" in text
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels ." in text
+    for package in ("pulse", "consumers", "metrics", "alerts", "dashboard"):
+        assert f"COPY {package} {package}" in text
+    assert re.search(r"EXPOSE 9108 8050 9095", text)
+    assert 'ENTRYPOINT ["pulse"]' in text
+    assert f"-t {IMAGE}" in text
+
+
+# -- Kubernetes -----------------------------------------------------------------------
+def k8s() -> list[dict[str, Any]]:
+    kust = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text("utf-8"))
+    docs = []
+    for name in kust["resources"]:
+        docs += [d for d in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text("utf-8")) if d]
+    return docs
+
+
+def one(kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in k8s() if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_k8s_files_are_listed_and_well_formed() -> None:
+    listed = set(yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml")
+                                .read_text("utf-8"))["resources"])
+    on_disk = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+    kinds = sorted(d["kind"] for d in k8s())
+    assert kinds == sorted(["Namespace", "ConfigMap", "Deployment", "Deployment", "Deployment",
+                            "Service", "Service", "Service", "PodDisruptionBudget",
+                            "ServiceMonitor", "PrometheusRule"])
+    for d in k8s():
+        assert d["apiVersion"]
+        assert d["metadata"]["name"]
+
+
+def test_k8s_replicas_are_scraped_and_protected() -> None:
+    dep = one("Deployment", "aftersales-pulse")
+    pod = dep["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    assert dep["spec"]["selector"]["matchLabels"] == labels
+    assert dep["spec"]["replicas"] >= 2
+    c = pod["spec"]["containers"][0]
+    assert c["image"] == IMAGE
+    args = pulse_args(c)
+    assert (args.command, args.config, args.no_dashboard) == ("run", "/etc/pulse/pulse.yaml", True)
+    cm = one("ConfigMap", "aftersales-pulse-config")
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"k8s-pulse-{os.getpid()}.yaml"
+    path.write_text(cm["data"]["pulse.yaml"], encoding="utf-8")
+    try:
+        cfg = load_config(path)
+    finally:
+        path.unlink()
+    assert cfg.metrics_host == "0.0.0.0"
+    assert not cfg.alerting.enabled
+    port = c["ports"][0]
+    assert (port["name"], port["containerPort"]) == ("metrics", cfg.metrics_port)
+    ann = pod["metadata"]["annotations"]
+    assert ann["prometheus.io/scrape"] == "true"
+    assert int(ann["prometheus.io/port"]) == cfg.metrics_port
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    svc = one("Service", "aftersales-pulse-metrics")
+    assert svc["spec"]["selector"] == labels
+    assert svc["spec"]["publishNotReadyAddresses"] is True  # a rebuilding replica is scraped
+    assert svc["spec"]["ports"][0]["targetPort"] == "metrics"
+    sm = one("ServiceMonitor", "aftersales-pulse")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
+    pdb = one("PodDisruptionBudget", "aftersales-pulse")
+    assert pdb["spec"]["selector"]["matchLabels"] == labels
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_k8s_board_and_bridge() -> None:
+    os.environ.setdefault("PULSE_BOARD_TOKEN", "test")
+    for name, command, port in (("aftersales-pulse-board", "dashboard", 8050),
+                                ("aftersales-pulse-notify-bridge", "notify-bridge", 9095)):
+        dep = one("Deployment", name)
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        assert c["image"] == IMAGE
+        args = pulse_args(c)
+        assert args.command == command
+        assert c["ports"][0]["containerPort"] == port
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert str(Path(args.config).parent) in mounts
+        svc = one("Service", name)
+        assert svc["spec"]["selector"] == dep["spec"]["template"]["metadata"]["labels"]
+        assert svc["spec"]["ports"][0]["port"] == port
+    board = pulse_args(one("Deployment", "aftersales-pulse-board")["spec"]["template"]["spec"]
+                       ["containers"][0])
+    assert board.dashboard_port == 8050
