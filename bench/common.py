@@ -17,6 +17,7 @@ import os
 import pickle
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -306,6 +307,13 @@ class Bench:
             self._broker.stop()
             self._broker = None
 
+    def cleanup(self, keep: bool = False) -> None:
+        self.close()
+        if keep:
+            log(f"pulse run configs and logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
     def broker_rss(self) -> int:
         import psutil
 
@@ -448,6 +456,13 @@ class PulseRun:
                     return time.time() - self.t_start
             time.sleep(poll_s)
         raise TimeoutError(f"pulse run not ready within {timeout_s} s")
+
+    def join_time(self) -> float | None:
+        """Wall time of the first "rebuilding state" log line (the first assignment)."""
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if "rebuilding state from the log" in line:
+                return _log_time(line)
+        return None
 
     def log_phases(self) -> dict[str, float]:
         """From pulse's own log: process start → first assignment (rebuild starts, i.e. the

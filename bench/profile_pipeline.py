@@ -11,7 +11,11 @@ measured: once plain (with the time spent in CPython's cyclic GC), once under cP
 whose top functions by tottime are printed.
 
     python -m bench.profile_pipeline [--events 200000] [--warm 800000] [--top 25]
-                                     [--dataset 5000000] [--out prof.pstats]
+                                     [--dataset 5000000] [--out prof.pstats] [--kafka]
+
+``--kafka`` runs the same against a local Tansu broker filled with those events, with the
+real consumer (counting records fetched, seeks, time in ``poll``): the profile then shows
+what Kafka and the reader's fetch pattern cost on top.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import io
 import pstats
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.common import sim_records
-from bench.fake_kafka import by_partition, folded, run_reader
+from bench.fake_kafka import by_partition, folded, run_kafka_reader, run_reader
 
 
 class GcTimer:
@@ -73,14 +77,14 @@ class Marker:
                 self.prof.enable()
 
 
-def measured_run(cfg: Any, by_tp: dict[Any, list[Any]], warm: int,
+def measured_run(runner: Callable[[Marker], Any], warm: int,
                  prof: cProfile.Profile | None) -> tuple[float, int, GcTimer, Any]:
     """(seconds, events folded while measured, GC timer, reader)."""
     gct = GcTimer()
     marker = Marker(warm, prof, gct)
     gc.collect()
     try:
-        reader = run_reader(cfg, by_tp, on_poll=marker)
+        reader = runner(marker)
         t1 = time.perf_counter()
     finally:
         if prof is not None:
@@ -104,15 +108,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="events folded before the measured ones (state warm-up)")
     p.add_argument("--dataset", type=int, default=5_000_000,
                    help="the cached benchmark dataset to read (bench.run's --rebuild-events)")
+    p.add_argument("--kafka", action="store_true",
+                   help="read from a local Tansu broker (filled with the same events) with "
+                        "the real kafka-python consumer instead of the in-memory stand-in")
     args = p.parse_args(argv)
 
-    cfg = load_config(dashboard__enabled=False, alerting__enabled=False)
     data = sim_records(max(args.dataset, args.warm + args.events))
     records = data[: args.warm + args.events]
     del data
+    bench = None
+    kstats: dict[str, float] = {}
+    if args.kafka:
+        from bench.common import Bench, fill
 
-    by_tp = by_partition(cfg, records)
-    plain, n, gct, reader = measured_run(cfg, by_tp, args.warm, None)
+        bench = Bench(quick=False, events=0, rebuild_events=0)
+        cfg = bench.config("profile")
+        fill(bench, cfg, records, processes=3)
+
+        def runner(marker: Marker) -> Any:
+            assert bench is not None
+            kstats.clear()
+            return run_kafka_reader(bench.fresh_group(cfg), kstats, on_poll=marker)
+    else:
+        cfg = load_config(dashboard__enabled=False, alerting__enabled=False)
+
+        def runner(marker: Marker) -> Any:
+            return run_reader(cfg, by_partition(cfg, records), on_poll=marker)
+
+    try:
+        return _profile(args, records, runner, kstats)
+    finally:
+        if bench is not None:
+            bench.cleanup()
+
+
+def _profile(args: argparse.Namespace, records: Sequence[Any],
+             runner: Callable[[Marker], Any], kstats: dict[str, float]) -> int:
+    plain, n, gct, reader = measured_run(runner, args.warm, None)
     print(f"state after {len(records):,} events: {len(reader.engine.tickets):,} tickets, "
           f"{sum(reader.engine.tickets.backlog.values()):,} open")
     del reader
@@ -120,10 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{plain:.2f} s = {n / plain:,.0f} ev/s "
           f"({plain / n * 1e6:.1f} µs/event); cyclic GC {gct.total:.2f} s "
           f"({gct.total / plain:.0%}; gen0/1/2 runs {gct.runs})")
+    if kstats:
+        print(f"kafka: {kstats['records'] / len(records):.2f} records fetched per record in the "
+              f"topic, {kstats['seeks']:.0f} seeks rewinding {kstats['rewound']:,.0f} records, "
+              f"{kstats['poll_s']:.1f} s in poll() over {kstats['polls']:.0f} polls")
 
-    by_tp = by_partition(cfg, records)
     prof = cProfile.Profile()
-    profiled, n_prof, _, _ = measured_run(cfg, by_tp, args.warm, prof)
+    profiled, n_prof, _, _ = measured_run(runner, args.warm, prof)
     profiled *= n / max(1, n_prof)  # same number of events as the plain run
     print(f"profiled: {profiled:.2f} s (profiler overhead {profiled / plain:.1f}×)\n")
     buf = io.StringIO()

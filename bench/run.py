@@ -56,6 +56,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "(1 M; quick 100 k)")
     p.add_argument("--scaling-sizes", type=_sizes,
                    help="open tickets, e.g. 10k,100k,1m,10m (default; quick 10k,100k)")
+    p.add_argument("--rebuild-timeout", type=float, default=1800.0,
+                   help="give up waiting for the rebuild after this many seconds and report "
+                        "the rate so far (1800)")
+    p.add_argument("--keep-logs", action="store_true",
+                   help="keep the pulse run configs and logs (printed path)")
     p.add_argument("--markdown", help="also write the table and machine as Markdown here")
     p.add_argument("--json", help="write every detail as JSON here")
     args = p.parse_args(argv)
@@ -112,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             details[name] = {**res.details, "seconds": round(dt, 1)}
             log(f"{name} done in {dt:.0f} s\n" + table(res.rows))
     finally:
-        bench.close()
+        bench.cleanup(keep=args.keep_logs or bool(failed))
     total = time.perf_counter() - t_all
     rows.sort(key=lambda r: r.bench[:2])  # numbered as in the issue (stable within one)
     machine["load average at end"] = " ".join(f"{x:.2f}" for x in __import__("os").getloadavg())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from unittest import mock
 
 from bench.common import (
     Bench,
@@ -76,38 +77,43 @@ def drain(cfg: Any, n: int, *, decode: bool) -> float:
         consumer.close()
 
 
-def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, float]:
-    """Service in this process: join delay, rebuild-to-ready time, events processed."""
+def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, Any]:
+    """Service in this process: join delay, rebuild-to-ready time, events processed, and
+    what the reader asked of Kafka (its consumer counts polls, records and seeks)."""
+    import consumers.reader as reader_mod
+    from bench.fake_kafka import counting_consumer
     from pulse.service import Service
 
-    svc = Service(cfg)
-    t0 = time.perf_counter()
-    svc.start()
-    t_join = None
-    try:
-        while not svc.reader.ready:
-            if t_join is None and svc.reader.rebuilds:
-                t_join = time.perf_counter()
-            if svc.failed:
-                raise RuntimeError(f"reader failed: {svc.failed!r}")
-            if time.perf_counter() - t0 > timeout_s:
-                r = svc.reader
-                raise TimeoutError(
-                    f"in-process Service not ready after {timeout_s:.0f} s: rebuilds="
-                    f"{r.rebuilds} lag={r._lag} folded={sum(r.engine.events_total.values())}"
-                )
-            time.sleep(0.005)
-        t_ready = time.perf_counter()
-        processed = sum(svc.reader.engine.events_total.values())
-        rebuilds = svc.reader.rebuilds
-    finally:
-        svc.stop()
+    stats: dict[str, float] = {}
+    with mock.patch.object(reader_mod, "KafkaConsumer", counting_consumer(stats)):
+        svc = Service(cfg)
+        t0 = time.perf_counter()
+        svc.start()
+        t_join = None
+        try:
+            while not svc.reader.ready:
+                if t_join is None and svc.reader.rebuilds:
+                    t_join = time.perf_counter()
+                if svc.failed:
+                    raise RuntimeError(f"reader failed: {svc.failed!r}")
+                if time.perf_counter() - t0 > timeout_s:
+                    r = svc.reader
+                    raise TimeoutError(
+                        f"in-process Service not ready after {timeout_s:.0f} s: rebuilds="
+                        f"{r.rebuilds} folded={sum(r.engine.events_total.values())} {stats}"
+                    )
+                time.sleep(0.005)
+            t_ready = time.perf_counter()
+            processed = sum(svc.reader.engine.events_total.values())
+            rebuilds = svc.reader.rebuilds
+        finally:
+            svc.stop()
     if t_join is None:
         t_join = t0
     if processed != n:
         log(f"throughput: in-process pipeline folded {processed} events, expected {n}")
     return {"join_s": t_join - t0, "rebuild_s": t_ready - t_join, "processed": processed,
-            "rebuilds": rebuilds}
+            "rebuilds": rebuilds, "kafka": dict(stats)}
 
 
 def pipeline_subprocess(bench: Bench, cfg: Any, n: int) -> dict[str, float]:
@@ -185,6 +191,11 @@ def run(bench: Bench) -> Result:
     res.add("1 throughput", "pipeline: in-process Service (join→ready)", fmt_rate(in_rate),
             f"≥ {TARGET_RATIO}× raw",
             verdict(in_rate / raw_rate >= TARGET_RATIO, f"{in_rate / raw_rate:.2f}× raw"))
+    k = inproc["kafka"]
+    res.add("1 throughput", "in-process reader: records fetched per record in the topic",
+            f"{k['records'] / n:.2f}×", "1.00×",
+            f"{k['seeks']:.0f} seeks rewound {k['rewound']:,.0f}; "
+            f"{k['poll_s'] / inproc['rebuild_s']:.0%} of the time in poll()")
     res.add("1 throughput", "engine only, records in memory (no Kafka)", fmt_rate(n / eng), "",
             f"{n / eng / raw_rate:.2f}× raw")
     res.add("1 throughput", "pulse run: start → first assignment (python, imports, join)",
