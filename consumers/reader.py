@@ -238,9 +238,32 @@ class StreamReader:
         try:
             client = consumer._client
             brokers = client.cluster.brokers()
-            return self.broker_up and any(client.connected(b.nodeId) for b in brokers)
+            connected = any(client.connected(b.nodeId) for b in brokers)
         except Exception:
-            return self.broker_up
+            connected = True
+        return self.broker_up and connected and not self._stalled(consumer)
+
+    def _stalled(self, consumer: KafkaConsumer) -> bool:
+        """A connection's oldest request has gone unanswered for over the session timeout.
+
+        A frozen broker keeps its TCP connections open, so kafka-python only notices when
+        the request times out (``request_timeout_ms``, 30 s), then reconnects to the same
+        open port. Rebalance-sized requests (JoinGroup) may legitimately wait longer.
+        """
+        limit_s = max(2.0, self.config.kafka.session_timeout_ms / 1000)
+        request_s = consumer.config["request_timeout_ms"] / 1000
+        now = time.monotonic()
+        try:  # kafka-python internals, read from another thread: never fail a snapshot
+            for conn in list(consumer._manager._conns.values()):
+                pending = conn.in_flight_requests
+                if not pending:
+                    continue
+                _cid, _future, sent, timeout_at, _task = pending[0]
+                if timeout_at - sent <= request_s + 1 and now - sent > limit_s:
+                    return True
+        except Exception:
+            return False
+        return False
 
     # -- rebuild, readiness, lag -------------------------------------------------------
     def _start_rebuild(self) -> None:
@@ -302,10 +325,13 @@ class StreamReader:
                 offsets[tp] = OffsetAndMetadata(pos, "", -1)
         if not offsets:
             return
+        # bounded while running: a frozen broker must not block the loop (and with it the
+        # snapshots, broker_up and staleness) for request_timeout_ms; retried next interval
+        timeout_s = 30.0 if force else 2.0
         try:
             if self._dlq is not None:
-                self._dlq.flush()
-            consumer.commit(offsets)
+                self._dlq.flush(timeout_s)
+            consumer.commit(offsets, timeout_ms=int(timeout_s * 1000))
             for tp, om in offsets.items():
                 self._committed[tp] = om.offset
         except KafkaError as exc:
