@@ -193,19 +193,13 @@ class StreamReader:
         out = []
         for tp in self._assigned:
             hw = consumer.highwater(tp)
-            try:
-                pos = consumer.position(tp, timeout_ms=100)
-            except Exception:
-                pos = None
+            pos = self._fetch_position(tp)
             if hw is None or pos is None or pos < hw:
                 out.append(tp)
         return out
 
-    def _processed_position(self, tp: TopicPartition) -> int | None:
-        """The next offset whose record has not been folded in yet."""
-        waiting = self._aligner.first_waiting_offset(tp)
-        if waiting is not None:
-            return int(waiting)
+    def _fetch_position(self, tp: TopicPartition) -> int | None:
+        """The next offset kafka-python will fetch (None right after a seek)."""
         consumer = self._consumer
         assert consumer is not None
         try:
@@ -213,6 +207,11 @@ class StreamReader:
         except Exception:
             return None
         return None if pos is None else int(pos)
+
+    def _processed_position(self, tp: TopicPartition) -> int | None:
+        """The next offset whose record has not been folded in yet."""
+        waiting = self._aligner.first_waiting_offset(tp)
+        return int(waiting) if waiting is not None else self._fetch_position(tp)
 
     def _snapshot(self) -> Snapshot:
         snap = self.engine.snapshot(
@@ -293,10 +292,7 @@ class StreamReader:
         caught_up = True
         for tp in self._assigned:
             hw = consumer.highwater(tp)
-            try:
-                pos = consumer.position(tp, timeout_ms=100)
-            except Exception:
-                pos = None
+            pos = self._processed_position(tp)
             if hw is None or pos is None:
                 caught_up = False
                 continue
@@ -317,10 +313,7 @@ class StreamReader:
         self._last_commit = time.monotonic()
         offsets = {}
         for tp in self._assigned:
-            try:
-                pos = consumer.position(tp, timeout_ms=100)
-            except Exception:
-                continue
+            pos = self._processed_position(tp)
             if pos is not None and pos > self._committed.get(tp, 0):
                 offsets[tp] = OffsetAndMetadata(pos, "", -1)
         if not offsets:

@@ -25,7 +25,7 @@ __all__ = ["SnapshotCollector"]
 
 def _fmt_bound(b: float) -> str:
     """Bucket bounds as client_python writes them (``30.0``), so every parser agrees."""
-    return str(floatToGoString(b))
+    return str(floatToGoString(b))  # type: ignore[no-untyped-call]
 
 
 class SnapshotCollector(Collector):
