@@ -8,6 +8,7 @@ which runs each sink on its own thread, off the stream's hot path.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from alerts.rules import SEVERITIES
 from pulse.config import Secret
 from pulse.errors import ConfigError, PulseError
 
-__all__ = ["HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions", "markdown", "secret"]
+__all__ = ["HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions", "markdown", "redact", "secret"]
 
 
 class SinkError(PulseError):
@@ -52,6 +53,15 @@ class SinkOptions:
     max_attempts: int = 5
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
+
+
+_QUERY = re.compile(r"\?[^\s'\"()]*")
+_URL_PATH = re.compile(r"(url: |https?://[^/\s'\"]+)/[^\s'\"()]*")
+
+
+def redact(text: str) -> str:
+    """Drop URL paths and query strings (robot tokens, keys, signatures) from a message."""
+    return _QUERY.sub("?<redacted>", _URL_PATH.sub(r"\1/<redacted>", text))
 
 
 def secret(value: Any, where: str) -> Secret:
@@ -124,7 +134,8 @@ class HttpSink(Sink):
             resp = self.session.post(url, json=body, params=params, headers=headers,
                                      timeout=self.options.timeout_s)
         except requests.RequestException as exc:
-            raise SinkError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            # requests puts the URL in its messages: robot URLs carry tokens and signatures
+            raise SinkError(f"{self.name}: {type(exc).__name__}: {redact(str(exc))}") from None
         if not 200 <= resp.status_code < 300:
             raise SinkError(f"{self.name}: HTTP {resp.status_code}: {resp.text[:200]}")
         return resp
