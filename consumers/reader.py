@@ -170,7 +170,11 @@ class StreamReader:
         engine = self.engine
         dlq = self._dlq
         tick = self._tick_ms if (self.ready and self._listeners) else 0
-        for tp, rec, item in aligner.drain(aligner.limit(self._unfetched())):
+        # Alignment serves what is judged on the way (alerts on a replayed backlog) and
+        # costs re-fetches; a rebuild only needs the end state, which does not depend on
+        # how partitions interleave, so it reads at full speed.
+        limit = aligner.limit(self._unfetched()) if self.ready else float("inf")
+        for tp, rec, item in aligner.drain(limit):
             if item is None:  # older than the state horizon
                 continue
             if isinstance(item, Rejection):
