@@ -24,7 +24,9 @@ from alerts.rules import SEVERITIES
 from pulse.config import Secret
 from pulse.errors import ConfigError, PulseError
 
-__all__ = ["HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions", "markdown", "redact", "secret"]
+__all__ = [
+    "HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions", "markdown", "redact", "secret",
+]
 
 
 class SinkError(PulseError):
