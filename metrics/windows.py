@@ -43,6 +43,10 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
     return a + (h - lo) * (sorted_values[hi] - a)
 
 
+_EMPTY_CODES: array[int] = array("H")
+_EMPTY_VALUES: array[float] = array("d")
+
+
 class _Bucket:
     """One second of entries: counter-only entries and value entries kept apart."""
 
@@ -51,9 +55,11 @@ class _Bucket:
     def __init__(self) -> None:
         self.ts: array[int] = array("q")
         self.codes: array[int] = array("H")
-        self.s_ts: array[int] = array("q")
-        self.s_codes: array[int] = array("H")
-        self.s_values: array[float] = array("d")
+        # value entries are rarer (first responses): their arrays come with the first one,
+        # which saves ~170 bytes in most one-second buckets
+        self.s_ts: array[int] | None = None
+        self.s_codes: array[int] = _EMPTY_CODES
+        self.s_values: array[float] = _EMPTY_VALUES
         self.counts: dict[int, int] = {}
 
 
@@ -114,6 +120,8 @@ class SlidingWindows:
             b = self._buckets[key] = _Bucket()
         series = self._code_series[code]
         if series >= 0:
+            if b.s_ts is None:
+                b.s_ts, b.s_codes, b.s_values = array("q"), array("H"), array("d")
             b.s_ts.append(ts_ms)
             b.s_codes.append(code)
             b.s_values.append(value)
@@ -184,6 +192,8 @@ class SlidingWindows:
                     if lo < ts <= new_lo:
                         for s in code_slots[c]:
                             left[s] += 1
+            if b.s_ts is None:
+                continue
             for ts, c, v in zip(b.s_ts, b.s_codes, b.s_values, strict=True):
                 if whole or lo < ts <= new_lo:
                     if not whole:
@@ -227,4 +237,4 @@ class SlidingWindows:
         return {q: quantile(vals, q) for q in qs}
 
     def entry_count(self) -> int:
-        return sum(len(b.ts) + len(b.s_ts) for b in self._buckets.values())
+        return sum(len(b.ts) + len(b.s_ts or ()) for b in self._buckets.values())
