@@ -40,7 +40,7 @@ from metrics.dedupe import SeenIds
 from metrics.definitions import histogram_bounds, peak_ratio, return_rates
 from metrics.histogram import Histogram
 from metrics.snapshot import ActionTicket, Snapshot, WindowSnapshot
-from metrics.state import AGENT, ESCALATED, OPEN, REOPENED, TRANSFERRED, ReturnBook, TicketBook
+from metrics.state import AGENT, ESCALATED, REOPENED, TRANSFERRED, ReturnBook, TicketBook
 from metrics.windows import SlidingWindows
 from pulse.config import Config
 
@@ -458,7 +458,3 @@ class Engine:
                 prev = cut
             out[(p, ">2d")] = prev
         return out
-
-    def open_flags(self, ticket_id: str) -> int:
-        t = self.tickets.get(ticket_id)
-        return 0 if t is None else t.flags & OPEN

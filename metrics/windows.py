@@ -106,10 +106,6 @@ class SlidingWindows:
         return c
 
     # -- writes --------------------------------------------------------------------
-    def horizon_ms(self) -> int:
-        """Entries with ``ts <= horizon_ms()`` can never be in any window again."""
-        return self._largest.lo
-
     def add(self, ts_ms: int, code: int, value: float = 0.0, clock_ms: int = 0) -> bool:
         """Record one entry seen at ``clock_ms``; False when no window can ever see it."""
         if ts_ms <= self._largest.lo:

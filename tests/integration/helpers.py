@@ -48,6 +48,16 @@ def simulated(cfg: Config, *, hours: float, seed: int, rate: float = 4.0,
     return out
 
 
+def handled(text: str) -> float:
+    """Messages the service has dealt with: accepted + rejected + duplicate."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(("aftersales_events_total{", "aftersales_events_rejected_total{",
+                            "aftersales_events_duplicate_total{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def read_topic(cfg: Config, topic: str, timeout_ms: int = 3000) -> list[Any]:
     consumer = KafkaConsumer(
         topic, bootstrap_servers=cfg.kafka.bootstrap_servers, group_id=None,

@@ -16,7 +16,7 @@ import yaml
 from pulse.config import Config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
-from tests.integration.helpers import Message, produce, read_topic, simulated
+from tests.integration.helpers import Message, handled, produce, read_topic, simulated
 from tests.oracle import Expected, compute, diff, from_exposition
 
 pytestmark = pytest.mark.broker
@@ -26,19 +26,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _handled(text: str) -> float:
-    """Messages the service has dealt with: accepted + rejected + duplicate."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(("aftersales_events_total{", "aftersales_events_rejected_total{",
-                            "aftersales_events_duplicate_total{")):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def _settled(url: str, produced: int) -> str:
     """Scrape until every produced message is accounted for, then once more."""
-    wait_for(lambda: _handled(scrape(url)) >= produced, timeout=120)
+    wait_for(lambda: handled(scrape(url)) >= produced, timeout=120)
     time.sleep(0.7)
     return scrape(url)
 
@@ -165,7 +155,7 @@ def test_killed_mid_stream_and_restarted_converges(make_config, tmp_path: Path) 
     try:
         def some_progress() -> bool:
             try:
-                return _handled(scrape(url)) > 0
+                return handled(scrape(url)) > 0
             except OSError:
                 return False
 
@@ -180,7 +170,7 @@ def test_killed_mid_stream_and_restarted_converges(make_config, tmp_path: Path) 
     try:
         def all_handled() -> bool:
             try:
-                return _handled(scrape(url)) >= len(messages)
+                return handled(scrape(url)) >= len(messages)
             except OSError:
                 return False
 

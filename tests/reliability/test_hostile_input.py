@@ -35,7 +35,7 @@ from metrics.engine import Engine
 from pulse.config import load_config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
-from tests.integration.helpers import Message, produce, read_topic, simulated
+from tests.integration.helpers import Message, handled, produce, read_topic, simulated
 
 WALL = 1_795_000_000_000  # 2026-11-18
 DEC = Decoder(regions=DEFAULT_REGIONS)
@@ -263,15 +263,6 @@ def _hostile_corpus(rnd: random.Random, n: int, now_ms: int) -> list[bytes]:
     return out
 
 
-def _handled(text: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(("aftersales_events_total{", "aftersales_events_rejected_total{",
-                            "aftersales_events_duplicate_total{")):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def _sum(text: str, prefix: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(prefix + "{"))
@@ -297,10 +288,10 @@ def test_pipeline_identity_through_the_broker(make_config) -> None:
     with Service(cfg) as svc:
         assert svc.wait_ready(60)
         produce(cfg, messages)
-        wait_for(lambda: _handled(scrape(svc.metrics_url)) >= len(messages), timeout=60)
+        wait_for(lambda: handled(scrape(svc.metrics_url)) >= len(messages), timeout=60)
         time.sleep(0.7)
         text = scrape(svc.metrics_url)
-    assert _handled(text) == len(messages)
+    assert handled(text) == len(messages)
     got: Counter[tuple[str, str]] = Counter()
     for line in text.splitlines():
         if line.startswith("aftersales_events_rejected_total{"):
