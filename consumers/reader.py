@@ -21,6 +21,8 @@ from kafka.errors import KafkaError
 from consumers.alignment import EventTimeAligner
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
+from consumers.fetch_process import FetchProcessConsumer
+from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
 from metrics.engine import Engine
 from metrics.snapshot import Snapshot
@@ -78,7 +80,7 @@ class StreamReader:
         self.ready = False
         self.broker_up = False
         self.rebuilds = 0
-        self._consumer: KafkaConsumer | None = None
+        self._consumer: Any = None  # KafkaConsumer or FetchProcessConsumer
         self._dlq: DeadLetterQueue | None = None
         self._assigned: set[TopicPartition] = set()
         self._dlq_from: dict[TopicPartition, int] = {}
@@ -107,7 +109,10 @@ class StreamReader:
         )
         settings.update(self._overrides)
         self._dlq = DeadLetterQueue(kc)
-        self._consumer = KafkaConsumer(**settings)
+        if kc.fetch_process:
+            self._consumer = FetchProcessConsumer(**settings)
+        else:
+            self._consumer = KafkaConsumer(**settings)
         self._consumer.subscribe(list(kc.topics), listener=_Rebalance(self))
         self.started.set()
         try:
@@ -234,39 +239,13 @@ class StreamReader:
         return snap
 
     def _broker_up(self) -> bool:
-        """Connected to at least one broker (kafka-python's client keeps reconnecting)."""
+        """Connected to a broker that answers (kafka-python's client keeps reconnecting)."""
         consumer = self._consumer
-        if consumer is None:
+        if consumer is None or not self.broker_up:
             return False
-        try:
-            client = consumer._client
-            brokers = client.cluster.brokers()
-            connected = any(client.connected(b.nodeId) for b in brokers)
-        except Exception:
-            connected = True
-        return self.broker_up and connected and not self._stalled(consumer)
-
-    def _stalled(self, consumer: KafkaConsumer) -> bool:
-        """A connection's oldest request has gone unanswered for over the session timeout.
-
-        A frozen broker keeps its TCP connections open, so kafka-python only notices when
-        the request times out (``request_timeout_ms``, 30 s), then reconnects to the same
-        open port. Rebalance-sized requests (JoinGroup) may legitimately wait longer.
-        """
-        limit_s = max(2.0, self.config.kafka.session_timeout_ms / 1000)
-        request_s = consumer.config["request_timeout_ms"] / 1000
-        now = time.monotonic()
-        try:  # kafka-python internals, read from another thread: never fail a snapshot
-            for conn in list(consumer._manager._conns.values()):
-                pending = conn.in_flight_requests
-                if not pending:
-                    continue
-                _cid, _future, sent, timeout_at, _task = pending[0]
-                if timeout_at - sent <= request_s + 1 and now - sent > limit_s:
-                    return True
-        except Exception:
-            return False
-        return False
+        if isinstance(consumer, FetchProcessConsumer):
+            return consumer.healthy()
+        return connection_healthy(consumer, self.config.kafka.session_timeout_ms)
 
     # -- rebuild, readiness, lag -------------------------------------------------------
     def _start_rebuild(self) -> None:

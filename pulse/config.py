@@ -94,6 +94,9 @@ class KafkaConfig:
     sasl_plain_password: Secret = field(default_factory=lambda: Secret(""))
     max_poll_interval_ms: int = 300000
     session_timeout_ms: int = 10000
+    # fetch and parse records in a child process, so that kafka-python's per-record
+    # Python work runs on another core than decoding and folding (false: one thread)
+    fetch_process: bool = True
 
     @property
     def topics(self) -> tuple[str, str]:

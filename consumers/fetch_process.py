@@ -1,0 +1,388 @@
+"""A Kafka consumer that fetches in a child process, behind the consumer calls the reader uses.
+
+kafka-python parses every record in Python: about 7 µs a record, as much as decoding
+and folding it. In one process (one GIL) the two add up; with the fetch in a child
+process they overlap on two cores, and the reader's thread only decodes and folds.
+
+The child owns the real ``KafkaConsumer`` (group membership, heartbeats, fetches,
+commits) and streams plain tuples ``(offset, timestamp, key, value, headers)`` per
+partition over a pipe, each batch with the consumer's state after the poll that
+returned it (assignment, positions, high watermarks, connection health). The pipe is
+the prefetch buffer and the back-pressure: a child ahead of the reader blocks on send.
+
+Seeks are numbered per partition ("epochs"): batches and positions fetched before the
+child applied a seek are dropped on arrival, so a seek behaves as it does in-process.
+Rebalance callbacks are forwarded in order, before the batch of the poll they ran in.
+If the child dies it is started again (the new member's assignment triggers the
+reader's rebuild, as any rebalance does); if the parent dies the child exits on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from multiprocessing.connection import Connection
+from typing import Any, NamedTuple
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+
+from consumers.health import connection_healthy
+
+__all__ = ["FetchProcessConsumer", "Record"]
+
+log = logging.getLogger(__name__)
+
+_POLL_MS = 200
+_REPLY_TIMEOUT_S = 30.0
+
+
+class Record(NamedTuple):
+    """The fields of kafka-python's ``ConsumerRecord`` that the reader and the DLQ use."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+class _State(NamedTuple):
+    """The child consumer's view after one poll."""
+
+    assignment: frozenset[TopicPartition]
+    epochs: dict[TopicPartition, int]
+    positions: dict[TopicPartition, int | None]
+    highwater: dict[TopicPartition, int | None]
+    healthy: bool
+    error: str | None
+
+
+# -- the child ---------------------------------------------------------------------------
+class _Forward(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs on kafka-python's IO thread: only queue; the fetch loop sends in order."""
+
+    def __init__(self) -> None:
+        self.events: deque[tuple[str, str, list[TopicPartition]]] = deque()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.events.append(("rebalance", "revoked", list(revoked)))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.events.append(("rebalance", "assigned", list(assigned)))
+
+
+def _child_main(conn: Connection) -> None:
+    """The child's loop. Settings come over the pipe, never on the command line (secrets)."""
+    settings, topics, session_timeout_ms, parent_pid, log_level = conn.recv()
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    consumer = KafkaConsumer(**settings)
+    forward = _Forward()
+    consumer.subscribe(topics, listener=forward)
+    epochs: dict[TopicPartition, int] = {}
+    try:
+        while os.getppid() == parent_pid:
+            while conn.poll(0):
+                if not _command(conn, consumer, epochs, conn.recv()):
+                    return
+            error = None
+            try:
+                batch = consumer.poll(timeout_ms=_POLL_MS)
+            except KafkaError as exc:
+                batch, error = {}, str(exc)
+            while forward.events:
+                conn.send(forward.events.popleft())
+            payload = {
+                tp: [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in recs]
+                for tp, recs in batch.items()
+            }
+            conn.send(("batch", payload, _state(consumer, epochs, session_timeout_ms, error)))
+            if error is not None:
+                time.sleep(0.5)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the parent is gone
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False)
+
+
+def _state(
+    consumer: KafkaConsumer, epochs: dict[TopicPartition, int], session_timeout_ms: int,
+    error: str | None,
+) -> _State:
+    assignment = frozenset(consumer.assignment())
+    positions: dict[TopicPartition, int | None] = {}
+    for tp in assignment:
+        try:
+            pos = consumer.position(tp, timeout_ms=100)
+        except Exception:
+            pos = None
+        positions[tp] = None if pos is None else int(pos)
+    return _State(
+        assignment,
+        {tp: epochs.get(tp, 0) for tp in assignment},
+        positions,
+        {tp: consumer.highwater(tp) for tp in assignment},
+        connection_healthy(consumer, session_timeout_ms),
+        error,
+    )
+
+
+def _command(
+    conn: Connection, consumer: KafkaConsumer, epochs: dict[TopicPartition, int],
+    cmd: tuple[Any, ...],
+) -> bool:
+    """Apply one command from the parent; False to stop."""
+    op = cmd[0]
+    if op == "close":
+        return False
+    if op == "seek":
+        for tp, offset, epoch in cmd[1]:
+            epochs[tp] = epoch
+            if offset is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        return True
+    req_id = cmd[1]
+    try:
+        if op == "committed":
+            value: Any = consumer.committed(cmd[2])
+        elif op == "commit":
+            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in cmd[2].items()}
+            consumer.commit(offsets, timeout_ms=cmd[3])
+            value = None
+        else:
+            raise ValueError(f"unknown command {op!r}")
+        conn.send(("reply", req_id, None, value))
+    except Exception as exc:
+        conn.send(("reply", req_id, f"{type(exc).__name__}: {exc}", None))
+    return True
+
+
+# -- the parent --------------------------------------------------------------------------
+class FetchProcessConsumer:
+    """The subset of ``KafkaConsumer`` the reader calls, served by a fetching child."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._session_timeout_ms = int(settings.get("session_timeout_ms", 10000))
+        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._topics: list[str] = []
+        self._listener: ConsumerRebalanceListener | None = None
+        self._inbox: deque[tuple[Any, ...]] = deque()
+        self._epochs: dict[TopicPartition, int] = {}
+        self._state = _State(frozenset(), {}, {}, {}, False, None)
+        self._positions: dict[TopicPartition, int | None] = {}
+        self._last_message = time.monotonic()
+        self._next_req = 0
+        self._lock = threading.Lock()  # health is read from snapshot listeners too
+        self.restarts = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def subscribe(self, topics: Iterable[str], listener: ConsumerRebalanceListener) -> None:
+        self._topics = list(topics)
+        self._listener = listener
+        self._start()
+
+    def _start(self) -> None:
+        # a plain interpreter running this module, not multiprocessing: its spawn would
+        # re-import the caller's __main__, which embedding scripts rarely guard
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", f"import {__name__} as m; m.child_main({child_sock.fileno()})"],
+            pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env,
+        )
+        child_sock.close()
+        self._conn = Connection(parent_sock.detach())
+        self._conn.send((self._settings, self._topics, self._session_timeout_ms,
+                         os.getpid(), logging.getLogger().getEffectiveLevel()))
+        self._inbox.clear()
+        self._state = _State(frozenset(), {}, {}, {}, False, None)
+        self._positions = {}
+        self._last_message = time.monotonic()
+
+    def _restart(self, why: str) -> None:
+        log.error("fetch process lost (%s); starting it again", why)
+        self.restarts += 1
+        self._stop(timeout_s=2.0)
+        if self._listener is not None:  # the partitions went with the child
+            self._listener.on_partitions_revoked(set(self._state.assignment))
+        time.sleep(min(5.0, 0.5 * self.restarts))
+        self._start()
+
+    def close(self, autocommit: bool = False) -> None:
+        self._stop(timeout_s=10.0)
+
+    def _stop(self, timeout_s: float) -> None:
+        conn, proc = self._conn, self._proc
+        self._conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(("close",))
+        if proc is not None:
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(2.0)
+        if conn is not None:
+            conn.close()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else int(self._proc.pid)
+
+    # -- receiving -----------------------------------------------------------------------
+    def _next(self, timeout_s: float) -> tuple[Any, ...] | None:
+        if self._inbox:
+            return self._inbox.popleft()
+        conn = self._conn
+        if conn is None:
+            raise KafkaError("consumer is closed")
+        try:
+            if not conn.poll(timeout_s):
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise EOFError
+                return None
+            msg: tuple[Any, ...] = conn.recv()
+        except (EOFError, OSError) as exc:
+            self._restart(f"{type(exc).__name__}: {exc}" if str(exc) else "exited")
+            return None
+        self._last_message = time.monotonic()
+        return msg
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[Record]]:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            msg = self._next(max(0.0, deadline - time.monotonic()))
+            if msg is None:
+                return {}
+            kind = msg[0]
+            if kind == "rebalance":
+                self._rebalance(msg[1], msg[2])
+                return {}
+            if kind == "batch":
+                records = self._batch(msg[1], msg[2])
+                if records or time.monotonic() >= deadline:
+                    return records
+            # a stray reply (its caller timed out): nothing to do
+
+    def _rebalance(self, what: str, tps: list[TopicPartition]) -> None:
+        if self._listener is None:
+            return
+        if what == "revoked":
+            self._listener.on_partitions_revoked(set(tps))
+        else:
+            self._listener.on_partitions_assigned(set(tps))
+
+    def _batch(
+        self, payload: dict[TopicPartition, list[tuple[Any, ...]]], state: _State
+    ) -> dict[TopicPartition, list[Record]]:
+        with self._lock:
+            self._state = state
+        epochs = self._epochs
+        for tp, pos in state.positions.items():
+            if state.epochs.get(tp, 0) == epochs.get(tp, 0):
+                self._positions[tp] = pos
+        if state.error is not None:
+            raise KafkaError(state.error)
+        out: dict[TopicPartition, list[Record]] = {}
+        for tp, rows in payload.items():
+            if state.epochs.get(tp, 0) != epochs.get(tp, 0):
+                continue  # fetched before a seek the child had not applied yet
+            topic, part = tp.topic, tp.partition
+            out[tp] = [Record(topic, part, *row) for row in rows]
+        return out
+
+    # -- the consumer calls the reader makes --------------------------------------------
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._state.assignment)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self._state.highwater.get(tp)
+
+    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int | None:
+        return self._positions.get(tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._seek([(tp, offset)])
+
+    def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self._seek([(tp, None) for tp in tps])
+
+    def _seek(self, targets: list[tuple[TopicPartition, int | None]]) -> None:
+        cmd = []
+        for tp, offset in targets:
+            epoch = self._epochs[tp] = self._epochs.get(tp, 0) + 1
+            self._positions[tp] = None  # unknown until the child reports it after the seek
+            cmd.append((tp, offset, epoch))
+        self._send(("seek", cmd))
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        value = self._call("committed", tp)
+        return None if value is None else int(value)
+
+    def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata],
+               timeout_ms: int = 30000) -> None:
+        plain = {tp: om.offset for tp, om in offsets.items()}
+        self._call("commit", plain, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+
+    def healthy(self) -> bool:
+        """The child reports a healthy connection and is itself answering."""
+        with self._lock:
+            state = self._state
+        quiet_s = time.monotonic() - self._last_message
+        return state.healthy and quiet_s < max(2.0, self._session_timeout_ms / 1000)
+
+    def _send(self, cmd: tuple[Any, ...]) -> None:
+        conn = self._conn
+        if conn is None:
+            raise KafkaError("consumer is closed")
+        try:
+            conn.send(cmd)
+        except OSError as exc:
+            raise KafkaError(f"fetch process unreachable: {exc}") from exc
+
+    def _call(self, op: str, *args: Any, timeout_s: float = _REPLY_TIMEOUT_S) -> Any:
+        """Send a command and wait for its reply, keeping what arrives meanwhile in order."""
+        self._next_req += 1
+        req_id = self._next_req
+        self._send((op, req_id, *args))
+        conn = self._conn
+        assert conn is not None
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if not conn.poll(left):
+                    break
+                msg = conn.recv()
+            except (EOFError, OSError) as exc:
+                raise KafkaError(f"fetch process lost during {op}: {exc}") from exc
+            self._last_message = time.monotonic()
+            if msg[0] == "reply":
+                if msg[1] != req_id:
+                    continue
+                if msg[2] is not None:
+                    raise KafkaError(msg[2])
+                return msg[3]
+            self._inbox.append(msg)
+        raise KafkaError(f"{op}: no answer from the fetch process in {timeout_s:.0f} s")
+
+
+def child_main(fd: int) -> None:
+    """Entry point of the child process (``fd``: its end of the socket pair)."""
+    _child_main(Connection(fd))
