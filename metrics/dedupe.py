@@ -1,9 +1,14 @@
 """Event ids accepted within the largest window, for duplicate detection.
 
 An id is a duplicate when it was accepted while the clock was within the largest window
-of the current clock (``accepted_clock > clock - window``). One dict answers the lookup;
-ids are also listed in generations of a quarter window (by acceptance clock), so expiry
-walks only the ids of generations that ended, never the whole set.
+of the current clock (``accepted_clock > clock - window``), exactly: the ids themselves
+are kept (no hashes that could collide), each with the clock it was accepted at.
+
+One dict ``id -> acceptance clock`` answers the lookup; the clock values are the
+engine's clock objects, shared by every event accepted at the same clock. Expiry rebuilds
+the dict without the ids that left, at most once every quarter window of clock, so it
+costs a few passes over each id in its lifetime and nothing per event (no per-id
+generation lists); between two passes the dict holds up to 1¼ windows of ids.
 """
 
 from __future__ import annotations
@@ -14,35 +19,36 @@ _GENERATIONS = 4
 
 
 class SeenIds:
-    __slots__ = ("_accepted", "_gen_ms", "_generations", "_window_ms")
+    __slots__ = ("_accepted", "_gen_ms", "_next_expiry", "_window_ms")
 
     def __init__(self, window_ms: int) -> None:
         self._window_ms = window_ms
         self._gen_ms = max(1, window_ms // _GENERATIONS)
         self._accepted: dict[str, int] = {}  # event_id -> clock when accepted
-        # (generation start ms, ids accepted in it); newest last
-        self._generations: list[tuple[int, list[str]]] = []
+        self._next_expiry: int | None = None  # clock of the next pass (None: the first call)
 
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
         accepted = self._accepted.get(event_id)
         return accepted is not None and accepted > clock_ms - self._window_ms
 
     def remember(self, event_id: str, clock_ms: int) -> None:
-        gens = self._generations
-        if not gens or clock_ms >= gens[-1][0] + self._gen_ms:
-            gens.append((clock_ms - clock_ms % self._gen_ms, []))
-        gens[-1][1].append(event_id)
         self._accepted[event_id] = clock_ms
 
+    @property
+    def accepted(self) -> dict[str, int]:
+        """The dict itself, for a caller that inlines the lookup (it is replaced on expiry:
+        read it again after :meth:`expire`)."""
+        return self._accepted
+
     def expire(self, clock_ms: int) -> None:
-        """Forget ids of generations that ended at or before ``clock - window``."""
+        """Forget the ids accepted at or before ``clock - window``, a quarter window late
+        at most (they are no longer duplicates either way)."""
+        nxt = self._next_expiry
+        if nxt is not None and clock_ms < nxt:
+            return
         floor = clock_ms - self._window_ms
-        gens, accepted = self._generations, self._accepted
-        while gens and gens[0][0] + self._gen_ms <= floor:
-            for eid in gens.pop(0)[1]:
-                # an id accepted again later (after its window) belongs to a newer generation
-                if accepted.get(eid, floor + 1) <= floor:
-                    del accepted[eid]
+        self._accepted = {k: v for k, v in self._accepted.items() if v > floor}
+        self._next_expiry = clock_ms + self._gen_ms
 
     def __len__(self) -> int:
         return len(self._accepted)

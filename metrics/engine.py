@@ -40,11 +40,23 @@ from metrics.dedupe import SeenIds
 from metrics.definitions import histogram_bounds, peak_ratio, return_rates
 from metrics.histogram import Histogram
 from metrics.snapshot import ActionTicket, Snapshot, WindowSnapshot
-from metrics.state import AGENT, ESCALATED, REOPENED, TRANSFERRED, ReturnBook, TicketBook
+from metrics.state import (
+    AGENT,
+    CREATED,
+    ESCALATED,
+    FLAGS,
+    PROFILE,
+    REOPENED,
+    TRANSFERRED,
+    ReturnBook,
+    TicketBook,
+)
 from metrics.windows import SlidingWindows
 from pulse.config import Config
 
 __all__ = ["QUANTILES", "Engine"]
+
+Key = tuple[str, str]
 
 QUANTILES = (0.5, 0.9, 0.99)
 _AGE_BUCKETS = (("<1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("1-2d", 2 * 86400))
@@ -101,10 +113,7 @@ class Engine:
         self.seen = SeenIds(config.largest_window_s * 1000)
         self.slots = _Slots(self.channels, self.priorities, self.regions, self.reasons)
         self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels))
-        self.tickets = TicketBook(
-            self.channels, self.priorities,
-            product(self.priorities, self.categories, self.regions),
-        )
+        self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions)
         self.returns = ReturnBook(self.regions)
 
         self.events_total = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
@@ -137,8 +146,12 @@ class Engine:
             ReturnInspected: (self._return_touched, "return.inspected"),
             ReturnClosed: (self._return_closed, None),
         }
+        # topic -> event class -> (handler, (topic, type) counter key or None)
+        self._routes: dict[str, dict[type, tuple[Callable[[Any], bool], Key | None]]] = {}
         self._largest_ms = config.largest_window_s * 1000
         self._now = 0
+        self._seen_ids = self.seen.accepted  # inlined lookups; refreshed after expiry
+        self._add = self.windows.add
         self._build_codes()
 
     # -- input -----------------------------------------------------------------------
@@ -149,23 +162,34 @@ class Engine:
     def process(self, topic: str, event: Event, wall_ms: int) -> None:
         """Fold one valid event. Duplicates, orphans and late events are counted here."""
         eid = event.event_id
-        if self.seen.is_duplicate(eid, self.clock.clock_ms):
+        clk = self.clock
+        accepted = self._seen_ids.get(eid)
+        if accepted is not None and accepted > clk.clock_ms - self._largest_ms:
             self.duplicate_total[topic] = self.duplicate_total.get(topic, 0) + 1
             return
-        handler, etype = self._dispatch[type(event)]
-        if etype is None:
-            etype = event.type
-        key = (topic, etype)
+        routes = self._routes.get(topic)
+        if routes is None:
+            routes = self._route(topic)
+        handler, key = routes[type(event)]
+        if key is None:
+            key = (topic, event.type)
         totals = self.events_total
         totals[key] = totals.get(key, 0) + 1
         self.last_event_wall_ms = wall_ms
         ts = event.ts_ms
-        clock = self._now = self.clock.observe(ts)
-        self.seen.remember(eid, clock)
+        clock = self._now = clk.observe(ts)
+        self._seen_ids[eid] = clock
         if ts <= clock - self._largest_ms:
             self.late_total[topic] = self.late_total.get(topic, 0) + 1
         if not handler(event):
             self.orphan_total[key] = self.orphan_total.get(key, 0) + 1
+
+    def _route(self, topic: str) -> dict[type, tuple[Callable[[Any], bool], Key | None]]:
+        routes = self._routes[topic] = {
+            cls: (handler, None if etype is None else (topic, etype))
+            for cls, (handler, etype) in self._dispatch.items()
+        }
+        return routes
 
     def _code(self, *key: tuple[str, str], series: int = -1) -> int:
         """The window entry code of one combination of (metric, label) slots."""
@@ -212,84 +236,87 @@ class Engine:
 
     # -- handlers: return False for an orphan ----------------------------------------
     def _created(self, e: TicketCreated) -> bool:
-        self.tickets.create(e.ticket_id, e.ts_ms, e.channel, e.category, e.priority, e.region)
-        self.windows.add(e.ts_ms, self._c_created[e.channel], 0.0, self._now)
-        minute = e.ts_ms // 60000
+        ts = e.ts_ms
+        book = self.tickets
+        if e.ticket_id not in book.tickets:
+            book.add(e.ticket_id, ts, book.profile(e.channel, e.category, e.priority, e.region))
+        self._add(ts, self._c_created[e.channel], 0.0, self._now)
+        minute = ts // 60000
         self._arrivals[minute] = self._arrivals.get(minute, 0) + 1
         return True
 
     def _replied(self, e: TicketReplied) -> bool:
-        t = self.tickets.get(e.ticket_id)
+        t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
         if e.by_agent and self.tickets.agent_replied(t):
-            elapsed = e.ts_ms - t.key[0]
-            ch = t.channel
+            elapsed = e.ts_ms - t[CREATED]
+            ch = t[PROFILE].channel
             seconds = elapsed / 1000.0
             self.h_first_response[ch].observe(seconds)
             code = self._c_fr[(ch, elapsed <= self._fr_sla_ms[ch])]
-            self.windows.add(e.ts_ms, code, seconds, self._now)
+            self._add(e.ts_ms, code, seconds, self._now)
         return True
 
     def _transferred(self, e: TicketTransferred) -> bool:
-        t = self.tickets.get(e.ticket_id)
+        t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        t.flags |= TRANSFERRED
-        self.windows.add(e.ts_ms, self._c_transfer, 0.0, self._now)
+        t[FLAGS] |= TRANSFERRED
+        self._add(e.ts_ms, self._c_transfer, 0.0, self._now)
         return True
 
     def _escalated(self, e: TicketEscalated) -> bool:
-        t = self.tickets.get(e.ticket_id)
+        t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        t.flags |= ESCALATED
-        self.windows.add(e.ts_ms, self._c_escalate, 0.0, self._now)
+        t[FLAGS] |= ESCALATED
+        self._add(e.ts_ms, self._c_escalate, 0.0, self._now)
         return True
 
     def _resolved(self, e: TicketResolved) -> bool:
-        t = self.tickets.get(e.ticket_id)
+        t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        elapsed = e.ts_ms - t.key[0]
-        p = t.priority
+        elapsed = e.ts_ms - t[CREATED]
+        p = t[PROFILE].priority
         self.h_resolution[p].observe(elapsed / 1000.0)
-        flags = t.flags
+        flags = t[FLAGS]
         code = self._c_res[(
             p,
             elapsed <= self._res_sla_ms[p],
             not flags & (TRANSFERRED | ESCALATED | REOPENED),
             not flags & AGENT,
         )]
-        self.windows.add(e.ts_ms, code, 0.0, self._now)
+        self._add(e.ts_ms, code, 0.0, self._now)
         self.tickets.resolve(t)
         return True
 
     def _reopened(self, e: TicketReopened) -> bool:
-        t = self.tickets.get(e.ticket_id)
+        t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
         self.tickets.reopen(t)
-        self.windows.add(e.ts_ms, self._c_reopen, 0.0, self._now)
+        self._add(e.ts_ms, self._c_reopen, 0.0, self._now)
         return True
 
     def _rated(self, e: TicketRated) -> bool:
-        if self.tickets.get(e.ticket_id) is None:
+        if e.ticket_id not in self.tickets.tickets:
             return False
         csat = None if e.csat is None else e.csat >= 4
         nps = None if e.nps is None else (
             "promoter" if e.nps >= 9 else "detractor" if e.nps <= 6 else "")
-        self.windows.add(e.ts_ms, self._c_rated[(csat, nps)], 0.0, self._now)
+        self._add(e.ts_ms, self._c_rated[(csat, nps)], 0.0, self._now)
         return True
 
     def _delivered(self, e: ShipmentDelivered) -> bool:
         late = e.promised_ms is not None and e.ts_ms > e.promised_ms
-        self.windows.add(e.ts_ms, self._c_delivered[(e.region, late)], 0.0, self._now)
+        self._add(e.ts_ms, self._c_delivered[(e.region, late)], 0.0, self._now)
         return True
 
     def _requested(self, e: ReturnRequested) -> bool:
         self.returns.request(e.return_id, e.ts_ms, e.region)
-        self.windows.add(e.ts_ms, self._c_requested[(e.region, e.reason)], 0.0, self._now)
+        self._add(e.ts_ms, self._c_requested[(e.region, e.reason)], 0.0, self._now)
         return True
 
     def _return_touched(self, e: ReturnReceived | ReturnInspected) -> bool:
@@ -312,6 +339,7 @@ class Engine:
         self.tickets.forget_created_before(horizon)
         self.returns.forget_created_before(horizon)
         self.seen.expire(clock)
+        self._seen_ids = self.seen.accepted
         oldest_minute = (clock - _ARRIVAL_MINUTES * 60000) // 60000
         if self._arrivals and min(self._arrivals) < oldest_minute:
             for m in [m for m in self._arrivals if m < oldest_minute]:
@@ -338,11 +366,11 @@ class Engine:
         unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
         for ch, lst in self.tickets.unanswered.items():
             unanswered[ch] = len(lst)
-            fr_overdue[ch] = bisect_left(lst, (clock - self._fr_sla_ms[ch],))
-            fr_overdue_2x[ch] = bisect_left(lst, (clock - 2 * self._fr_sla_ms[ch],))
+            fr_overdue[ch] = bisect_left(lst, [clock - self._fr_sla_ms[ch]])
+            fr_overdue_2x[ch] = bisect_left(lst, [clock - 2 * self._fr_sla_ms[ch]])
             oldest[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
         res_overdue = {
-            p: bisect_left(lst, (clock - self._res_sla_ms[p],))
+            p: bisect_left(lst, [clock - self._res_sla_ms[p]])
             for p, lst in self.tickets.open_by_priority.items()
         }
         return Snapshot(
@@ -430,13 +458,12 @@ class Engine:
             for p, lst in self.tickets.open_by_priority.items()
         ]
         for lst, sla_ms, kind in candidates:
-            for created, tid in lst.islice(0, limit):
+            for created, tid, prof, _flags in lst.islice(0, limit):
                 age = clock - created
                 if kind == "overdue" and age <= sla_ms:
                     break
-                t = self.tickets.tickets[tid]
-                a = ActionTicket(tid, t.channel, t.priority, t.region, max(0.0, age / 1000.0),
-                                 sla_ms / 1000.0, kind)
+                a = ActionTicket(tid, prof.channel, prof.priority, prof.region,
+                                 max(0.0, age / 1000.0), sla_ms / 1000.0, kind)
                 prev = best.get(tid)
                 if prev is None or a.age_s / a.sla_s > prev.age_s / prev.sla_s:
                     best[tid] = a
@@ -453,7 +480,7 @@ class Engine:
         for p, lst in self.tickets.open_by_priority.items():
             prev = len(lst)
             for label, secs in _AGE_BUCKETS:
-                cut = bisect_left(lst, (clock - secs * 1000,))
+                cut = bisect_left(lst, [clock - secs * 1000])
                 out[(p, label)] = prev - cut
                 prev = cut
             out[(p, ">2d")] = prev

@@ -2,23 +2,36 @@
 
 Open tickets are indexed by ``(created_ms, ticket_id)`` in sorted lists per channel
 (unanswered) and per priority (open), so "how many are older than the SLA" and "which
-are the oldest" are a bisection, not a scan, at any backlog size. The same key tuple is
-shared by every index to keep an open ticket small.
+are the oldest" are a bisection, not a scan, at any backlog size.
+
+A ticket is kept small (it is most of the memory of a large backlog): one list
+``[created_ms, ticket_id, profile, flags]``. Lists compare like tuples, element by
+element, and ``(created_ms, ticket_id)`` is unique, so the ticket itself is its own sort
+key in every index — no separate key tuple. The categorical labels live in a
+:class:`Profile` shared by every ticket with the same channel, category, priority and
+region; the flags are a small int (cached by CPython, so free).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import product
+from typing import Any
 
 from sortedcontainers import SortedList
 
 __all__ = [
     "AGENT",
+    "CREATED",
     "ESCALATED",
+    "FLAGS",
+    "ID",
     "OPEN",
+    "PROFILE",
     "REOPENED",
     "TRANSFERRED",
+    "Profile",
     "Return",
     "ReturnBook",
     "Ticket",
@@ -31,25 +44,22 @@ TRANSFERRED = 4
 ESCALATED = 8
 REOPENED = 16
 
-TicketKey = tuple[int, str]  # (created_ms, ticket_id)
+# the fields of a ticket list
+CREATED, ID, PROFILE, FLAGS = 0, 1, 2, 3
+Ticket = list[Any]  # [created_ms: int, ticket_id: str, profile: Profile, flags: int]
 
 
-class Ticket:
-    __slots__ = ("category", "channel", "flags", "key", "priority", "region")
+class Profile:
+    """The labels of a ticket (shared by all tickets with the same four labels)."""
 
-    def __init__(
-        self, key: TicketKey, channel: str, category: str, priority: str, region: str
-    ) -> None:
-        self.key = key
+    __slots__ = ("backlog_key", "category", "channel", "priority", "region")
+
+    def __init__(self, channel: str, category: str, priority: str, region: str) -> None:
         self.channel = channel
         self.category = category
         self.priority = priority
         self.region = region
-        self.flags = OPEN
-
-    @property
-    def created_ms(self) -> int:
-        return self.key[0]
+        self.backlog_key = (priority, category, region)
 
 
 class TicketBook:
@@ -59,16 +69,29 @@ class TicketBook:
         self,
         channels: Iterable[str],
         priorities: Iterable[str],
-        backlog_keys: Iterable[tuple[str, str, str]],
+        categories: Iterable[str],
+        regions: Iterable[str],
     ) -> None:
+        channels, priorities = tuple(channels), tuple(priorities)
         self.tickets: dict[str, Ticket] = {}
-        self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(backlog_keys, 0)
+        # open tickets by (priority, category, region)
+        self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(
+            product(priorities, categories, regions), 0
+        )
         self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
-        self._order: deque[TicketKey] = deque()
+        self._profiles: dict[tuple[str, str, str, str], Profile] = {}
+        self._order: deque[Ticket] = deque()  # in creation (arrival) order
 
     def get(self, ticket_id: str) -> Ticket | None:
         return self.tickets.get(ticket_id)
+
+    def profile(self, channel: str, category: str, priority: str, region: str) -> Profile:
+        key = (channel, category, priority, region)
+        p = self._profiles.get(key)
+        if p is None:
+            p = self._profiles[key] = Profile(channel, category, priority, region)
+        return p
 
     def create(
         self, ticket_id: str, ts_ms: int, channel: str, category: str, priority: str, region: str
@@ -76,56 +99,65 @@ class TicketBook:
         """False when the ticket already exists (a re-creation never resets state)."""
         if ticket_id in self.tickets:
             return False
-        key = (ts_ms, ticket_id)
-        t = Ticket(key, channel, category, priority, region)
-        self.tickets[ticket_id] = t
-        self._open(t)
-        self._order.append(key)
+        self.add(ticket_id, ts_ms, self.profile(channel, category, priority, region))
         return True
 
+    def add(self, ticket_id: str, ts_ms: int, profile: Profile) -> None:
+        """Create a ticket that is known not to exist yet."""
+        t = [ts_ms, ticket_id, profile, OPEN]
+        self.tickets[ticket_id] = t
+        self.backlog[profile.backlog_key] += 1
+        self.open_by_priority[profile.priority].add(t)
+        self.unanswered[profile.channel].add(t)
+        self._order.append(t)
+
     def _open(self, t: Ticket) -> None:
-        t.flags |= OPEN
-        self.backlog[(t.priority, t.category, t.region)] += 1
-        self.open_by_priority[t.priority].add(t.key)
-        if not t.flags & AGENT:
-            self.unanswered[t.channel].add(t.key)
+        p: Profile = t[PROFILE]
+        flags = t[FLAGS]
+        t[FLAGS] = flags | OPEN
+        self.backlog[p.backlog_key] += 1
+        self.open_by_priority[p.priority].add(t)
+        if not flags & AGENT:
+            self.unanswered[p.channel].add(t)
 
     def _close(self, t: Ticket) -> None:
-        t.flags &= ~OPEN
-        self.backlog[(t.priority, t.category, t.region)] -= 1
-        self.open_by_priority[t.priority].remove(t.key)
-        if not t.flags & AGENT:
-            self.unanswered[t.channel].remove(t.key)
+        p: Profile = t[PROFILE]
+        flags = t[FLAGS]
+        t[FLAGS] = flags & ~OPEN
+        self.backlog[p.backlog_key] -= 1
+        self.open_by_priority[p.priority].remove(t)
+        if not flags & AGENT:
+            self.unanswered[p.channel].remove(t)
 
     def agent_replied(self, t: Ticket) -> bool:
         """Mark an agent reply; True when it is the ticket's first response."""
-        if t.flags & AGENT:
+        flags = t[FLAGS]
+        if flags & AGENT:
             return False
-        if t.flags & OPEN:
-            self.unanswered[t.channel].remove(t.key)
-        t.flags |= AGENT
+        if flags & OPEN:
+            self.unanswered[t[PROFILE].channel].remove(t)
+        t[FLAGS] = flags | AGENT
         return True
 
     def resolve(self, t: Ticket) -> None:
-        if t.flags & OPEN:
+        if t[FLAGS] & OPEN:
             self._close(t)
 
     def reopen(self, t: Ticket) -> None:
-        t.flags |= REOPENED
-        if not t.flags & OPEN:
+        t[FLAGS] |= REOPENED
+        if not t[FLAGS] & OPEN:
             self._open(t)
 
     def forget_created_before(self, horizon_ms: int) -> int:
         """Drop tickets created before ``horizon_ms``; later events for them are orphans."""
-        order, n = self._order, 0
-        while order and order[0][0] < horizon_ms:
-            key = order.popleft()
-            t = self.tickets.get(key[1])
-            if t is None or t.key is not key:
+        order, tickets, n = self._order, self.tickets, 0
+        while order and order[0][CREATED] < horizon_ms:
+            t = order.popleft()
+            if tickets.get(t[ID]) is not t:
                 continue
-            if t.flags & OPEN:
+            if t[FLAGS] & OPEN:
                 self._close(t)
-            del self.tickets[key[1]]
+            del tickets[t[ID]]
             n += 1
         return n
 
@@ -134,9 +166,10 @@ class TicketBook:
 
 
 class Return:
-    __slots__ = ("is_open", "region", "requested_ms")
+    __slots__ = ("is_open", "region", "requested_ms", "return_id")
 
-    def __init__(self, requested_ms: int, region: str) -> None:
+    def __init__(self, return_id: str, requested_ms: int, region: str) -> None:
+        self.return_id = return_id
         self.requested_ms = requested_ms
         self.region = region
         self.is_open = True
@@ -146,7 +179,7 @@ class ReturnBook:
     def __init__(self, regions: Iterable[str]) -> None:
         self.returns: dict[str, Return] = {}
         self.open_by_region: dict[str, int] = dict.fromkeys(regions, 0)
-        self._order: deque[tuple[int, str]] = deque()
+        self._order: deque[Return] = deque()  # in request (arrival) order
 
     def get(self, return_id: str) -> Return | None:
         return self.returns.get(return_id)
@@ -154,9 +187,9 @@ class ReturnBook:
     def request(self, return_id: str, ts_ms: int, region: str) -> bool:
         if return_id in self.returns:
             return False
-        self.returns[return_id] = Return(ts_ms, region)
+        r = self.returns[return_id] = Return(return_id, ts_ms, region)
         self.open_by_region[region] += 1
-        self._order.append((ts_ms, return_id))
+        self._order.append(r)
         return True
 
     def close(self, r: Return) -> bool:
@@ -168,15 +201,14 @@ class ReturnBook:
         return True
 
     def forget_created_before(self, horizon_ms: int) -> int:
-        order, n = self._order, 0
-        while order and order[0][0] < horizon_ms:
-            ts, rid = order.popleft()
-            r = self.returns.get(rid)
-            if r is None or r.requested_ms != ts:
+        order, returns, n = self._order, self.returns, 0
+        while order and order[0].requested_ms < horizon_ms:
+            r = order.popleft()
+            if returns.get(r.return_id) is not r:
                 continue
             if r.is_open:
                 self.close(r)
-            del self.returns[rid]
+            del returns[r.return_id]
             n += 1
         return n
 

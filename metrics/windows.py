@@ -1,34 +1,41 @@
-"""Exact sliding event-time windows over one-second buckets.
+"""Exact sliding event-time windows over sorted, minute-long chunks of entries.
 
 A window ``w`` holds every entry with ``clock - w < ts <= clock``, to the millisecond.
-Entries are kept in one-second buckets for as long as the largest window can still see
-them. Each window keeps running totals:
+Entries are kept for as long as the largest window can still see them, in chunks of one
+minute of event time: per chunk, flat arrays of timestamps and codes sorted by timestamp
+(in-order entries are appended; a late one is inserted at its place). Each window keeps
+running totals per code:
 
 - an entry is counted when it arrives (or, if its ``ts`` is still ahead of the clock,
   when the clock reaches it);
-- when the clock moves, the buckets that fall wholly out of a window are subtracted as
-  per-bucket aggregates, and only the one bucket straddling the new edge is scanned entry
-  by entry.
+- when the clock moves, the entries a window loses (``lo < ts <= new_lo``) are found by
+  bisection in the chunks they lie in and subtracted per code (``collections.Counter``
+  over the slice of the codes array).
 
-So the cost of moving the clock is proportional to the number of buckets (and value
-entries) that left, never to the window size or the traffic inside it.
+So the cost of moving the clock is proportional to the entries that left, never to the
+window size or the traffic inside it, and an entry costs 10 bytes (8 for a value entry
+more) plus a share of its chunk, whatever the traffic density: no per-second objects.
 
 An entry is ``(ts_ms, code, value)``: ``code`` names the counter slots it increments and,
 optionally, the value series (e.g. first-response seconds by channel) whose exact
-quantiles the window serves.
+quantiles the window serves. Counts are kept per code and expanded into slots on read.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from sortedcontainers import SortedList
 
 __all__ = ["SlidingWindows", "quantile"]
 
-_BUCKET_MS = 1000
+_CHUNK_MS = 60_000
+_MAX_CODES = 1 << 16  # codes are stored as unsigned 16-bit integers
+_SMALL = 24  # below this many entries a Python loop beats building a Counter
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -43,36 +50,30 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
     return a + (h - lo) * (sorted_values[hi] - a)
 
 
-_EMPTY_CODES: array[int] = array("H")
-_EMPTY_VALUES: array[float] = array("d")
+class _Chunk:
+    """One minute of entries, each kind sorted by ts: counter-only and value entries."""
 
-
-class _Bucket:
-    """One second of entries: counter-only entries and value entries kept apart."""
-
-    __slots__ = ("codes", "counts", "s_codes", "s_ts", "s_values", "ts")
+    __slots__ = ("codes", "s_codes", "s_ts", "s_values", "ts")
 
     def __init__(self) -> None:
         self.ts: array[int] = array("q")
         self.codes: array[int] = array("H")
-        # value entries are rarer (first responses): their arrays come with the first one,
-        # which saves ~170 bytes in most one-second buckets
+        # value entries (first responses) are rarer: their arrays come with the first one
         self.s_ts: array[int] | None = None
-        self.s_codes: array[int] = _EMPTY_CODES
-        self.s_values: array[float] = _EMPTY_VALUES
-        self.counts: dict[int, int] = {}
+        self.s_codes: array[int] = array("H")
+        self.s_values: array[float] = array("d")
 
 
 class _Window:
-    """Counts are ``total - left``: every counted entry minus those that fell out."""
+    """Counts are ``total - left`` per code: every counted entry minus those that left."""
 
     __slots__ = ("left", "lo", "ms", "name", "series")
 
-    def __init__(self, name: str, seconds: int, n_slots: int, n_series: int) -> None:
+    def __init__(self, name: str, seconds: int, n_series: int) -> None:
         self.name = name
         self.ms = seconds * 1000
         self.lo = -self.ms  # exclusive lower edge; the upper edge is the shared clock
-        self.left = [0] * n_slots
+        self.left: list[int] = []
         self.series: list[SortedList] = [SortedList() for _ in range(n_series)]
 
 
@@ -80,14 +81,16 @@ class SlidingWindows:
     """Running per-window totals and value series over exact sliding windows."""
 
     def __init__(self, windows: Mapping[str, int], n_slots: int, n_series: int = 0) -> None:
-        self._windows = [_Window(n, s, n_slots, n_series) for n, s in windows.items()]
+        self._windows = [_Window(n, s, n_series) for n, s in windows.items()]
         self._by_name = {w.name: w for w in self._windows}
         self._largest = max(self._windows, key=lambda w: w.ms)
-        self._buckets: dict[int, _Bucket] = {}
+        # an entry above the smallest window's edge is inside every window
+        self._smallest = min(self._windows, key=lambda w: w.ms)
+        self._chunks: dict[int, _Chunk] = {}
         self._evicted_below = 0
         self._pending: list[tuple[int, int, float]] = []  # entries ahead of the clock
         self._clock = 0
-        self._total = [0] * n_slots  # every entry counted so far (ts <= clock)
+        self._total: list[int] = []  # per code: every entry counted so far (ts <= clock)
         self._code_slots: list[tuple[int, ...]] = []
         self._code_series: list[int] = []
         self._codes: dict[tuple[tuple[int, ...], int], int] = {}
@@ -100,9 +103,14 @@ class SlidingWindows:
         c = self._codes.get(key)
         if c is None:
             c = len(self._code_slots)
+            if c >= _MAX_CODES:
+                raise ValueError(f"more than {_MAX_CODES} window entry codes")
             self._codes[key] = c
             self._code_slots.append(key[0])
             self._code_series.append(series)
+            self._total.append(0)
+            for w in self._windows:
+                w.left.append(0)
         return c
 
     # -- writes --------------------------------------------------------------------
@@ -110,39 +118,45 @@ class SlidingWindows:
         """Record one entry seen at ``clock_ms``; False when no window can ever see it."""
         if ts_ms <= self._largest.lo:
             return False
-        key = ts_ms // _BUCKET_MS
-        b = self._buckets.get(key)
-        if b is None:
-            b = self._buckets[key] = _Bucket()
+        key = ts_ms // _CHUNK_MS
+        ch = self._chunks.get(key)
+        if ch is None:
+            ch = self._chunks[key] = _Chunk()
         series = self._code_series[code]
-        if series >= 0:
-            if b.s_ts is None:
-                b.s_ts, b.s_codes, b.s_values = array("q"), array("H"), array("d")
-            b.s_ts.append(ts_ms)
-            b.s_codes.append(code)
-            b.s_values.append(value)
+        if series < 0:
+            ts = ch.ts
+            if not ts or ts[-1] <= ts_ms:
+                ts.append(ts_ms)
+                ch.codes.append(code)
+            else:
+                i = bisect_right(ts, ts_ms)
+                ts.insert(i, ts_ms)
+                ch.codes.insert(i, code)
         else:
-            b.ts.append(ts_ms)
-            b.codes.append(code)
-        counts = b.counts
-        counts[code] = counts.get(code, 0) + 1
+            s_ts = ch.s_ts
+            if s_ts is None:
+                s_ts = ch.s_ts = array("q")
+            i = bisect_right(s_ts, ts_ms) if s_ts and s_ts[-1] > ts_ms else len(s_ts)
+            s_ts.insert(i, ts_ms)
+            ch.s_codes.insert(i, code)
+            ch.s_values.insert(i, value)
         if ts_ms > (clock_ms if clock_ms > self._clock else self._clock):
             self._pending.append((ts_ms, code, value))  # counted when the clock gets there
+            return True
+        self._total[code] += 1
+        if ts_ms > self._smallest.lo:  # inside every window: the common case
+            if series >= 0:
+                for w in self._windows:
+                    w.series[series].add(value)
         else:
-            self._apply(ts_ms, code, value)
+            self._apply_late(ts_ms, code, series, value)
         return True
 
-    def _apply(self, ts_ms: int, code: int, value: float) -> None:
-        slots = self._code_slots[code]
-        total = self._total
-        for s in slots:
-            total[s] += 1
-        series = self._code_series[code]
+    def _apply_late(self, ts_ms: int, code: int, series: int, value: float) -> None:
+        """An entry some windows have already passed: it has left those at once."""
         for w in self._windows:
-            if ts_ms <= w.lo:  # too old for this window: it has already left
-                left = w.left
-                for s in slots:
-                    left[s] += 1
+            if ts_ms <= w.lo:
+                w.left[code] += 1
             elif series >= 0:
                 w.series[series].add(value)
 
@@ -155,8 +169,10 @@ class SlidingWindows:
             due = [p for p in self._pending if p[0] <= clock_ms]
             if due:
                 self._pending = [p for p in self._pending if p[0] > clock_ms]
+                total, code_series = self._total, self._code_series
                 for ts, code, value in due:
-                    self._apply(ts, code, value)
+                    total[code] += 1
+                    self._apply_late(ts, code, code_series[code], value)
         for w in self._windows:
             new_lo = clock_ms - w.ms
             if new_lo > w.lo:
@@ -166,51 +182,53 @@ class SlidingWindows:
 
     def _leave(self, w: _Window, lo: int, new_lo: int) -> None:
         """Subtract every counted entry with ``lo < ts <= new_lo``."""
-        first, last = (lo + 1) // _BUCKET_MS, new_lo // _BUCKET_MS
-        if last - first + 1 <= len(self._buckets):
+        first, last = (lo + 1) // _CHUNK_MS, new_lo // _CHUNK_MS
+        chunks = self._chunks
+        if last - first + 1 <= len(chunks):
             keys: Iterable[int] = range(first, last + 1)
         else:
-            keys = sorted(k for k in self._buckets if first <= k <= last)
-        left, series = w.left, w.series
-        code_slots, code_series = self._code_slots, self._code_series
-        buckets = self._buckets
+            keys = sorted(k for k in chunks if first <= k <= last)
+        left, series, code_series = w.left, w.series, self._code_series
         for key in keys:
-            b = buckets.get(key)
-            if b is None:
+            ch = chunks.get(key)
+            if ch is None:
                 continue
-            whole = key * _BUCKET_MS > lo and key * _BUCKET_MS + _BUCKET_MS - 1 <= new_lo
-            if whole:
-                for c, n in b.counts.items():
-                    for s in code_slots[c]:
-                        left[s] += n
+            start, end = key * _CHUNK_MS, key * _CHUNK_MS + _CHUNK_MS - 1
+            ts, codes = ch.ts, ch.codes
+            i = 0 if lo < start else bisect_right(ts, lo)
+            j = len(ts) if end <= new_lo else bisect_right(ts, new_lo)
+            if j - i >= _SMALL:
+                for c, n in Counter(codes if i == 0 and j == len(ts) else codes[i:j]).items():
+                    left[c] += n
             else:
-                for ts, c in zip(b.ts, b.codes, strict=True):
-                    if lo < ts <= new_lo:
-                        for s in code_slots[c]:
-                            left[s] += 1
-            if b.s_ts is None:
+                for k in range(i, j):
+                    left[codes[k]] += 1
+            s_ts = ch.s_ts
+            if s_ts is None:
                 continue
-            for ts, c, v in zip(b.s_ts, b.s_codes, b.s_values, strict=True):
-                if whole or lo < ts <= new_lo:
-                    if not whole:
-                        for s in code_slots[c]:
-                            left[s] += 1
-                    series[code_series[c]].remove(v)
+            i = 0 if lo < start else bisect_right(s_ts, lo)
+            j = len(s_ts) if end <= new_lo else bisect_right(s_ts, new_lo)
+            s_codes, s_values = ch.s_codes, ch.s_values
+            for k in range(i, j):
+                c = s_codes[k]
+                left[c] += 1
+                series[code_series[c]].remove(s_values[k])
 
     def _evict(self) -> None:
-        # New entries always land at or above the horizon key, so everything below the
-        # previous horizon is already gone: only the keys in between need a look.
-        horizon_key = (self._largest.lo + 1) // _BUCKET_MS
-        start, buckets = self._evicted_below, self._buckets
-        if horizon_key <= start:
+        # A chunk goes once every entry it can hold is at or below the largest window's
+        # edge. New entries always land above that edge, so everything below the previous
+        # eviction point is already gone: only the keys in between need a look.
+        below = (self._largest.lo + 1) // _CHUNK_MS  # chunks wholly at or below the edge
+        start, chunks = self._evicted_below, self._chunks
+        if below <= start:
             return
-        if horizon_key - start <= len(buckets):
-            for k in range(start, horizon_key):
-                buckets.pop(k, None)
+        if below - start <= len(chunks):
+            for k in range(start, below):
+                chunks.pop(k, None)
         else:
-            for k in [k for k in buckets if k < horizon_key]:
-                del buckets[k]
-        self._evicted_below = horizon_key
+            for k in [k for k in chunks if k < below]:
+                del chunks[k]
+        self._evicted_below = below
 
     # -- reads ---------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -220,8 +238,14 @@ class SlidingWindows:
         return self._by_name[name].ms // 1000
 
     def counts(self, name: str) -> list[int]:
+        """Per slot: the entries inside the window."""
+        out = [0] * self.n_slots
         left = self._by_name[name].left
-        return [t - n for t, n in zip(self._total, left, strict=True)]
+        for slots, t, n in zip(self._code_slots, self._total, left, strict=True):
+            if t != n:
+                for s in slots:
+                    out[s] += t - n
+        return out
 
     def values(self, name: str, series: int) -> SortedList:
         return self._by_name[name].series[series]
@@ -233,4 +257,4 @@ class SlidingWindows:
         return {q: quantile(vals, q) for q in qs}
 
     def entry_count(self) -> int:
-        return sum(len(b.ts) + len(b.s_ts or ()) for b in self._buckets.values())
+        return sum(len(c.ts) + len(c.s_ts or ()) for c in self._chunks.values())
