@@ -341,6 +341,14 @@ class Bench:
         ensure_topics(cfg.kafka, partitions=3)
         return cfg
 
+    @staticmethod
+    def one_thread(cfg: Any) -> Any:
+        """The same config reading Kafka on the reader's own thread (no fetch process):
+        what the in-process harnesses patch ``KafkaConsumer`` into."""
+        from dataclasses import replace
+
+        return replace(cfg, kafka=replace(cfg.kafka, fetch_process=False))
+
     def fresh_group(self, cfg: Any) -> Any:
         """The same topics, a new consumer group and metrics port."""
         from dataclasses import replace
@@ -408,7 +416,8 @@ def _log_time(line: str) -> float | None:
 class PulseRun:
     """``python -m pulse.cli run --config FILE --no-dashboard`` (alerting off in FILE)."""
 
-    def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False) -> None:
+    def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False,
+                 fetch_process: bool = True) -> None:
         self.cfg = cfg
         self.port = cfg.metrics_port
         self.dir = bench.tmp / f"{name}-{cfg.kafka.group_id}"
@@ -422,6 +431,7 @@ class PulseRun:
             f"  group_id: \"{k.group_id}\"\n"
             f"  tickets_topic: \"{k.tickets_topic}\"\n"
             f"  logistics_topic: \"{k.logistics_topic}\"\n"
+            f"  fetch_process: {'true' if fetch_process else 'false'}\n"
             f"metrics_port: {self.port}\n"
             "dashboard:\n  enabled: false\n"
             f"alerting:\n  enabled: {'true' if alerting else 'false'}\n"
@@ -481,17 +491,25 @@ class PulseRun:
                 "rebuilds": float(rebuilds)}
 
     def rss(self) -> int:
+        """Resident memory of ``pulse run`` and its fetch process."""
         import psutil
 
         assert self.proc is not None
-        return int(psutil.Process(self.proc.pid).memory_info().rss)
+        proc = psutil.Process(self.proc.pid)
+        procs = [proc, *proc.children(recursive=True)]
+        return sum(int(p.memory_info().rss) for p in procs)
 
     def cpu_times(self) -> float:
+        """CPU seconds of ``pulse run`` and its fetch process."""
         import psutil
 
         assert self.proc is not None
-        t = psutil.Process(self.proc.pid).cpu_times()
-        return float(t.user + t.system)
+        proc = psutil.Process(self.proc.pid)
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            t = p.cpu_times()
+            total += float(t.user + t.system)
+        return total
 
     def scrape(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:

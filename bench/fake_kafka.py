@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from unittest import mock
 
-from bench.common import Record
+from bench.common import Bench, Record
 
 
 class FakeDLQ:
@@ -195,7 +195,7 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
         if snap.ready:
             stop.set()
 
-    reader = reader_mod.StreamReader(cfg, publish=publish)
+    reader = reader_mod.StreamReader(Bench.one_thread(cfg), publish=publish)
     _FEED["records"] = records_by_tp
     _FEED["on_poll"] = (lambda n: on_poll(reader)) if on_poll is not None else None
     deadline = time.monotonic() + timeout_s
@@ -263,7 +263,7 @@ def run_kafka_reader(cfg: Any, stats: dict[str, float],
             became_ready.set()
             stop.set()
 
-    reader = reader_mod.StreamReader(cfg, publish=publish)
+    reader = reader_mod.StreamReader(Bench.one_thread(cfg), publish=publish)
     cls = counting_consumer(stats, (lambda: on_poll(reader)) if on_poll is not None else None)
     deadline = time.monotonic() + timeout_s
 

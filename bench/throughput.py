@@ -86,7 +86,7 @@ def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, 
 
     stats: dict[str, float] = {}
     with mock.patch.object(reader_mod, "KafkaConsumer", counting_consumer(stats)):
-        svc = Service(cfg)
+        svc = Service(Bench.one_thread(cfg))
         t0 = time.perf_counter()
         svc.start()
         t_join = None
@@ -116,8 +116,9 @@ def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, 
             "rebuilds": rebuilds, "kafka": dict(stats)}
 
 
-def pipeline_subprocess(bench: Bench, cfg: Any, n: int) -> dict[str, float]:
-    run = PulseRun(bench, cfg, "throughput").start()
+def pipeline_subprocess(bench: Bench, cfg: Any, n: int,
+                        fetch_process: bool = True) -> dict[str, float]:
+    run = PulseRun(bench, cfg, "throughput", fetch_process=fetch_process).start()
     try:
         ready_s = run.wait_ready()
         phases = run.log_phases()
@@ -164,6 +165,9 @@ def run(bench: Bench) -> Result:
     base = pipeline_subprocess(bench, bench.fresh_group(empty), 0)
     log(f"throughput: pulse run start-up {base['ready_s']:.2f} s; pulse run ({n:,} events)")
     sub = pipeline_subprocess(bench, bench.fresh_group(cfg), n)
+    log(f"throughput: pulse run {n / sub.get('rebuild_s', float('nan')):,.0f} ev/s; "
+        "pulse run with kafka.fetch_process off (one thread)")
+    one = pipeline_subprocess(bench, bench.fresh_group(cfg), n, fetch_process=False)
     log("throughput: engine only (in-memory records)")
     eng = engine_only(cfg, records)
 
@@ -173,9 +177,11 @@ def run(bench: Bench) -> Result:
     sub_outside = n / max(1e-9, sub["ready_s"] - sub.get("start_to_join_s", 0.0))
     in_rate = n / inproc["rebuild_s"]
     ratio = sub_rate / raw_rate
+    one_rate = n / one["rebuild_s"] if one.get("rebuild_s") else float("nan")
     res.details.update({
         "events": n, "raw_s": raw, "decode_s": dec, "in_process": inproc,
-        "pulse_run": sub, "pulse_run_empty": base, "engine_only_s": eng,
+        "pulse_run": sub, "pulse_run_one_thread": one, "pulse_run_empty": base,
+        "engine_only_s": eng,
     })
     t = f"{n:,} ev"
     res.add("1 throughput", f"raw kafka-python drain ({t})", fmt_rate(raw_rate), "",
@@ -188,7 +194,10 @@ def run(bench: Bench) -> Result:
     res.add("1 throughput", "pipeline: pulse run (start→/readyz 200, minus its join)",
             fmt_rate(sub_outside), f"≥ {TARGET_RATIO}× raw",
             verdict(sub_outside / raw_rate >= TARGET_RATIO, f"{sub_outside / raw_rate:.2f}× raw"))
-    res.add("1 throughput", "pipeline: in-process Service (join→ready)", fmt_rate(in_rate),
+    res.add("1 throughput", "pulse run, one thread (kafka.fetch_process: false)",
+            fmt_rate(one_rate), "", f"{one_rate / raw_rate:.2f}× raw")
+    res.add("1 throughput", "pipeline: in-process Service, one thread (join→ready)",
+            fmt_rate(in_rate),
             f"≥ {TARGET_RATIO}× raw",
             verdict(in_rate / raw_rate >= TARGET_RATIO, f"{in_rate / raw_rate:.2f}× raw"))
     k = inproc["kafka"]
@@ -205,7 +214,8 @@ def run(bench: Bench) -> Result:
             f"assign→ready {base.get('rebuild_s', float('nan')):.2f} s")
     res.add("1 throughput", "in-process Service: start → first assignment (group join)",
             f"{inproc['join_s']:.2f} s", "", "excluded above")
-    res.add("1 throughput", "pulse run RSS when ready", f"{sub['rss'] / 2**20:,.0f} MiB", "", "")
+    res.add("1 throughput", "pulse run RSS when ready (with its fetch process)",
+            f"{sub['rss'] / 2**20:,.0f} MiB", "", f"one thread: {one['rss'] / 2**20:,.0f} MiB")
     return res
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 from consumers.schema import (
@@ -37,8 +38,25 @@ from consumers.schema import (
     TicketResolved,
     TicketTransferred,
 )
+from consumers.wire import (
+    WireCancelled,
+    WireCreated,
+    WireDelivered,
+    WireEscalated,
+    WireExchanged,
+    WireInspected,
+    WireRated,
+    WireReceived,
+    WireRefunded,
+    WireReopened,
+    WireReplied,
+    WireRequested,
+    WireResolved,
+    WireTransferred,
+    wire_decoder,
+)
 
-__all__ = ["Decoder", "Rejection", "parse_ts_ms"]
+__all__ = ["Decoder", "Rejection", "fast_ts_ms", "parse_ts_ms"]
 
 _RFC3339 = re.compile(
     r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z"
@@ -83,6 +101,30 @@ def parse_ts_ms(value: object) -> int | None:
     return None
 
 
+_MINUTES: dict[str, int | None] = {}
+
+
+def fast_ts_ms(value: str) -> int | None:
+    """``parse_ts_ms`` for the common shape ``YYYY-MM-DDTHH:MM:SS.fff`` + ``Z`` or
+    ``±hh:mm``: the minute is parsed once and cached, seconds and millis added. Anything
+    else goes the full way; the result is the same (tests/consumers pin it)."""
+    n = len(value)
+    if (n == 24 or n == 29) and value[16] == ":" and value[19] == "." and value.isascii():
+        sec, milli = value[17:19], value[20:23]
+        if sec.isdigit() and milli.isdigit() and sec < "60":
+            key = value[:16] + value[23:]
+            base = _MINUTES.get(key, -1)
+            if base == -1:
+                if len(_MINUTES) >= 65536:
+                    _MINUTES.clear()
+                base = _MINUTES[key] = parse_ts_ms(value[:16] + ":00" + value[23:])
+            if base is None:
+                return None
+            ms = base + int(sec) * 1000 + int(milli)
+            return ms if ms <= _MAX_MS else None
+    return parse_ts_ms(value)
+
+
 def _label(obj: Mapping[str, Any], key: str, vocab: Mapping[str, str], missing: str) -> str:
     """The canonical (shared) label string: one object per value keeps tickets small."""
     v = obj.get(key)
@@ -112,6 +154,30 @@ class Decoder:
         self._reasons = {v: v for v in RETURN_REASONS}
         self._kinds = {v: v for v in KINDS}
         self._types = frozenset(EVENT_TYPES)
+        self._wire = wire_decoder()
+        self._fast_builders: dict[type, Callable[[Any, str, int], Event | None]] = {
+            WireCreated: self._fast_created,
+            WireReplied: lambda w, e, t: (
+                TicketReplied(e, t, w.ticket_id, w.by is None or w.by == "agent")
+                if w.ticket_id else None
+            ),
+            WireTransferred: self._fast_simple(TicketTransferred),
+            WireEscalated: self._fast_simple(TicketEscalated),
+            WireResolved: self._fast_simple(TicketResolved),
+            WireReopened: self._fast_simple(TicketReopened),
+            WireRated: self._fast_rated,
+            WireDelivered: self._fast_delivered,
+            WireRequested: self._fast_requested,
+            WireReceived: self._fast_return(lambda w, e, t: ReturnReceived(e, t, w.return_id)),
+            WireInspected: self._fast_return(
+                lambda w, e, t: ReturnInspected(e, t, w.return_id, w.passed)),
+            WireRefunded: self._fast_return(
+                lambda w, e, t: ReturnClosed(e, t, w.return_id, "refunded")),
+            WireExchanged: self._fast_return(
+                lambda w, e, t: ReturnClosed(e, t, w.return_id, "exchanged")),
+            WireCancelled: self._fast_return(
+                lambda w, e, t: ReturnClosed(e, t, w.return_id, "cancelled")),
+        }
         self._builders: dict[str, Callable[[Mapping[str, Any], str, int], Event]] = {
             "ticket.created": self._created,
             "ticket.replied": self._replied,
@@ -131,6 +197,14 @@ class Decoder:
 
     def decode(self, value: bytes | None, wall_ms: int) -> Event | Rejection:
         """Decode one message value. Never raises for bad input."""
+        if value is not None and len(value) <= self.max_bytes:
+            event = self._fast(value, wall_ms)
+            if event is not None:
+                return event
+        return self.decode_full(value, wall_ms)
+
+    def decode_full(self, value: bytes | None, wall_ms: int) -> Event | Rejection:
+        """The full rules alone (what ``decode`` falls back to; the tests compare them)."""
         if value is None:
             return Rejection(RejectReason.INVALID_JSON, "empty message (tombstone)")
         if len(value) > self.max_bytes:
@@ -150,6 +224,87 @@ class Decoder:
         except RecursionError:  # pragma: no cover - orjson bounds nesting already
             return Rejection(RejectReason.INVALID_JSON, "nesting too deep")
 
+    # -- the fast path: msgspec types the fields; None hands the message to the full rules
+    def _fast(self, value: bytes, wall_ms: int) -> Event | None:
+        try:
+            # from str, so that invalid UTF-8 anywhere (even in ignored fields) falls back
+            wire = self._wire.decode(value.decode())
+        except (UnicodeDecodeError, msgspec.MsgspecError, RecursionError):
+            return None
+        eid = wire.event_id
+        if not 0 < len(eid) <= 128:
+            return None
+        raw = wire.ts
+        ts: int | None = (
+            fast_ts_ms(raw) if isinstance(raw, str)
+            else raw if _MIN_MS <= raw <= _MAX_MS else None
+        )
+        if ts is None or ts > wall_ms + self.max_skew_ms:
+            return None
+        return self._fast_builders[type(wire)](wire, eid, ts)
+
+    @staticmethod
+    def _fast_simple(cls: Any) -> Callable[[Any, str, int], Event | None]:
+        def build(w: Any, eid: str, ts: int) -> Event | None:
+            return cls(eid, ts, w.ticket_id) if w.ticket_id else None
+
+        return build
+
+    @staticmethod
+    def _fast_return(
+        make: Callable[[Any, str, int], Event],
+    ) -> Callable[[Any, str, int], Event | None]:
+        def build(w: Any, eid: str, ts: int) -> Event | None:
+            return make(w, eid, ts) if w.return_id else None
+
+        return build
+
+    def _fast_created(self, w: WireCreated, eid: str, ts: int) -> Event | None:
+        if not w.ticket_id:
+            return None
+        c, g, p, r = w.channel, w.category, w.priority, w.region
+        return TicketCreated(
+            eid, ts, w.ticket_id,
+            OTHER if c is None else self._channels.get(c, OTHER),
+            OTHER if g is None else self._categories.get(g, OTHER),
+            "P3" if p is None else self._priorities.get(p, OTHER),
+            OTHER if r is None else self._regions.get(r, OTHER),
+        )
+
+    def _fast_rated(self, w: WireRated, eid: str, ts: int) -> Event | None:
+        csat, nps = w.csat, w.nps
+        if not w.ticket_id or (csat is None and nps is None):
+            return None
+        if (csat is not None and not 1 <= csat <= 5) or (nps is not None and not 0 <= nps <= 10):
+            return None
+        return TicketRated(eid, ts, w.ticket_id, csat, nps)
+
+    def _fast_delivered(self, w: WireDelivered, eid: str, ts: int) -> Event | None:
+        if not w.order_id:
+            return None
+        raw = w.promised_ts
+        promised = None
+        if raw is not None:
+            promised = fast_ts_ms(raw) if type(raw) is str else parse_ts_ms(raw)
+            if promised is None:
+                return None
+        r = w.region
+        return ShipmentDelivered(
+            eid, ts, w.order_id, OTHER if r is None else self._regions.get(r, OTHER), promised
+        )
+
+    def _fast_requested(self, w: WireRequested, eid: str, ts: int) -> Event | None:
+        if not w.return_id:
+            return None
+        r, why, k = w.region, w.reason, w.kind
+        return ReturnRequested(
+            eid, ts, w.return_id,
+            OTHER if r is None else self._regions.get(r, OTHER),
+            OTHER if why is None else self._reasons.get(why, OTHER),
+            OTHER if k is None else self._kinds.get(k, OTHER),
+        )
+
+    # -- the full rules: every rejection gets its reason here
     def _validate(self, obj: dict[str, Any], wall_ms: int) -> Event:
         eid = obj.get("event_id")
         if eid is None:

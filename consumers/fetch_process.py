@@ -282,6 +282,12 @@ class FetchProcessConsumer:
             # a stray reply (its caller timed out): nothing to do
 
     def _rebalance(self, what: str, tps: list[TopicPartition]) -> None:
+        # the assignment changes here, before the state that follows reports it: a
+        # rebuild started by the listener must see the partitions it rebuilds
+        with self._lock:
+            current = self._state.assignment
+            changed = current - set(tps) if what == "revoked" else frozenset(tps)
+            self._state = self._state._replace(assignment=changed)
         if self._listener is None:
             return
         if what == "revoked":
