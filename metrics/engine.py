@@ -92,6 +92,17 @@ class _Slots:
         return len(self.index)
 
 
+class _Route:
+    """Where one event class of one topic goes, and how many were accepted."""
+
+    __slots__ = ("handler", "key", "n")
+
+    def __init__(self, handler: Callable[[Any], bool], key: Key | None) -> None:
+        self.handler = handler
+        self.key = key  # (topic, type); None for a class whose type varies per event
+        self.n = 0
+
+
 class Engine:
     """Event fold + snapshot. ``wall`` returns the wall clock in epoch ms (injected)."""
 
@@ -116,7 +127,6 @@ class Engine:
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions)
         self.returns = ReturnBook(self.regions)
 
-        self.events_total = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
         self.rejected_total = dict.fromkeys(
             product(self.topics, [r.value for r in RejectReason]), 0
         )
@@ -146,12 +156,15 @@ class Engine:
             ReturnInspected: (self._return_touched, "return.inspected"),
             ReturnClosed: (self._return_closed, None),
         }
-        # topic -> event class -> (handler, (topic, type) counter key or None)
-        self._routes: dict[str, dict[type, tuple[Callable[[Any], bool], Key | None]]] = {}
+        # topic -> event class -> route (handler, (topic, type), accepted count); the
+        # route of a class with several types is resolved per type (_outcome_route)
+        self._routes: dict[str, dict[type, _Route]] = {}
+        self._outcome_routes: dict[Key, _Route] = {}
         self._largest_ms = config.largest_window_s * 1000
         self._now = 0
         self._seen_ids = self.seen.accepted  # inlined lookups; refreshed after expiry
-        self._add = self.windows.add
+        self._add = self.windows.add  # value entries (first responses)
+        self._count = self.windows.count  # counter-only entries
         self._build_codes()
 
     # -- input -----------------------------------------------------------------------
@@ -170,26 +183,55 @@ class Engine:
         routes = self._routes.get(topic)
         if routes is None:
             routes = self._route(topic)
-        handler, key = routes[type(event)]
-        if key is None:
-            key = (topic, event.type)
-        totals = self.events_total
-        totals[key] = totals.get(key, 0) + 1
+        route = routes[type(event)]
+        if route.key is None:
+            route = self._outcome_route(topic, event.type)
+        route.n += 1
         self.last_event_wall_ms = wall_ms
         ts = event.ts_ms
-        clock = self._now = clk.observe(ts)
+        # EventClock.observe, inlined: the watermark moves; in replay the clock follows
+        wm = clk.watermark_ms
+        if wm is None or ts > wm:
+            clk.watermark_ms = ts
+            if ts > clk.clock_ms and not clk.live:
+                clk.clock_ms = ts
+        clock = self._now = clk.clock_ms
         self._seen_ids[eid] = clock
         if ts <= clock - self._largest_ms:
             self.late_total[topic] = self.late_total.get(topic, 0) + 1
-        if not handler(event):
+        if not route.handler(event):
+            key = route.key
+            assert key is not None  # resolved above
             self.orphan_total[key] = self.orphan_total.get(key, 0) + 1
 
-    def _route(self, topic: str) -> dict[type, tuple[Callable[[Any], bool], Key | None]]:
+    def _route(self, topic: str) -> dict[type, _Route]:
         routes = self._routes[topic] = {
-            cls: (handler, None if etype is None else (topic, etype))
+            cls: _Route(handler, None if etype is None else (topic, etype))
             for cls, (handler, etype) in self._dispatch.items()
         }
         return routes
+
+    def _outcome_route(self, topic: str, etype: str) -> _Route:
+        route = self._outcome_routes.get((topic, etype))
+        if route is None:
+            handler = self._routes[topic][ReturnClosed].handler
+            route = self._outcome_routes[(topic, etype)] = _Route(handler, (topic, etype))
+        return route
+
+    @property
+    def events_total(self) -> dict[Key, int]:
+        """Accepted events (orphans included) by (topic, type)."""
+        out = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
+        for routes in self._routes.values():
+            for route in routes.values():
+                if route.n:
+                    assert route.key is not None
+                    out[route.key] = out.get(route.key, 0) + route.n
+        for route in self._outcome_routes.values():
+            if route.n:
+                assert route.key is not None
+                out[route.key] = out.get(route.key, 0) + route.n
+        return out
 
     def _code(self, *key: tuple[str, str], series: int = -1) -> int:
         """The window entry code of one combination of (metric, label) slots."""
@@ -240,7 +282,7 @@ class Engine:
         book = self.tickets
         if e.ticket_id not in book.tickets:
             book.add(e.ticket_id, ts, book.profile(e.channel, e.category, e.priority, e.region))
-        self._add(ts, self._c_created[e.channel], 0.0, self._now)
+        self._count(ts, self._c_created[e.channel], self._now)
         minute = ts // 60000
         self._arrivals[minute] = self._arrivals.get(minute, 0) + 1
         return True
@@ -263,7 +305,7 @@ class Engine:
         if t is None:
             return False
         t[FLAGS] |= TRANSFERRED
-        self._add(e.ts_ms, self._c_transfer, 0.0, self._now)
+        self._count(e.ts_ms, self._c_transfer, self._now)
         return True
 
     def _escalated(self, e: TicketEscalated) -> bool:
@@ -271,7 +313,7 @@ class Engine:
         if t is None:
             return False
         t[FLAGS] |= ESCALATED
-        self._add(e.ts_ms, self._c_escalate, 0.0, self._now)
+        self._count(e.ts_ms, self._c_escalate, self._now)
         return True
 
     def _resolved(self, e: TicketResolved) -> bool:
@@ -288,7 +330,7 @@ class Engine:
             not flags & (TRANSFERRED | ESCALATED | REOPENED),
             not flags & AGENT,
         )]
-        self._add(e.ts_ms, code, 0.0, self._now)
+        self._count(e.ts_ms, code, self._now)
         self.tickets.resolve(t)
         return True
 
@@ -297,7 +339,7 @@ class Engine:
         if t is None:
             return False
         self.tickets.reopen(t)
-        self._add(e.ts_ms, self._c_reopen, 0.0, self._now)
+        self._count(e.ts_ms, self._c_reopen, self._now)
         return True
 
     def _rated(self, e: TicketRated) -> bool:
@@ -306,17 +348,17 @@ class Engine:
         csat = None if e.csat is None else e.csat >= 4
         nps = None if e.nps is None else (
             "promoter" if e.nps >= 9 else "detractor" if e.nps <= 6 else "")
-        self._add(e.ts_ms, self._c_rated[(csat, nps)], 0.0, self._now)
+        self._count(e.ts_ms, self._c_rated[(csat, nps)], self._now)
         return True
 
     def _delivered(self, e: ShipmentDelivered) -> bool:
         late = e.promised_ms is not None and e.ts_ms > e.promised_ms
-        self._add(e.ts_ms, self._c_delivered[(e.region, late)], 0.0, self._now)
+        self._count(e.ts_ms, self._c_delivered[(e.region, late)], self._now)
         return True
 
     def _requested(self, e: ReturnRequested) -> bool:
         self.returns.request(e.return_id, e.ts_ms, e.region)
-        self._add(e.ts_ms, self._c_requested[(e.region, e.reason)], 0.0, self._now)
+        self._count(e.ts_ms, self._c_requested[(e.region, e.reason)], self._now)
         return True
 
     def _return_touched(self, e: ReturnReceived | ReturnInspected) -> bool:
@@ -380,7 +422,7 @@ class Engine:
             live=self.clock.live,
             ready=ready,
             last_event_wall_ms=self.last_event_wall_ms,
-            events_total=MappingProxyType(dict(self.events_total)),
+            events_total=MappingProxyType(self.events_total),
             rejected_total=MappingProxyType(dict(self.rejected_total)),
             duplicate_total=MappingProxyType(dict(self.duplicate_total)),
             late_total=MappingProxyType(dict(self.late_total)),

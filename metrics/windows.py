@@ -1,20 +1,23 @@
-"""Exact sliding event-time windows over sorted, minute-long chunks of entries.
+"""Exact sliding event-time windows over minute-long chunks of entries in flat arrays.
 
 A window ``w`` holds every entry with ``clock - w < ts <= clock``, to the millisecond.
 Entries are kept for as long as the largest window can still see them, in chunks of one
-minute of event time: per chunk, flat arrays of timestamps and codes sorted by timestamp
-(in-order entries are appended; a late one is inserted at its place). Each window keeps
-running totals per code:
+minute of event time: per chunk, flat arrays of timestamps and codes (no object per
+entry or per second). Each window keeps running totals per code:
 
 - an entry is counted when it arrives (or, if its ``ts`` is still ahead of the clock,
   when the clock reaches it);
-- when the clock moves, the entries a window loses (``lo < ts <= new_lo``) are found by
-  bisection in the chunks they lie in and subtracted per code (``collections.Counter``
-  over the slice of the codes array).
+- when the clock moves, the entries a window loses (``lo < ts <= new_lo``) are
+  subtracted per code (``collections.Counter`` over the codes array): whole chunks at
+  once, and in the chunk the edge cuts through, the slice found by bisection.
 
-So the cost of moving the clock is proportional to the entries that left, never to the
-window size or the traffic inside it, and an entry costs 10 bytes (8 for a value entry
-more) plus a share of its chunk, whatever the traffic density: no per-second objects.
+Counter-only entries are appended as they come and a chunk is sorted by ts only when an
+edge has to cut through it while it is out of order (a rebuild reads partitions at
+different event times; live traffic is nearly in order, and an edge cuts through a
+chunk long after it was written). So the cost of moving the clock is proportional to
+the entries that left, never to the window size or the traffic inside it, and an entry
+costs 10 bytes (18 with a value) plus a share of its chunk, whatever the traffic
+density.
 
 An entry is ``(ts_ms, code, value)``: ``code`` names the counter slots it increments and,
 optionally, the value series (e.g. first-response seconds by channel) whose exact
@@ -51,17 +54,27 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
 
 
 class _Chunk:
-    """One minute of entries, each kind sorted by ts: counter-only and value entries."""
+    """One minute of entries: counter-only entries (in arrival order, sorted by ts when a
+    window edge has to cut through them) and value entries (always sorted by ts)."""
 
-    __slots__ = ("codes", "s_codes", "s_ts", "s_values", "ts")
+    __slots__ = ("codes", "s_codes", "s_ts", "s_values", "ts", "unsorted")
 
     def __init__(self) -> None:
         self.ts: array[int] = array("q")
         self.codes: array[int] = array("H")
+        self.unsorted = False
         # value entries (first responses) are rarer: their arrays come with the first one
         self.s_ts: array[int] | None = None
         self.s_codes: array[int] = array("H")
         self.s_values: array[float] = array("d")
+
+
+def _sort(ch: _Chunk) -> None:
+    """Sort a chunk's counter-only entries by ts."""
+    pairs = sorted(zip(ch.ts, ch.codes, strict=True))
+    ch.ts = array("q", [p[0] for p in pairs])
+    ch.codes = array("H", [p[1] for p in pairs])
+    ch.unsorted = False
 
 
 class _Window:
@@ -86,6 +99,8 @@ class SlidingWindows:
         self._largest = max(self._windows, key=lambda w: w.ms)
         # an entry above the smallest window's edge is inside every window
         self._smallest = min(self._windows, key=lambda w: w.ms)
+        self._floor = self._largest.lo  # at or below: no window can ever see an entry
+        self._inner = self._smallest.lo  # above: every window sees it
         self._chunks: dict[int, _Chunk] = {}
         self._evicted_below = 0
         self._pending: list[tuple[int, int, float]] = []  # entries ahead of the clock
@@ -116,40 +131,54 @@ class SlidingWindows:
     # -- writes --------------------------------------------------------------------
     def add(self, ts_ms: int, code: int, value: float = 0.0, clock_ms: int = 0) -> bool:
         """Record one entry seen at ``clock_ms``; False when no window can ever see it."""
-        if ts_ms <= self._largest.lo:
+        series = self._code_series[code]
+        if series < 0:
+            return self.count(ts_ms, code, clock_ms)
+        if ts_ms <= self._floor:
             return False
         key = ts_ms // _CHUNK_MS
         ch = self._chunks.get(key)
         if ch is None:
             ch = self._chunks[key] = _Chunk()
-        series = self._code_series[code]
-        if series < 0:
-            ts = ch.ts
-            if not ts or ts[-1] <= ts_ms:
-                ts.append(ts_ms)
-                ch.codes.append(code)
-            else:
-                i = bisect_right(ts, ts_ms)
-                ts.insert(i, ts_ms)
-                ch.codes.insert(i, code)
-        else:
-            s_ts = ch.s_ts
-            if s_ts is None:
-                s_ts = ch.s_ts = array("q")
-            i = bisect_right(s_ts, ts_ms) if s_ts and s_ts[-1] > ts_ms else len(s_ts)
-            s_ts.insert(i, ts_ms)
-            ch.s_codes.insert(i, code)
-            ch.s_values.insert(i, value)
-        if ts_ms > (clock_ms if clock_ms > self._clock else self._clock):
+        s_ts = ch.s_ts
+        if s_ts is None:
+            s_ts = ch.s_ts = array("q")
+        i = bisect_right(s_ts, ts_ms) if s_ts and s_ts[-1] > ts_ms else len(s_ts)
+        s_ts.insert(i, ts_ms)
+        ch.s_codes.insert(i, code)
+        ch.s_values.insert(i, value)
+        if ts_ms > clock_ms and ts_ms > self._clock:
             self._pending.append((ts_ms, code, value))  # counted when the clock gets there
             return True
         self._total[code] += 1
-        if ts_ms > self._smallest.lo:  # inside every window: the common case
-            if series >= 0:
-                for w in self._windows:
-                    w.series[series].add(value)
+        if ts_ms > self._inner:  # inside every window: the common case
+            for w in self._windows:
+                w.series[series].add(value)
         else:
             self._apply_late(ts_ms, code, series, value)
+        return True
+
+    def count(self, ts_ms: int, code: int, clock_ms: int = 0) -> bool:
+        """:meth:`add` for a code without a value series (the hot path: most entries)."""
+        if ts_ms <= self._floor:
+            return False
+        key = ts_ms // _CHUNK_MS
+        ch = self._chunks.get(key)
+        if ch is None:
+            ch = self._chunks[key] = _Chunk()
+        ts = ch.ts
+        if ts and ts[-1] > ts_ms:  # behind the chunk's newest: sorted when needed
+            ch.unsorted = True
+        ts.append(ts_ms)
+        ch.codes.append(code)
+        if ts_ms > clock_ms and ts_ms > self._clock:
+            self._pending.append((ts_ms, code, 0.0))  # counted when the clock gets there
+            return True
+        self._total[code] += 1
+        if ts_ms <= self._inner:  # some window has already passed it: it left at once
+            for w in self._windows:
+                if ts_ms <= w.lo:
+                    w.left[code] += 1
         return True
 
     def _apply_late(self, ts_ms: int, code: int, series: int, value: float) -> None:
@@ -178,6 +207,7 @@ class SlidingWindows:
             if new_lo > w.lo:
                 self._leave(w, w.lo, new_lo)
                 w.lo = new_lo
+        self._floor, self._inner = self._largest.lo, self._smallest.lo
         self._evict()
 
     def _leave(self, w: _Window, lo: int, new_lo: int) -> None:
@@ -194,6 +224,9 @@ class SlidingWindows:
             if ch is None:
                 continue
             start, end = key * _CHUNK_MS, key * _CHUNK_MS + _CHUNK_MS - 1
+            whole = lo < start and end <= new_lo
+            if ch.unsorted and not whole:
+                _sort(ch)
             ts, codes = ch.ts, ch.codes
             i = 0 if lo < start else bisect_right(ts, lo)
             j = len(ts) if end <= new_lo else bisect_right(ts, new_lo)
