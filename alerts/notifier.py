@@ -2,7 +2,9 @@
 
 :meth:`Notifier.submit` is called from the consumer thread and never waits: it appends
 to each sink's queue (a full queue drops its oldest item, counted) and returns. Each
-worker retries a failed send with exponential backoff and jitter, so a dead robot costs
+worker retries a failed send with exponential backoff (capped at ``max_backoff_s``) and
+jitter for up to ``retry_for_s`` (an hour by default, so a sink that is down or hanging
+for minutes gets its notifications, in order, when it returns), so a dead robot costs
 its own thread time and nothing else — the stream, the metrics and the other sinks go
 on at full speed.
 """
@@ -97,9 +99,15 @@ class _Worker:
             self._deliver(item)
 
     def _deliver(self, item: Notification | _Refresh) -> None:
+        """Send ``item``, retrying with capped exponential backoff and jitter until it is
+        delivered, ``max_attempts`` (when not 0) were made or ``retry_for_s`` has passed."""
         opts = self.sink.options
         status = "refresh" if isinstance(item, _Refresh) else item.status
-        for attempt in range(1, opts.max_attempts + 1):
+        limit = str(opts.max_attempts) if opts.max_attempts else "-"
+        give_up_at = time.monotonic() + opts.retry_for_s
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 if isinstance(item, _Refresh):
                     self.sink.refresh(item.alerts)
@@ -107,18 +115,22 @@ class _Worker:
                     self.sink.send(item)
             except Exception as exc:  # a sink's failure of any kind is counted, not raised
                 self.stats.add("failures", self.sink.name)
-                log.warning("sink %s: attempt %d/%d failed: %s", self.sink.name, attempt,
-                            opts.max_attempts, exc)
+                log.warning("sink %s: attempt %d/%s failed: %s", self.sink.name, attempt,
+                            limit, exc)
             else:
                 self.stats.add("sent", (self.sink.name, status))
                 return
-            if attempt == opts.max_attempts:
+            if opts.max_attempts and attempt >= opts.max_attempts:
                 break
-            delay = min(opts.max_backoff_s, opts.backoff_s * 2 ** (attempt - 1))
-            if self._stop.wait(delay * (0.8 + 0.4 * self._rand())):
+            delay = min(opts.max_backoff_s, opts.backoff_s * 2 ** min(attempt - 1, 30))
+            delay *= 0.8 + 0.4 * self._rand()
+            if time.monotonic() + delay > give_up_at:
+                break
+            if self._stop.wait(delay):
                 break  # shutting down: one attempt per queued item, no more waiting
         self.stats.add("dropped", (self.sink.name, "gave_up"))
-        log.error("sink %s: gave up on a %s notification", self.sink.name, status)
+        log.error("sink %s: gave up on a %s notification after %d attempts", self.sink.name,
+                  status, attempt)
 
 
 class Notifier:

@@ -30,8 +30,9 @@ SINK_TYPES: Mapping[str, type[Sink]] = {
     for cls in (LogSink, WebhookSink, DingTalkSink, WeComSink, FeishuSink, AlertmanagerSink)
 }
 _COMMON = {f.name: f.type for f in fields(SinkOptions) if f.name != "kind"}
-_NUMERIC = {"timeout_s", "backoff_s", "max_backoff_s"}
-_POSITIVE_INT = {"queue_size", "max_attempts"}
+_NUMERIC = {"timeout_s", "backoff_s", "max_backoff_s", "retry_for_s"}
+_POSITIVE_INT = {"queue_size"}
+_COUNT = {"max_attempts"}  # 0: no limit
 
 
 def _options(spec: Mapping[str, Any], kind: str, where: str) -> SinkOptions:
@@ -49,6 +50,9 @@ def _options(spec: Mapping[str, Any], kind: str, where: str) -> SinkOptions:
         elif key in _POSITIVE_INT:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{where}.{key}: expected a positive integer")
+        elif key in _COUNT:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{where}.{key}: expected an integer >= 0 (0: no limit)")
         elif key == "min_severity" and v not in SEVERITIES:
             raise ConfigError(f"{where}.{key}: expected one of {', '.join(SEVERITIES)}")
         elif key == "lang" and v not in ("zh", "en", "both"):

@@ -52,9 +52,14 @@ class SinkOptions:
     lang: str = "both"  # zh | en | both
     timeout_s: float = 5.0
     queue_size: int = 256
-    max_attempts: int = 5
+    # retry policy: a failed send is retried after backoff_s, doubling up to max_backoff_s
+    # (± 20 % jitter), until it has been retried for retry_for_s or max_attempts sends
+    # were made (0: no count limit). Five attempts (~15 s) lost every notification of a
+    # sink that was down for minutes.
+    max_attempts: int = 0
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
+    retry_for_s: float = 3600.0
 
 
 _QUERY = re.compile(r"\?[^\s'\"()]*")

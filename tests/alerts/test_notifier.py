@@ -132,3 +132,32 @@ def test_refreshes_waiting_in_a_queue_are_coalesced(firing: Notification) -> Non
             n.refresh([firing.alert])
         assert n.queue_depth()["alertmanager"] <= 2
         n.close()
+
+
+def test_default_policy_outlasts_an_outage_of_many_attempts(firing: Notification) -> None:
+    """No attempt limit by default: a sink down for minutes still gets the notification."""
+    with RobotServer() as server:
+        server.answers.extend([Answer(status=503)] * 12)
+        sinks = build_sinks([{"type": "webhook", "url": server.url, "backoff_s": 0.005,
+                              "max_backoff_s": 0.02}], CTX)
+        n = Notifier(sinks)
+        n.submit([firing])
+        wait_until(lambda: n.stats.copy()[0].get(("webhook", "firing")) == 1)
+        _sent, failures, dropped = n.stats.copy()
+        assert failures == {"webhook": 12}
+        assert dropped == {}
+        n.close()
+
+
+def test_gives_up_after_retry_for_s(firing: Notification) -> None:
+    with RobotServer() as server:
+        server.default = Answer(status=500)
+        sinks = build_sinks([{"type": "webhook", "url": server.url, "backoff_s": 0.02,
+                              "max_backoff_s": 0.02, "retry_for_s": 0.3}], CTX)
+        n = Notifier(sinks, rand=lambda: 0.5)
+        t = time.monotonic()
+        n.submit([firing])
+        wait_until(lambda: n.stats.copy()[2].get(("webhook", "gave_up")) == 1)
+        assert 0.25 < time.monotonic() - t < 2.0
+        assert n.stats.copy()[1]["webhook"] >= 5
+        n.close()
