@@ -44,7 +44,6 @@ from metrics.state import (
     AGENT,
     CREATED,
     ESCALATED,
-    FLAGS,
     PROFILE,
     REOPENED,
     TRANSFERRED,
@@ -304,7 +303,7 @@ class Engine:
         t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        t[FLAGS] |= TRANSFERRED
+        self.tickets.flag(t, TRANSFERRED)
         self._count(e.ts_ms, self._c_transfer, self._now)
         return True
 
@@ -312,7 +311,7 @@ class Engine:
         t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        t[FLAGS] |= ESCALATED
+        self.tickets.flag(t, ESCALATED)
         self._count(e.ts_ms, self._c_escalate, self._now)
         return True
 
@@ -321,9 +320,9 @@ class Engine:
         if t is None:
             return False
         elapsed = e.ts_ms - t[CREATED]
-        p = t[PROFILE].priority
+        prof = t[PROFILE]
+        p, flags = prof.priority, prof.flags
         self.h_resolution[p].observe(elapsed / 1000.0)
-        flags = t[FLAGS]
         code = self._c_res[(
             p,
             elapsed <= self._res_sla_ms[p],
@@ -408,11 +407,11 @@ class Engine:
         unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
         for ch, lst in self.tickets.unanswered.items():
             unanswered[ch] = len(lst)
-            fr_overdue[ch] = bisect_left(lst, [clock - self._fr_sla_ms[ch]])
-            fr_overdue_2x[ch] = bisect_left(lst, [clock - 2 * self._fr_sla_ms[ch]])
+            fr_overdue[ch] = bisect_left(lst, (clock - self._fr_sla_ms[ch],))
+            fr_overdue_2x[ch] = bisect_left(lst, (clock - 2 * self._fr_sla_ms[ch],))
             oldest[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
         res_overdue = {
-            p: bisect_left(lst, [clock - self._res_sla_ms[p]])
+            p: bisect_left(lst, (clock - self._res_sla_ms[p],))
             for p, lst in self.tickets.open_by_priority.items()
         }
         return Snapshot(
@@ -500,7 +499,7 @@ class Engine:
             for p, lst in self.tickets.open_by_priority.items()
         ]
         for lst, sla_ms, kind in candidates:
-            for created, tid, prof, _flags in lst.islice(0, limit):
+            for created, tid, prof in lst.islice(0, limit):
                 age = clock - created
                 if kind == "overdue" and age <= sla_ms:
                     break
@@ -522,7 +521,7 @@ class Engine:
         for p, lst in self.tickets.open_by_priority.items():
             prev = len(lst)
             for label, secs in _AGE_BUCKETS:
-                cut = bisect_left(lst, [clock - secs * 1000])
+                cut = bisect_left(lst, (clock - secs * 1000,))
                 out[(p, label)] = prev - cut
                 prev = cut
             out[(p, ">2d")] = prev

@@ -4,12 +4,13 @@ Open tickets are indexed by ``(created_ms, ticket_id)`` in sorted lists per chan
 (unanswered) and per priority (open), so "how many are older than the SLA" and "which
 are the oldest" are a bisection, not a scan, at any backlog size.
 
-A ticket is kept small (it is most of the memory of a large backlog): one list
-``[created_ms, ticket_id, profile, flags]``. Lists compare like tuples, element by
-element, and ``(created_ms, ticket_id)`` is unique, so the ticket itself is its own sort
-key in every index — no separate key tuple. The categorical labels live in a
-:class:`Profile` shared by every ticket with the same channel, category, priority and
-region; the flags are a small int (cached by CPython, so free).
+A ticket is kept small (it is most of the memory of a large backlog): one immutable
+tuple ``(created_ms, ticket_id, profile)``, 64 bytes. Tuples compare element by element
+and ``(created_ms, ticket_id)`` is unique, so the ticket is its own sort key in every
+index — no separate key object. Its labels and flags are a :class:`Profile` shared by
+every ticket with the same channel, category, priority, region and flags. A flag change
+replaces the ticket's tuple, in the dict and in the indexes that hold it (an open
+ticket's first agent reply, transfer, escalation: a few per ticket).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from itertools import product
-from typing import Any
+from typing import Final
 
 from sortedcontainers import SortedList
 
@@ -25,7 +26,6 @@ __all__ = [
     "AGENT",
     "CREATED",
     "ESCALATED",
-    "FLAGS",
     "ID",
     "OPEN",
     "PROFILE",
@@ -44,22 +44,37 @@ TRANSFERRED = 4
 ESCALATED = 8
 REOPENED = 16
 
-# the fields of a ticket list
-CREATED, ID, PROFILE, FLAGS = 0, 1, 2, 3
-Ticket = list[Any]  # [created_ms: int, ticket_id: str, profile: Profile, flags: int]
-
 
 class Profile:
-    """The labels of a ticket (shared by all tickets with the same four labels)."""
+    """The labels and flags of a ticket: immutable, shared by every ticket with the same
+    labels and flags. Siblings (same labels, other flags) share one family list."""
 
-    __slots__ = ("backlog_key", "category", "channel", "priority", "region")
+    __slots__ = ("_family", "backlog_key", "category", "channel", "flags", "priority", "region")
 
-    def __init__(self, channel: str, category: str, priority: str, region: str) -> None:
+    def __init__(self, channel: str, category: str, priority: str, region: str,
+                 flags: int = OPEN, family: list[Profile | None] | None = None) -> None:
         self.channel = channel
         self.category = category
         self.priority = priority
         self.region = region
+        self.flags = flags
         self.backlog_key = (priority, category, region)
+        self._family: list[Profile | None] = [None] * 32 if family is None else family
+        self._family[flags] = self
+
+    def with_flags(self, flags: int) -> Profile:
+        p = self._family[flags]
+        if p is None:
+            p = Profile(self.channel, self.category, self.priority, self.region, flags,
+                        self._family)
+        return p
+
+
+# the fields of a ticket tuple
+CREATED: Final = 0
+ID: Final = 1
+PROFILE: Final = 2
+Ticket = tuple[int, str, Profile]
 
 
 class TicketBook:
@@ -81,12 +96,14 @@ class TicketBook:
         self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
-        self._order: deque[Ticket] = deque()  # in creation (arrival) order
+        # ticket ids in creation (arrival) order: one entry per ticket in the dict
+        self._order: deque[str] = deque()
 
     def get(self, ticket_id: str) -> Ticket | None:
         return self.tickets.get(ticket_id)
 
     def profile(self, channel: str, category: str, priority: str, region: str) -> Profile:
+        """The profile of a new (open, unanswered) ticket with these labels."""
         key = (channel, category, priority, region)
         p = self._profiles.get(key)
         if p is None:
@@ -103,59 +120,82 @@ class TicketBook:
         return True
 
     def add(self, ticket_id: str, ts_ms: int, profile: Profile) -> None:
-        """Create a ticket that is known not to exist yet."""
-        t = [ts_ms, ticket_id, profile, OPEN]
+        """Create a ticket that is known not to exist yet (``profile``: flags OPEN)."""
+        t = (ts_ms, ticket_id, profile)
         self.tickets[ticket_id] = t
         self.backlog[profile.backlog_key] += 1
         self.open_by_priority[profile.priority].add(t)
         self.unanswered[profile.channel].add(t)
-        self._order.append(t)
+        self._order.append(ticket_id)
+
+    def _replace(self, t: Ticket, flags: int) -> Ticket:
+        """The ticket with new flags, in the dict (the caller updates the indexes)."""
+        new = (t[0], t[1], t[2].with_flags(flags))
+        self.tickets[t[1]] = new
+        return new
+
+    def flag(self, t: Ticket, flag: int) -> None:
+        """Set a flag that no index depends on (transferred, escalated, reopened)."""
+        p = t[PROFILE]
+        if p.flags & flag:
+            return
+        new = self._replace(t, p.flags | flag)
+        if p.flags & OPEN:
+            self._reindex(self.open_by_priority[p.priority], t, new)
+            if not p.flags & AGENT:
+                self._reindex(self.unanswered[p.channel], t, new)
+
+    @staticmethod
+    def _reindex(index: SortedList, old: Ticket, new: Ticket) -> None:
+        index.remove(old)
+        index.add(new)
 
     def _open(self, t: Ticket) -> None:
-        p: Profile = t[PROFILE]
-        flags = t[FLAGS]
-        t[FLAGS] = flags | OPEN
+        p = t[PROFILE]
+        new = self._replace(t, p.flags | OPEN)
         self.backlog[p.backlog_key] += 1
-        self.open_by_priority[p.priority].add(t)
-        if not flags & AGENT:
-            self.unanswered[p.channel].add(t)
+        self.open_by_priority[p.priority].add(new)
+        if not p.flags & AGENT:
+            self.unanswered[p.channel].add(new)
 
     def _close(self, t: Ticket) -> None:
-        p: Profile = t[PROFILE]
-        flags = t[FLAGS]
-        t[FLAGS] = flags & ~OPEN
+        p = t[PROFILE]
+        self._replace(t, p.flags & ~OPEN)
         self.backlog[p.backlog_key] -= 1
         self.open_by_priority[p.priority].remove(t)
-        if not flags & AGENT:
+        if not p.flags & AGENT:
             self.unanswered[p.channel].remove(t)
 
     def agent_replied(self, t: Ticket) -> bool:
         """Mark an agent reply; True when it is the ticket's first response."""
-        flags = t[FLAGS]
-        if flags & AGENT:
+        p = t[PROFILE]
+        if p.flags & AGENT:
             return False
-        if flags & OPEN:
-            self.unanswered[t[PROFILE].channel].remove(t)
-        t[FLAGS] = flags | AGENT
+        new = self._replace(t, p.flags | AGENT)
+        if p.flags & OPEN:
+            self.unanswered[p.channel].remove(t)
+            self._reindex(self.open_by_priority[p.priority], t, new)
         return True
 
     def resolve(self, t: Ticket) -> None:
-        if t[FLAGS] & OPEN:
+        if t[PROFILE].flags & OPEN:
             self._close(t)
 
     def reopen(self, t: Ticket) -> None:
-        t[FLAGS] |= REOPENED
-        if not t[FLAGS] & OPEN:
+        self.flag(t, REOPENED)
+        t = self.tickets[t[ID]]
+        if not t[PROFILE].flags & OPEN:
             self._open(t)
 
     def forget_created_before(self, horizon_ms: int) -> int:
         """Drop tickets created before ``horizon_ms``; later events for them are orphans."""
         order, tickets, n = self._order, self.tickets, 0
-        while order and order[0][CREATED] < horizon_ms:
-            t = order.popleft()
-            if tickets.get(t[ID]) is not t:
-                continue
-            if t[FLAGS] & OPEN:
+        while order:
+            t = tickets[order[0]]
+            if t[CREATED] >= horizon_ms:
+                break
+            order.popleft()
+            if t[PROFILE].flags & OPEN:
                 self._close(t)
             del tickets[t[ID]]
             n += 1
