@@ -162,6 +162,9 @@ class StreamReader:
         horizon_ms = wall_ms - self.config.state_horizon_s * 1000
         decode = self.decoder.decode
         aligner = self._aligner
+        if not self.ready and not aligner.waiting():
+            self._rebuild_batch(batch, wall_ms, horizon_ms)
+            return
         for tp, records in batch.items():
             items = [
                 None if 0 <= rec.timestamp < horizon_ms else decode(rec.value, wall_ms)
@@ -194,6 +197,28 @@ class StreamReader:
         assert consumer is not None
         for tp, offset in aligner.overflowing():
             consumer.seek(tp, offset)  # read again once the others have caught up
+
+    def _rebuild_batch(
+        self, batch: dict[TopicPartition, list[Any]], wall_ms: int, horizon_ms: int
+    ) -> None:
+        """Fold a batch in partition order: a rebuild only needs the end state, which does
+        not depend on how partitions interleave, so it skips the aligner's queues."""
+        decode = self.decoder.decode
+        process, reject = self.engine.process, self.engine.reject
+        dlq = self._dlq
+        for tp, records in batch.items():
+            topic = tp.topic
+            dlq_from = self._dlq_from.get(tp, 0)
+            for rec in records:
+                if 0 <= rec.timestamp < horizon_ms:
+                    continue  # older than the state horizon
+                item = decode(rec.value, wall_ms)
+                if type(item) is Rejection:
+                    reject(topic, item.reason)
+                    if dlq is not None and rec.offset >= dlq_from:
+                        dlq.send(rec, item)
+                else:
+                    process(topic, item, wall_ms)  # type: ignore[arg-type]
 
     def _unfetched(self) -> list[TopicPartition]:
         """Partitions with records in Kafka beyond what has been fetched."""
