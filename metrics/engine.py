@@ -263,9 +263,11 @@ class Engine:
                 if nps:
                     key.append((f"nps_{nps}s", ""))
             self._c_rated[(csat, nps)] = code(*key)
+        # region -> (on time, late)
         self._c_delivered = {
-            (r, late): code(("orders_delivered", r), *([("deliveries_late", r)] * late))
-            for r in self.regions for late in (False, True)
+            r: (code(("orders_delivered", r)),
+                code(("orders_delivered", r), ("deliveries_late", r)))
+            for r in self.regions
         }
         self._c_requested = {
             (r, why): code(("returns_requested", r), ("returns_by_reason", why))
@@ -351,8 +353,9 @@ class Engine:
         return True
 
     def _delivered(self, e: ShipmentDelivered) -> bool:
-        late = e.promised_ms is not None and e.ts_ms > e.promised_ms
-        self._count(e.ts_ms, self._c_delivered[(e.region, late)], self._now)
+        ts, promised = e.ts_ms, e.promised_ms
+        on_time, late = self._c_delivered[e.region]
+        self._count(ts, late if promised is not None and ts > promised else on_time, self._now)
         return True
 
     def _requested(self, e: ReturnRequested) -> bool:

@@ -1,0 +1,72 @@
+"""TicketBook: a ticket is one tuple; flag changes keep the dict and every index in step."""
+
+from __future__ import annotations
+
+import random
+
+from metrics.state import AGENT, ESCALATED, OPEN, REOPENED, TRANSFERRED, TicketBook
+
+CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
+
+
+def book() -> TicketBook:
+    return TicketBook(CHANNELS, PRIORITIES, ("refund",), ("east",))
+
+
+def check(b: TicketBook) -> None:
+    """The indexes hold exactly the current tuples of the open / open-unanswered tickets."""
+    for ch in CHANNELS:
+        want = sorted(t for t in b.tickets.values()
+                      if t[2].channel == ch and t[2].flags & OPEN and not t[2].flags & AGENT)
+        assert list(b.unanswered[ch]) == want
+        assert all(b.tickets[t[1]] is t for t in b.unanswered[ch])
+    for p in PRIORITIES:
+        want = sorted(t for t in b.tickets.values() if t[2].priority == p and t[2].flags & OPEN)
+        assert list(b.open_by_priority[p]) == want
+        assert all(b.tickets[t[1]] is t for t in b.open_by_priority[p])
+    assert sum(b.backlog.values()) == sum(bool(t[2].flags & OPEN) for t in b.tickets.values())
+
+
+def test_random_lifecycles_keep_indexes_consistent() -> None:
+    rnd = random.Random(7)
+    b = book()
+    for i in range(400):
+        op = rnd.random()
+        tid = f"T{rnd.randrange(60)}"
+        t = b.get(tid)
+        if t is None or op < 0.2:
+            b.create(tid, rnd.randrange(10_000), rnd.choice(CHANNELS), "refund",
+                     rnd.choice(PRIORITIES), "east")
+        elif op < 0.4:
+            b.agent_replied(t)
+        elif op < 0.55:
+            b.flag(t, rnd.choice((TRANSFERRED, ESCALATED)))
+        elif op < 0.75:
+            b.resolve(t)
+        elif op < 0.9:
+            b.reopen(t)
+        else:
+            b.forget_created_before(rnd.randrange(10_000))
+        if i % 10 == 0:
+            check(b)
+    check(b)
+
+
+def test_flags_and_first_response() -> None:
+    b = book()
+    assert b.create("A", 100, "chat", "refund", "P1", "east")
+    assert not b.create("A", 200, "email", "refund", "P2", "east")  # never resets
+    t = b.tickets["A"]
+    assert t[0] == 100
+    assert t[2].flags == OPEN
+    assert b.agent_replied(t)
+    assert not b.agent_replied(b.tickets["A"])  # only the first is a first response
+    b.resolve(b.tickets["A"])
+    b.reopen(b.tickets["A"])
+    assert b.tickets["A"][2].flags == OPEN | AGENT | REOPENED
+    assert list(b.open_by_priority["P1"]) == [b.tickets["A"]]
+    assert not b.unanswered["chat"]
+    assert b.forget_created_before(101) == 1
+    assert not b.tickets
+    assert not b.open_by_priority["P1"]
+    assert b.backlog[("P1", "refund", "east")] == 0
