@@ -84,8 +84,9 @@ class _Forward(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _child_main(conn: Connection) -> None:
     """The child's loop. Settings come over the pipe, never on the command line (secrets)."""
-    settings, topics, session_timeout_ms, parent_pid, log_level = conn.recv()
+    settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level = conn.recv()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(kafka_level)
     consumer = KafkaConsumer(**settings)
     forward = _Forward()
     consumer.subscribe(topics, listener=forward)
@@ -208,8 +209,9 @@ class FetchProcessConsumer:
         )
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
-        self._conn.send((self._settings, self._topics, self._session_timeout_ms,
-                         os.getpid(), logging.getLogger().getEffectiveLevel()))
+        self._conn.send((self._settings, self._topics, self._session_timeout_ms, os.getpid(),
+                         logging.getLogger().getEffectiveLevel(),
+                         logging.getLogger("kafka").getEffectiveLevel()))
         self._inbox.clear()
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions = {}

@@ -11,16 +11,27 @@ __all__ = ["Histogram"]
 
 
 class Histogram:
-    __slots__ = ("bounds", "counts", "sum")
+    """Durations in seconds that are whole milliseconds (event times are epoch ms).
+
+    The sum is kept in integer milliseconds: a float running sum depends on the order
+    of the additions, so two replicas, or a rebuild that interleaves partitions
+    differently, would expose different ``_sum`` values for the same events.
+    """
+
+    __slots__ = ("bounds", "counts", "sum_ms")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
+        self.sum_ms = 0
 
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
+        self.sum_ms += round(value * 1000)
+
+    @property
+    def sum(self) -> float:
+        return self.sum_ms / 1000
 
     def data(self) -> HistogramData:
         return HistogramData(self.bounds, tuple(accumulate(self.counts)), self.sum)

@@ -1,0 +1,81 @@
+"""The fetch process against the real broker: same results as one thread, survives its
+child's death, keeps the settings (secrets) off the command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from consumers.fetch_process import FetchProcessConsumer
+from pulse.service import Service
+from tests.conftest import scrape, wait_for
+from tests.integration.helpers import handled, produce, simulated
+
+pytestmark = pytest.mark.broker
+
+
+def _series(text: str) -> dict[str, str]:
+    """Every aftersales series except the process-local ones (lag, health, ages)."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("aftersales_") or any(
+            k in line for k in ("lag", "broker_up", "age_seconds", "_live", "overdue")
+        ):
+            continue
+        name, value = line.rsplit(" ", 1)
+        out[name] = value
+    return out
+
+
+def test_fetch_process_equals_one_thread_and_survives_its_child(make_config) -> None:
+    cfg = make_config(kafka__client={"client_id": "pulse-test-marker-7f3a"})
+    one_thread = make_config(
+        kafka__tickets_topic=cfg.kafka.tickets_topic,
+        kafka__logistics_topic=cfg.kafka.logistics_topic,
+        kafka__fetch_process=False,
+    )
+    assert cfg.kafka.fetch_process
+    assert not one_thread.kafka.fetch_process
+    messages = simulated(cfg, hours=3, seed=41, rate=8.0, bad_every=50)
+    n = produce(cfg, messages)
+
+    with Service(one_thread) as ref:
+        assert ref.wait_ready(60)
+        wait_for(lambda: handled(scrape(ref.metrics_url)) == n, 30)
+        expected = _series(scrape(ref.metrics_url))
+
+    with Service(cfg) as svc:
+        assert svc.wait_ready(60)
+        consumer = svc.reader._consumer
+        assert isinstance(consumer, FetchProcessConsumer)
+        wait_for(lambda: handled(scrape(svc.metrics_url)) == n, 30)
+        assert _series(scrape(svc.metrics_url)) == expected
+
+        # the settings travel over the pipe, not on the command line
+        pid = consumer.pid
+        assert pid is not None
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"pulse-test-marker" not in cmdline
+        assert b"bootstrap" not in cmdline
+
+        # the child dies: it is started again, the state rebuilt, nothing lost or doubled
+        rebuilds = svc.reader.rebuilds
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: consumer.restarts == 1, 30)
+        wait_for(lambda: svc.reader.rebuilds > rebuilds and svc.reader.ready, 60)
+        assert consumer.pid != pid
+        wait_for(lambda: handled(scrape(svc.metrics_url)) == n, 30)
+        assert _series(scrape(svc.metrics_url)) == expected
+    # closing stops the child
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{consumer.pid}").exists() and time.monotonic() < deadline:
+        status = Path(f"/proc/{consumer.pid}/status").read_text()
+        if "zombie" in status:
+            break
+        time.sleep(0.1)
+    else:
+        assert not Path(f"/proc/{consumer.pid}").exists()
