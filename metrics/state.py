@@ -8,9 +8,13 @@ A ticket is kept small (it is most of the memory of a large backlog): one immuta
 tuple ``(created_ms, ticket_id, profile)``, 64 bytes. Tuples compare element by element
 and ``(created_ms, ticket_id)`` is unique, so the ticket is its own sort key in every
 index — no separate key object. Its labels and flags are a :class:`Profile` shared by
-every ticket with the same channel, category, priority, region and flags. A flag change
-replaces the ticket's tuple, in the dict and in the indexes that hold it (an open
-ticket's first agent reply, transfer, escalation: a few per ticket).
+every ticket with the same channel, category, priority, region and flags.
+
+A flag change replaces the ticket's tuple in the dict only. An index may go on holding
+the tuple it was given (an open ticket after its first agent reply, a transfer or an
+escalation): index readers use the labels, never the flags, and profiles with the same
+labels compare equal, so the current tuple still finds and removes the old one. No
+re-indexing on the hot path; the stale copy lives until the ticket leaves the index.
 """
 
 from __future__ import annotations
@@ -61,6 +65,13 @@ class Profile:
         self.backlog_key = (priority, category, region)
         self._family: list[Profile | None] = [None] * 32 if family is None else family
         self._family[flags] = self
+
+    def __eq__(self, other: object) -> bool:
+        """Same labels (flags aside): the indexes match a ticket by its labels."""
+        return isinstance(other, Profile) and other._family is self._family
+
+    def __hash__(self) -> int:
+        return id(self._family)
 
     def with_flags(self, flags: int) -> Profile:
         p = self._family[flags]
@@ -129,7 +140,7 @@ class TicketBook:
         self._order.append(ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
-        """The ticket with new flags, in the dict (the caller updates the indexes)."""
+        """The ticket with new flags, in the dict."""
         new = (t[0], t[1], t[2].with_flags(flags))
         self.tickets[t[1]] = new
         return new
@@ -139,16 +150,7 @@ class TicketBook:
         p = t[PROFILE]
         if p.flags & flag:
             return
-        new = self._replace(t, p.flags | flag)
-        if p.flags & OPEN:
-            self._reindex(self.open_by_priority[p.priority], t, new)
-            if not p.flags & AGENT:
-                self._reindex(self.unanswered[p.channel], t, new)
-
-    @staticmethod
-    def _reindex(index: SortedList, old: Ticket, new: Ticket) -> None:
-        index.remove(old)
-        index.add(new)
+        self._replace(t, p.flags | flag)
 
     def _open(self, t: Ticket) -> None:
         p = t[PROFILE]
@@ -171,10 +173,9 @@ class TicketBook:
         p = t[PROFILE]
         if p.flags & AGENT:
             return False
-        new = self._replace(t, p.flags | AGENT)
+        self._replace(t, p.flags | AGENT)
         if p.flags & OPEN:
             self.unanswered[p.channel].remove(t)
-            self._reindex(self.open_by_priority[p.priority], t, new)
         return True
 
     def resolve(self, t: Ticket) -> None:

@@ -14,16 +14,16 @@ def book() -> TicketBook:
 
 
 def check(b: TicketBook) -> None:
-    """The indexes hold exactly the current tuples of the open / open-unanswered tickets."""
+    """The indexes hold exactly the open / open-unanswered tickets (an index may hold an
+    older tuple of a ticket: same created, id and labels, other flags)."""
     for ch in CHANNELS:
         want = sorted(t for t in b.tickets.values()
                       if t[2].channel == ch and t[2].flags & OPEN and not t[2].flags & AGENT)
         assert list(b.unanswered[ch]) == want
-        assert all(b.tickets[t[1]] is t for t in b.unanswered[ch])
+        assert [t[2].flags & AGENT for t in b.unanswered[ch]] == [0] * len(want)
     for p in PRIORITIES:
         want = sorted(t for t in b.tickets.values() if t[2].priority == p and t[2].flags & OPEN)
         assert list(b.open_by_priority[p]) == want
-        assert all(b.tickets[t[1]] is t for t in b.open_by_priority[p])
     assert sum(b.backlog.values()) == sum(bool(t[2].flags & OPEN) for t in b.tickets.values())
 
 
