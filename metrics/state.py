@@ -141,8 +141,9 @@ class TicketBook:
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
         """The ticket with new flags, in the dict."""
-        new = (t[0], t[1], t[2].with_flags(flags))
-        self.tickets[t[1]] = new
+        p = t[PROFILE]._family[flags]  # with_flags, inlined for the common case
+        new = (t[CREATED], t[ID], t[PROFILE].with_flags(flags) if p is None else p)
+        self.tickets[t[ID]] = new
         return new
 
     def flag(self, t: Ticket, flag: int) -> None:
