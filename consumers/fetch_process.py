@@ -95,6 +95,9 @@ def _child_main(conn: Connection) -> None:
         while os.getppid() == parent_pid:
             while conn.poll(0):
                 if not _command(conn, consumer, epochs, conn.recv()):
+                    # asked to close: leave the group cleanly (a fast rebalance)
+                    with contextlib.suppress(Exception):
+                        consumer.close(autocommit=False)
                     return
             error = None
             try:
@@ -111,10 +114,11 @@ def _child_main(conn: Connection) -> None:
             if error is not None:
                 time.sleep(0.5)
     except (EOFError, BrokenPipeError, ConnectionResetError):
-        pass  # the parent is gone
-    finally:
-        with contextlib.suppress(Exception):
-            consumer.close(autocommit=False)
+        pass
+    # The parent is gone (killed, or crashed). Leave like it would have: without a
+    # LeaveGroup. One sent while the group is rebalancing leaves Tansu 0.6's group stuck
+    # for the next member, and the session timeout expires this member anyway.
+    os._exit(0)
 
 
 def _state(

@@ -19,10 +19,9 @@ re-indexing on the hot path; the stale copy lives until the ticket leaves the in
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import product
-from typing import Final
+from typing import Any, Final
 
 from sortedcontainers import SortedList
 
@@ -88,6 +87,53 @@ PROFILE: Final = 2
 Ticket = tuple[int, str, Profile]
 
 
+class _ByCreationMinute:
+    """Items by the minute they were created in, for forgetting by age.
+
+    Arrival order is not creation order: a rebuild reads one partition's chunk after
+    another's, so a queue in arrival order would stop forgetting at the first young item
+    and keep older ones for up to another horizon. One list slot per item.
+    """
+
+    __slots__ = ("_buckets", "_low")
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[Any]] = {}
+        self._low: int | None = None  # no bucket below this minute
+
+    def add(self, ts_ms: int, item: Any) -> None:
+        m = ts_ms // 60000
+        b = self._buckets.get(m)
+        if b is None:
+            b = self._buckets[m] = []
+            if self._low is None or m < self._low:
+                self._low = m
+        b.append(item)
+
+    def pop_before(self, horizon_ms: int, created: Callable[[Any], int]) -> list[Any]:
+        """Remove and return every item created before ``horizon_ms`` (exactly)."""
+        buckets, hm = self._buckets, horizon_ms // 60000
+        out: list[Any] = []
+        low = self._low
+        if low is not None and low < hm:
+            if hm - low <= len(buckets):
+                keys: Iterable[int] = range(low, hm)
+            else:
+                keys = [k for k in buckets if k < hm]
+            for k in keys:
+                b = buckets.pop(k, None)
+                if b is not None:
+                    out += b
+            self._low = hm
+        b = buckets.get(hm)
+        if b is not None:
+            old = [x for x in b if created(x) < horizon_ms]
+            if old:
+                out += old
+                buckets[hm] = [x for x in b if created(x) >= horizon_ms]
+        return out
+
+
 class TicketBook:
     """All tickets created within the state horizon."""
 
@@ -107,8 +153,8 @@ class TicketBook:
         self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
-        # ticket ids in creation (arrival) order: one entry per ticket in the dict
-        self._order: deque[str] = deque()
+        # ticket ids by creation minute: one entry per ticket in the dict
+        self._order = _ByCreationMinute()
 
     def get(self, ticket_id: str) -> Ticket | None:
         return self.tickets.get(ticket_id)
@@ -137,7 +183,7 @@ class TicketBook:
         self.backlog[profile.backlog_key] += 1
         self.open_by_priority[profile.priority].add(t)
         self.unanswered[profile.channel].add(t)
-        self._order.append(ticket_id)
+        self._order.add(ts_ms, ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
         """The ticket with new flags, in the dict."""
@@ -191,15 +237,12 @@ class TicketBook:
 
     def forget_created_before(self, horizon_ms: int) -> int:
         """Drop tickets created before ``horizon_ms``; later events for them are orphans."""
-        order, tickets, n = self._order, self.tickets, 0
-        while order:
-            t = tickets[order[0]]
-            if t[CREATED] >= horizon_ms:
-                break
-            order.popleft()
+        tickets, n = self.tickets, 0
+        for ticket_id in self._order.pop_before(horizon_ms, lambda i: tickets[i][CREATED]):
+            t = tickets[ticket_id]
             if t[PROFILE].flags & OPEN:
                 self._close(t)
-            del tickets[t[ID]]
+            del tickets[ticket_id]
             n += 1
         return n
 
@@ -221,7 +264,7 @@ class ReturnBook:
     def __init__(self, regions: Iterable[str]) -> None:
         self.returns: dict[str, Return] = {}
         self.open_by_region: dict[str, int] = dict.fromkeys(regions, 0)
-        self._order: deque[Return] = deque()  # in request (arrival) order
+        self._order = _ByCreationMinute()  # returns by request minute
 
     def get(self, return_id: str) -> Return | None:
         return self.returns.get(return_id)
@@ -231,7 +274,7 @@ class ReturnBook:
             return False
         r = self.returns[return_id] = Return(return_id, ts_ms, region)
         self.open_by_region[region] += 1
-        self._order.append(r)
+        self._order.add(ts_ms, r)
         return True
 
     def close(self, r: Return) -> bool:
@@ -243,14 +286,14 @@ class ReturnBook:
         return True
 
     def forget_created_before(self, horizon_ms: int) -> int:
-        order, returns, n = self._order, self.returns, 0
-        while order and order[0].requested_ms < horizon_ms:
-            r = order.popleft()
-            if returns.get(r.return_id) is not r:
+        returns, n = self.returns, 0
+        gone: list[Return] = self._order.pop_before(horizon_ms, lambda x: x.requested_ms)
+        for ret in gone:
+            if returns.get(ret.return_id) is not ret:
                 continue
-            if r.is_open:
-                self.close(r)
-            del returns[r.return_id]
+            if ret.is_open:
+                self.close(ret)
+            del returns[ret.return_id]
             n += 1
         return n
 

@@ -70,3 +70,29 @@ def test_flags_and_first_response() -> None:
     assert not b.tickets
     assert not b.open_by_priority["P1"]
     assert b.backlog[("P1", "refund", "east")] == 0
+
+
+def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
+    """A rebuild reads partitions one chunk after another: arrival order is not time order,
+    and every ticket (and return) created before the horizon must go, exactly."""
+    from metrics.state import ReturnBook
+
+    rnd = random.Random(3)
+    created = [rnd.randrange(0, 6 * 3600_000) for _ in range(3000)]
+    chunks = [created[i:i + 500] for i in range(0, len(created), 500)]
+    rnd.shuffle(chunks)  # partition-sized runs out of order
+    b, r = book(), ReturnBook(("east",))
+    n = 0
+    for chunk in chunks:
+        for ts in chunk:
+            b.create(f"T{n}", ts, "chat", "refund", "P1", "east")
+            r.request(f"R{n}", ts, "east")
+            n += 1
+    for horizon in (-5, 0, 59_999, 60_000, 3600_000 + 123, 3 * 3600_000 + 7, 7 * 3600_000):
+        b.forget_created_before(horizon)
+        r.forget_created_before(horizon)
+        want = sorted(ts for ts in created if ts >= horizon)
+        assert sorted(t[0] for t in b.tickets.values()) == want
+        assert sorted(x.requested_ms for x in r.returns.values()) == want
+        assert sum(r.open_by_region.values()) == len(want)
+        check(b)
