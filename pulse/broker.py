@@ -17,6 +17,18 @@ from types import TracebackType
 
 from pulse.errors import BrokerError
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the broker's child before exec: a killed ``pulse demo`` (or test run) must not
+    leave its embedded broker running (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
 __all__ = ["LocalBroker", "free_port"]
 
 
@@ -57,6 +69,7 @@ class LocalBroker:
             [_broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
