@@ -87,6 +87,7 @@ def _child_main(conn: Connection) -> None:
     settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level = conn.recv()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(kafka_level)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     consumer = KafkaConsumer(**settings)
     forward = _Forward()
     consumer.subscribe(topics, listener=forward)
@@ -118,6 +119,14 @@ def _child_main(conn: Connection) -> None:
     # The parent is gone (killed, or crashed). Leave like it would have: without a
     # LeaveGroup. One sent while the group is rebalancing leaves Tansu 0.6's group stuck
     # for the next member, and the session timeout expires this member anyway.
+    os._exit(0)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Wherever the loop is blocked (a consumer that cannot bootstrap, a long poll), an
+    orphaned child must go: it would hold the group's partitions until its session ends."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
     os._exit(0)
 
 
