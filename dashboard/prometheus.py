@@ -36,7 +36,7 @@ _AGE = "(time() - timestamp({m}))"
 QUERIES: Mapping[str, str] = {
     "window": f'sum by (__name__, window, channel, priority, region, reason) '
               f'({{__name__=~"{_W}.+", __name__!~"{_W}(return_rate|first_response_seconds'
-              f'|peak_ratio)"}})',
+              f'(_count)?|peak_ratio)"}})',
     "state": f'sum by (__name__, channel, priority, category, region) '
              f'({{__name__=~"aftersales_({"|".join(_STATE)})"}})',
     "backlog_age": "sum by (priority, age) (aftersales_backlog_age_tickets)",
@@ -93,6 +93,9 @@ def _window(name: str, seconds: int, res: Result,
         orders_delivered=delivered, deliveries_late=by("deliveries_late", "region"),
         returns_requested=requested, returns_by_reason=by("returns_by_reason", "reason"),
         return_rate=return_rates(requested, delivered),
+        # the summary's _sum adds up across replicas (its _count is first_responses)
+        first_response_sum_s={lab.get("channel", ""): v for lab, v in mine
+                              if lab.get("__name__") == _W + "first_response_seconds_sum"},
     )
 
 

@@ -14,11 +14,13 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from metrics.snapshot import HistogramData, Snapshot
+from metrics.snapshot import HistogramData, Snapshot, WindowSnapshot
 
 __all__ = ["SnapshotCollector"]
 
@@ -26,6 +28,20 @@ __all__ = ["SnapshotCollector"]
 def _fmt_bound(b: float) -> str:
     """Bucket bounds as client_python writes them (``30.0``), so every parser agrees."""
     return str(floatToGoString(b))  # type: ignore[no-untyped-call]
+
+
+def _window_summary(name: str, doc: str, ws: list[WindowSnapshot]) -> Metric:
+    """Window quantiles as a summary (the type a ``quantile`` label belongs to, so
+    ``promtool check metrics`` is clean), with ``_count`` and ``_sum`` over the window for
+    every channel. The quantile series keep their names, labels and values."""
+    f = SummaryMetricFamily(name, doc, labels=["window", "channel"])
+    for w in ws:
+        for ch, n in w.first_responses.items():
+            for quant, v in w.first_response_quantiles.get(ch, {}).items():
+                f.samples.append(Sample(name, {"window": w.name, "channel": ch,
+                                               "quantile": repr(quant)}, v))
+            f.add_metric([w.name, ch], n, w.first_response_sum_s.get(ch, 0.0))
+    return f
 
 
 class SnapshotCollector(Collector):
@@ -145,14 +161,8 @@ class SnapshotCollector(Collector):
                        "first_responses")
         yield labelled(p + "first_responses_within_sla", "First responses within the SLA.",
                        "channel", "first_responses_within_sla")
-        q = GaugeMetricFamily(p + "first_response_seconds",
-                              "Exact first-response time quantiles in the window.",
-                              labels=["window", "channel", "quantile"])
-        for w in ws:
-            for ch, qs in w.first_response_quantiles.items():
-                for quant, v in qs.items():
-                    q.add_metric([w.name, ch, repr(quant)], v)
-        yield q
+        yield _window_summary(p + "first_response_seconds",
+                              "Exact first-response time quantiles in the window.", ws)
         yield labelled(p + "resolutions", "Resolutions in the window.", "priority", "resolutions")
         yield labelled(p + "resolutions_within_sla", "Resolutions within the SLA.", "priority",
                        "resolutions_within_sla")

@@ -490,6 +490,8 @@ class Engine:
             returns_requested=requested,
             returns_by_reason=by("returns_by_reason", self.reasons),
             return_rate=return_rates(requested, delivered),
+            first_response_sum_s={ch: self.windows.value_sum(name, i)
+                                   for i, ch in enumerate(self.channels)},
         )
 
     def _act_now(self, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]:

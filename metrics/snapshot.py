@@ -57,6 +57,9 @@ class WindowSnapshot:
     returns_requested: Mapping[str, int]  # region
     returns_by_reason: Mapping[str, int]  # reason
     return_rate: Mapping[str, float]  # region incl. "all"; absent where nothing was delivered
+    # channel -> sum of the first-response seconds in the window (the count is
+    # first_responses): with the quantiles, a Prometheus summary
+    first_response_sum_s: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def first_response_sla_attainment(self) -> float | None:

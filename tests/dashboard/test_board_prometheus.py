@@ -243,3 +243,17 @@ def test_pulse_dashboard_command_serves_the_board_over_prometheus(replicas: Any)
         stop.set()
         t.join(10)
     assert not t.is_alive()
+
+
+def test_window_summary_sums_add_up_across_replicas(replicas: Any) -> None:
+    """The summary's ``_sum`` is additive: the replicas' sums are the whole engine's."""
+    whole, fake = replicas
+    prom = PrometheusSource(fake.url, load_config(), wall=lambda: NOW_MS, min_interval_s=0).read()
+    assert prom.snapshot is not None
+    for name, w in whole.windows.items():
+        got = prom.snapshot.windows[name]
+        assert set(got.first_response_sum_s) == set(w.first_response_sum_s)
+        for ch, total in w.first_response_sum_s.items():
+            assert got.first_response_sum_s[ch] == pytest.approx(total, rel=1e-12, abs=1e-9)
+        assert got.first_responses == w.first_responses
+    assert any(v for w in whole.windows.values() for v in w.first_response_sum_s.values())
