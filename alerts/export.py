@@ -12,11 +12,16 @@ written into the expression:
 
 ``--recorded`` reads the additive series through the recording rules of ``deploy/``
 (:data:`RECORDED_SERIES`), for Prometheus servers that scrape many replicas.
+
+Each default rule carries a ``runbook_url`` annotation: its section of docs/runbook.md
+(what it means, first checks, what to do), under a base that ``alerting.runbook_url``
+sets (a link to the runbook in your Git host); the default is the repository path.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,12 +31,16 @@ import yaml
 
 from alerts.profiles import Promotion, promotions_from_config
 from alerts.render import format_value
-from alerts.rules import Rule, Thresholds, load_rules
+from alerts.rules import DEFAULT_RULES_FILE, Rule, Thresholds, load_rules
 from alerts.signals import SIGNALS, prom_duration
 from pulse.config import Config
 from pulse.errors import ConfigError
 
-__all__ = ["RECORDED_SERIES", "export_command", "export_rules", "rule_expr", "series_namer"]
+__all__ = ["RECORDED_SERIES", "RUNBOOK_URL", "export_command", "export_rules", "rule_expr",
+           "runbook_anchor", "series_namer"]
+
+# The runbook's path in this repository: the default base of the runbook_url annotations
+RUNBOOK_URL = "docs/runbook.md"
 
 # The recording rules of deploy/prometheus this export expects with --recorded: each is
 # ``sum without (instance, job, pod) (<metric>)``, i.e. the SPEC §3 series summed across
@@ -59,6 +68,19 @@ _GO_VALUE = {
     "messages": '{{ printf "%.0f" $value }}',
     "seconds": '{{ printf "%.0f" $value }}',
 }
+
+
+def runbook_anchor(rule_name: str) -> str:
+    """The runbook section of a rule: its heading is the rule name (``## FirstResponseSlaLow``),
+    whose anchor Git hosts derive by lower-casing it (the names are plain identifiers)."""
+    return rule_name.lower()
+
+
+@functools.cache
+def _default_rule_names() -> frozenset[str]:
+    """The shipped rules: the ones the runbook has a section for."""
+    data = yaml.safe_load(DEFAULT_RULES_FILE.read_text(encoding="utf-8"))
+    return frozenset(str(r["name"]) for r in data["rules"])
 
 
 def series_namer(recorded: bool) -> Any:
@@ -118,7 +140,7 @@ def _template(rule: Rule, text: str, lang: str) -> str:
 
 
 def _alert(rule: Rule, recorded: bool, promotions: Sequence[Promotion],
-           peak_enter: float) -> dict[str, Any]:
+           peak_enter: float, runbook_url: str) -> dict[str, Any]:
     ann = {
         "summary": _template(rule, rule.summary.zh, "zh"),
         "description": _template(rule, rule.description.zh, "zh"),
@@ -128,6 +150,8 @@ def _alert(rule: Rule, recorded: bool, promotions: Sequence[Promotion],
     if rule.resolved_summary is not None:
         ann["resolved_summary"] = _template(rule, rule.resolved_summary.zh, "zh")
         ann["resolved_summary_en"] = _template(rule, rule.resolved_summary.en, "en")
+    if rule.name in _default_rule_names():
+        ann["runbook_url"] = f"{runbook_url or RUNBOOK_URL}#{runbook_anchor(rule.name)}"
     out: dict[str, Any] = {"alert": rule.name,
                            "expr": rule_expr(rule, recorded, promotions, peak_enter)}
     if rule.for_s:
@@ -138,11 +162,12 @@ def _alert(rule: Rule, recorded: bool, promotions: Sequence[Promotion],
 
 
 def export_rules(rules: Sequence[Rule], *, recorded: bool = False,
-                 promotions: Sequence[Promotion] = (), peak_enter: float = 3.0) -> str:
+                 promotions: Sequence[Promotion] = (), peak_enter: float = 3.0,
+                 runbook_url: str = RUNBOOK_URL) -> str:
     """The Prometheus rule file text (one group, rules in file order)."""
     doc = {"groups": [{
         "name": "aftersales-pulse-alerts",
-        "rules": [_alert(r, recorded, promotions, peak_enter) for r in rules],
+        "rules": [_alert(r, recorded, promotions, peak_enter, runbook_url) for r in rules],
     }]}
     body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=10_000)
     return _HEADER + body
@@ -154,7 +179,8 @@ def export_command(cfg: Config, args: argparse.Namespace) -> int:
                        windows=cfg.windows)
     promotions = promotions_from_config(cfg.alerting.promotions, cfg.alerting.timezone)
     text = export_rules(rules, recorded=bool(getattr(args, "recorded", False)),
-                        promotions=promotions, peak_enter=cfg.alerting.peak_ratio_enter)
+                        promotions=promotions, peak_enter=cfg.alerting.peak_ratio_enter,
+                        runbook_url=cfg.alerting.runbook_url)
     output = getattr(args, "output", "-") or "-"
     if output == "-":
         sys.stdout.write(text)

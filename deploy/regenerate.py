@@ -38,7 +38,8 @@ def alert_rules_text() -> str:
     rules = load_rules(cfg.alerting.rules_file or None, windows=cfg.windows)
     promotions = promotions_from_config(cfg.alerting.promotions, cfg.alerting.timezone)
     return export_rules(rules, recorded=True, promotions=promotions,
-                        peak_enter=cfg.alerting.peak_ratio_enter)
+                        peak_enter=cfg.alerting.peak_ratio_enter,
+                        runbook_url=cfg.alerting.runbook_url)
 
 
 def prometheus_rule_text(recording: str, alerts: str) -> str:

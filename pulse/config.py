@@ -121,6 +121,7 @@ class AlertingConfig:
     sinks: tuple[Mapping[str, Any], ...] = ()  # empty: one log sink
     peak_ratio_enter: float = 3.0  # the peak profile starts at this peak ratio…
     peak_ratio_exit: float = 2.7  # …and ends below this one (hysteresis)
+    runbook_url: str = ""  # base of the exported rules' runbook_url (empty: docs/runbook.md)
 
 
 @dataclass(frozen=True, slots=True)
