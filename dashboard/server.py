@@ -1,10 +1,14 @@
-"""The wall-board server: a Dash app on a threaded werkzeug server, with optional auth.
+"""The wall-board server: a Dash app on waitress (a production WSGI server), with auth.
 
 Binding to anything but loopback without credentials is refused (SPEC §6): the board
 shows ticket ids and operational numbers that must not be open to a whole network.
 Credentials are HTTP basic auth (``username`` + ``password``) and/or a ``token`` given as
 ``Authorization: Bearer`` or ``?token=`` (a TV browser can open a URL but not type a
 password; the token is then kept in an HttpOnly cookie for the page's own requests).
+
+The board is served by waitress wherever it binds, never by Werkzeug's development
+server: bounded worker threads and request sizes, idle connections closed, no debugger.
+Auth and the security headers are Flask hooks, so they hold whatever serves the app.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from typing import Any
 
 from dash import Dash
 from flask import Response, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from waitress import wasyncore
+from waitress.server import create_server
+from waitress.trigger import trigger
 
 from dashboard.callbacks import Refresher, register
 from dashboard.layout import build_layout
@@ -141,11 +147,10 @@ def _secure(app: Dash, config: DashboardConfig) -> None:
         return resp
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """One access-log line per request every few seconds per screen is noise: debug only."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.address_string(), self.requestline, code)
+# waitress: enough workers for a wall of screens polling every few seconds; a callback
+# request is a few KiB, so anything near the cap is hostile
+_THREADS = 8
+_MAX_BODY = 4 << 20
 
 
 class BoardServer:
@@ -156,7 +161,7 @@ class BoardServer:
         self.source = source
         self.app = build_app(config, source)
         _secure(self.app, config)
-        self._server: BaseWSGIServer | None = None
+        self._server: Any = None  # a waitress server (one or several listening sockets)
         self._thread: threading.Thread | None = None
 
     def check_binding(self) -> None:
@@ -176,7 +181,10 @@ class BoardServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port) if self._server else self.config.port
+        if self._server is None:
+            return self.config.port
+        listen = getattr(self._server, "effective_listen", None)  # several sockets
+        return int(listen[0][1] if listen else self._server.effective_port)
 
     @property
     def url(self) -> str:
@@ -186,14 +194,15 @@ class BoardServer:
     def start(self) -> BoardServer:
         self.check_binding()
         try:
-            self._server = make_server(self.config.host, self.config.port, self.app.server,
-                                       threaded=True, request_handler=_QuietHandler)
+            self._server = create_server(
+                self.app.server, host=self.config.host, port=self.config.port,
+                threads=_THREADS, max_request_body_size=_MAX_BODY, ident="waitress",
+            )
         except OSError as exc:
             raise ConfigError(
                 f"dashboard: cannot listen on {self.config.host}:{self.config.port}: {exc}"
             ) from None
-        self._server.daemon_threads = True  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wall-board",
+        self._thread = threading.Thread(target=self._server.run, name="wall-board",
                                         daemon=True)
         self._thread.start()
         log.info("wall-board on %s", self.url)
@@ -202,11 +211,19 @@ class BoardServer:
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            sockets = server.map if hasattr(server, "map") else server._map
+            # close every socket from the server's own loop thread (its trigger runs the
+            # thunk there); the loop ends once none is left
+            wake = next((d for d in list(sockets.values()) if isinstance(d, trigger)), None)
+            if wake is not None and self._thread is not None and self._thread.is_alive():
+                wake.pull_trigger(lambda: wasyncore.close_all(sockets))
+            else:
+                wasyncore.close_all(sockets)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if server is not None:
+            server.task_dispatcher.shutdown(timeout=5)
 
     def __enter__(self) -> BoardServer:
         return self.start()

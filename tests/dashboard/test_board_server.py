@@ -97,6 +97,83 @@ def test_token_auth_by_header_query_and_cookie() -> None:
     assert fresh.get("/_dash-layout").status_code == 401
 
 
+STRICT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' {hashes}; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'; object-src 'none'"
+)
+
+
+def _served(b: BoardServer, path: str = "/", **kw: Any) -> Any:
+    import requests
+
+    return requests.get(f"http://127.0.0.1:{b.port}{path}", timeout=5, **kw)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_waitress_serves_the_board_with_auth_and_the_strict_csp(host: str) -> None:
+    """Over real HTTP, on and off loopback: waitress answers, the hooks still hold."""
+    import requests
+
+    with board(host=host, token=Secret("tv-token")) as b:
+        assert type(b._server).__module__ == "waitress.server"
+        denied = _served(b)
+        assert denied.status_code == 401
+        assert denied.headers["Server"] == "waitress"  # not Werkzeug's development server
+        assert "Werkzeug" not in denied.headers.get("Server", "")
+        assert _served(b, "/_dash-layout").status_code == 401
+        assert _served(b, "/?token=nope").status_code == 401
+        ok = _served(b, headers={"Authorization": "Bearer tv-token"})
+        assert ok.status_code == 200
+        assert ok.headers["Server"] == "waitress"
+        hashes = " ".join(b.app.csp_hashes())
+        assert hashes.startswith("'sha256-")
+        assert ok.headers["Content-Security-Policy"] == STRICT_CSP.format(hashes=hashes)
+        assert ok.headers["X-Content-Type-Options"] == "nosniff"
+        assert ok.headers["Referrer-Policy"] == "no-referrer"
+        assert ok.headers["Cache-Control"] == "no-store"
+        # a TV browser: the token once in the URL, then the HttpOnly cookie
+        tv = requests.Session()
+        first = tv.get(f"http://127.0.0.1:{b.port}/?token=tv-token", timeout=5)
+        assert first.status_code == 200
+        assert "HttpOnly" in first.headers["Set-Cookie"]
+        assert tv.get(f"http://127.0.0.1:{b.port}/_dash-layout", timeout=5).status_code == 200
+        port = b.port
+    with pytest.raises(requests.ConnectionError):  # stopped: nothing listens any more
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_basic_auth_over_waitress_and_hostile_bodies_are_refused() -> None:
+    import requests
+
+    with board(host="0.0.0.0", username="sup", password=Secret("s3cret")) as b:
+        r = _served(b)
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"].startswith("Basic")
+        assert _served(b, auth=("sup", "wrong")).status_code == 401
+        assert _served(b, auth=("sup", "s3cret")).status_code == 200
+        # an oversized callback body is refused by the server before the app reads it
+        big = requests.post(f"http://127.0.0.1:{b.port}/_dash-update-component",
+                            data=b"x" * (5 << 20), auth=("sup", "s3cret"),
+                            headers={"Content-Type": "application/json"}, timeout=10)
+        assert big.status_code == 413
+        assert _served(b, auth=("sup", "s3cret")).status_code == 200  # and it still serves
+
+
+def test_a_stopped_board_frees_its_port_for_a_restart() -> None:
+    from pulse.broker import free_port
+
+    port = free_port()
+    cfg = dataclasses.replace(DashboardConfig(), port=port)
+    for _ in range(2):
+        with BoardServer(cfg, EngineSource(lambda: None)) as b:
+            assert b.port == port
+            assert _served(b).status_code == 200
+    with BoardServer(cfg, EngineSource(lambda: None)) as b, pytest.raises(ConfigError,
+                                                                          match="cannot listen"):
+        BoardServer(cfg, EngineSource(lambda: None)).start()
+
+
 def test_secrets_stay_out_of_reprs() -> None:
     b = board(username="sup", password=Secret("s3cret"), token=Secret("tv-token"))
     assert "s3cret" not in repr(b.config)
