@@ -9,6 +9,7 @@ password; the token is then kept in an HttpOnly cookie for the page's own reques
 The board is served by waitress wherever it binds, never by Werkzeug's development
 server: bounded worker threads and request sizes, idle connections closed, no debugger.
 Auth and the security headers are Flask hooks, so they hold whatever serves the app.
+``/healthz`` answers without credentials (for liveness probes) and reveals nothing else.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def _secure(app: Dash, config: DashboardConfig) -> None:
 
     @server.before_request  # type: ignore[untyped-decorator]
     def _check() -> Response | None:
+        if request.path == "/healthz":  # liveness for probes: says nothing but "up"
+            return Response("ok\n", 200, mimetype="text/plain")
         if not auth.enabled:
             return None
         ok, set_cookie = auth.check(request.headers, request.args, request.cookies)

@@ -123,6 +123,10 @@ def test_waitress_serves_the_board_with_auth_and_the_strict_csp(host: str) -> No
         assert "Werkzeug" not in denied.headers.get("Server", "")
         assert _served(b, "/_dash-layout").status_code == 401
         assert _served(b, "/?token=nope").status_code == 401
+        health = _served(b, "/healthz")  # for liveness probes: no credentials, no data
+        assert (health.status_code, health.text) == (200, "ok\n")
+        assert health.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert _served(b, "/healthz/../").status_code == 401
         ok = _served(b, headers={"Authorization": "Bearer tv-token"})
         assert ok.status_code == 200
         assert ok.headers["Server"] == "waitress"

@@ -2,11 +2,14 @@
 
 Docker and Kubernetes cannot run here: the compose file and the manifests are parsed and
 cross-checked instead (images, commands through the real CLI parser, ports, configs,
-labels and selectors). Prometheus and Alertmanager files go through promtool and amtool.
+labels and selectors), the manifests are validated against the Kubernetes API schemas
+(kubernetes-validate, strict, offline), and the healthcheck commands are run against the
+real servers they probe. Prometheus and Alertmanager files go through promtool and amtool.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -295,10 +299,18 @@ def test_compose_pulse_services_match_the_cli_and_configs() -> None:
     for name, s in mine.items():
         assert s["image"] == IMAGE, name
         assert s["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
-        assert "./pulse:/etc/pulse:ro" in s["volumes"]
         args = pulse_args(s)
-        if getattr(args, "config", None):
-            assert (DEPLOY / "pulse" / Path(args.config).name).exists(), args.config
+        assert (DEPLOY / "pulse" / Path(args.config).name).exists(), args.config
+        # each container sees the one config it reads; the robot tokens only the bridge
+        mounts = s.get("volumes", [])
+        if name == "notify-bridge":
+            assert not mounts
+            assert s["secrets"] == [{"source": "bridge-config", "target": "bridge.yaml"}]
+            assert args.config == "/run/secrets/bridge.yaml"
+            assert COMPOSE["secrets"]["bridge-config"] == {"file": "./pulse/bridge.yaml"}
+        else:
+            assert mounts == [f"./pulse/{Path(args.config).name}:{args.config}:ro"], name
+            assert "secrets" not in s
     run_args = pulse_args(services["pulse"])
     assert run_args.command == "run"
     assert run_args.no_dashboard
@@ -329,6 +341,120 @@ def test_compose_pulse_services_match_the_cli_and_configs() -> None:
     assert services["notify-bridge"]["expose"] == ["9095"]
     for f in ("prometheus.yml", "rules"):
         assert (DEPLOY / "prometheus" / f).exists()
+
+
+def test_compose_every_service_has_a_healthcheck_and_limits() -> None:
+    for name, s in COMPOSE["services"].items():
+        check = s.get("healthcheck")
+        assert check, name
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert {"interval", "timeout", "retries"} <= set(check), name
+        res = s["deploy"]["resources"]
+        assert float(res["limits"]["cpus"]) > 0, name
+        assert re.fullmatch(r"\d+[mg]", res["limits"]["memory"]), name
+        if "reservations" in res:
+            assert _bytes(res["reservations"]["memory"]) <= _bytes(res["limits"]["memory"])
+    pulse = [s for s in COMPOSE["services"].values() if s.get("image") == IMAGE]
+    for s in pulse:  # the containers of this image: read-only, no capabilities
+        assert s["read_only"] is True
+        assert s["tmpfs"] == ["/tmp"]
+        assert s["cap_drop"] == ["ALL"]
+        assert s["security_opt"] == ["no-new-privileges:true"]
+
+
+def _bytes(text: str) -> int:
+    return int(text[:-1]) << {"m": 20, "g": 30}[text[-1]]
+
+
+def _python_check(service: str) -> str:
+    test = COMPOSE["services"][service]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], test
+    return str(test[3])
+
+
+def _run_check(code: str) -> int:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30,
+                          check=False).returncode
+
+
+def test_compose_healthchecks_of_the_image_probe_the_real_servers() -> None:
+    """The board's and the bridge's healthcheck commands, run against the real servers."""
+    from alerts.bridge import Bridge
+    from dashboard.server import BoardServer, EngineSource
+    from pulse.broker import free_port
+    from pulse.config import Secret
+
+    board_port, bridge_port = free_port(), free_port()
+    board_check = _python_check("board").replace(":8050/", f":{board_port}/")
+    bridge_check = _python_check("notify-bridge").replace(":9095/", f":{bridge_port}/")
+    assert _run_check(board_check) != 0  # nothing listens: unhealthy
+    assert _run_check(bridge_check) != 0
+    cfg = dataclasses.replace(load_config(dashboard__port=board_port).dashboard,
+                              host="0.0.0.0", token=Secret("wall-token"))
+    with BoardServer(cfg, EngineSource(lambda: None)):  # token required, as deployed
+        assert _run_check(board_check) == 0
+    with Bridge([], port=bridge_port):
+        assert _run_check(bridge_check) == 0
+
+
+def _ignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go filepath.Match plus ``**``) as a regex."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[":
+            j = pattern.index("]", i)
+            out, i = out + pattern[i:j + 1], j + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def _dockerignore_excludes(path: str) -> bool:
+    """Docker's rule: the last pattern that matches the path or one of its parent
+    directories decides; ``!`` re-includes."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    excluded = False
+    for line in (ROOT / ".dockerignore").read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate, pattern = line.startswith("!"), line.lstrip("!").rstrip("/")
+        rx = _ignore_regex(pattern)
+        if any(rx.fullmatch(p) for p in prefixes):
+            excluded = not negate
+    return excluded
+
+
+def test_the_image_holds_no_secret_and_the_build_context_is_an_allowlist() -> None:
+    text = (DEPLOY / "Dockerfile").read_text("utf-8")
+    sources = []
+    for m in re.finditer(r"^COPY (?!--from)(.+)$", text, flags=re.M):
+        sources += m.group(1).split()[:-1]
+    assert "deploy/pulse" not in sources  # the whole directory would bring bridge.yaml
+    assert not any("bridge" in src for src in sources)
+    assert "deploy/pulse/pulse.yaml" in sources
+    for src in sources:  # everything the Dockerfile copies is in the build context
+        paths = list(ROOT.glob(src))
+        assert paths, src
+        for path in paths:
+            for f in [path] if path.is_file() else sorted(path.rglob("*.py")):
+                rel = f.relative_to(ROOT).as_posix()
+                assert not _dockerignore_excludes(rel), rel
+    for rel in (".venv/bin/python", ".git/HEAD", "deploy/pulse/bridge.yaml", "tests/oracle.py",
+                "bench/run.py", "pulse/__pycache__/cli.cpython-311.pyc", ".env",
+                "deploy/k8s/board.yaml", "docs/runbook.md"):
+        assert _dockerignore_excludes(rel), rel
+    for cfg in ("pulse.yaml", "board.yaml"):  # the configs baked in carry no secret
+        raw = (DEPLOY / "pulse" / cfg).read_text("utf-8")
+        assert "REPLACE_ME" not in raw
+        assert "token: {env: PULSE_BOARD_TOKEN}" in raw or "token" not in raw
 
 
 def test_dockerfile_installs_the_project() -> None:
@@ -425,3 +551,105 @@ def test_k8s_board_and_bridge() -> None:
     board = pulse_args(one("Deployment", "aftersales-pulse-board")["spec"]["template"]["spec"]
                        ["containers"][0])
     assert board.dashboard_port == 8050
+
+
+# the oldest and the newest Kubernetes the installed validator has schemas for
+K8S_VERSIONS = (min(kubernetes_validate.utils.all_versions(),
+                    key=lambda v: tuple(map(int, v.split(".")))),
+                kubernetes_validate.latest_version())
+CRDS = {"PrometheusRule", "ServiceMonitor"}  # no upstream schema: checked below instead
+
+
+def test_k8s_manifests_pass_the_schema_validator() -> None:
+    docs = k8s()
+    checked = 0
+    for d in docs:
+        if d["kind"] in CRDS:
+            continue
+        for version in K8S_VERSIONS:
+            kubernetes_validate.validate(d, version, strict=True)  # raises on any error
+        checked += 1
+    assert checked == len(docs) - 2
+    # the validator is strict: a typo or a wrong type in a security context is caught
+    bad = json.loads(json.dumps(one("Deployment", "aftersales-pulse-board")))
+    bad["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonRot"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSIONS[-1], strict=True)
+    bad = json.loads(json.dumps(one("Deployment", "aftersales-pulse")))
+    bad["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = [2]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSIONS[-1], strict=True)
+
+
+def test_k8s_prometheus_operator_resources(tmp_path: Path) -> None:
+    rule = one("PrometheusRule", "aftersales-pulse")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}), encoding="utf-8")
+    proc = run(binary("promtool"), "check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sm = one("ServiceMonitor", "aftersales-pulse")
+    assert set(sm["spec"]) == {"selector", "endpoints"}
+    assert set(sm["spec"]["endpoints"][0]) <= {"port", "path", "interval", "scrapeTimeout"}
+
+
+def _quantity(text: str | int) -> float:
+    """CPU (``250m``, ``2``) or memory (``512Mi``, ``2Gi``) as a number."""
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    t = str(text)
+    for u, f in units.items():
+        if t.endswith(u):
+            return float(t[: -len(u)]) * f
+    return float(t)
+
+
+def test_k8s_every_pod_meets_the_restricted_standard() -> None:
+    ns = one("Namespace", "aftersales")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deployments = [d for d in k8s() if d["kind"] == "Deployment"]
+    assert len(deployments) == 3
+    for dep in deployments:
+        name = dep["metadata"]["name"]
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        psc = pod["securityContext"]
+        assert psc["runAsNonRoot"] is True, name
+        assert psc["runAsUser"] == 10001, name  # the image's user
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True, name
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["capabilities"] == {"drop": ["ALL"]}, name
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            tmp = next(m for m in c["volumeMounts"] if m["mountPath"] == "/tmp")
+            assert "emptyDir" in volumes[tmp["name"]], name  # writable scratch, read-only root
+            res = c["resources"]
+            for kind in ("cpu", "memory"):
+                assert _quantity(res["requests"][kind]) <= _quantity(res["limits"][kind]), (
+                    name, kind)
+            assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            ports = {p["name"] for p in c["ports"]}
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert c[probe]["httpGet"]["port"] in ports, (name, probe)
+    consumer = one("Deployment", "aftersales-pulse")["spec"]["template"]["spec"]["containers"][0]
+    assert consumer["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for name in ("aftersales-pulse-board", "aftersales-pulse-notify-bridge"):
+        c = one("Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        assert c["readinessProbe"]["httpGet"]["path"] == "/healthz", name
+
+
+def test_k8s_robot_tokens_only_in_the_bridge_secret() -> None:
+    bridge = one("Deployment", "aftersales-pulse-notify-bridge")["spec"]["template"]["spec"]
+    vol = next(v for v in bridge["volumes"] if v["name"] == "bridge-config")
+    assert vol["secret"]["secretName"] == "aftersales-pulse-bridge"
+    assert vol["secret"]["defaultMode"] == 0o400
+    cm = one("ConfigMap", "aftersales-pulse-config")
+    assert "bridge.yaml" not in cm["data"]
+    for d in k8s():
+        if d["kind"] != "Deployment" or d["metadata"]["name"].endswith("notify-bridge"):
+            continue
+        vols = d["spec"]["template"]["spec"]["volumes"]
+        assert not any("secret" in v for v in vols), d["metadata"]["name"]
