@@ -30,17 +30,20 @@ def _fmt_bound(b: float) -> str:
     return str(floatToGoString(b))  # type: ignore[no-untyped-call]
 
 
-def _window_summary(name: str, doc: str, ws: list[WindowSnapshot]) -> Metric:
+def _window_summary(name: str, doc: str, ws: list[WindowSnapshot], count: str,
+                    quantiles: str, sums: str) -> Metric:
     """Window quantiles as a summary (the type a ``quantile`` label belongs to, so
     ``promtool check metrics`` is clean), with ``_count`` and ``_sum`` over the window for
-    every channel. The quantile series keep their names, labels and values."""
+    every channel. The quantile series keep their names, labels and values. ``count``,
+    ``quantiles`` and ``sums`` name the WindowSnapshot mappings (by channel) to read."""
     f = SummaryMetricFamily(name, doc, labels=["window", "channel"])
     for w in ws:
-        for ch, n in w.first_responses.items():
-            for quant, v in w.first_response_quantiles.get(ch, {}).items():
+        qs, total = getattr(w, quantiles), getattr(w, sums)
+        for ch, n in getattr(w, count).items():
+            for quant, v in qs.get(ch, {}).items():
                 f.samples.append(Sample(name, {"window": w.name, "channel": ch,
                                                "quantile": repr(quant)}, v))
-            f.add_metric([w.name, ch], n, w.first_response_sum_s.get(ch, 0.0))
+            f.add_metric([w.name, ch], n, total.get(ch, 0.0))
     return f
 
 
@@ -162,7 +165,9 @@ class SnapshotCollector(Collector):
         yield labelled(p + "first_responses_within_sla", "First responses within the SLA.",
                        "channel", "first_responses_within_sla")
         yield _window_summary(p + "first_response_seconds",
-                              "Exact first-response time quantiles in the window.", ws)
+                              "Exact first-response time quantiles in the window.", ws,
+                              "first_responses", "first_response_quantiles",
+                              "first_response_sum_s")
         yield labelled(p + "resolutions", "Resolutions in the window.", "priority", "resolutions")
         yield labelled(p + "resolutions_within_sla", "Resolutions within the SLA.", "priority",
                        "resolutions_within_sla")
