@@ -1,21 +1,5 @@
-"""The project's exception hierarchy, so callers catch what they mean."""
+"""Moved to :mod:`core.errors`; kept until every import is re-pointed (issue 15)."""
 
-from __future__ import annotations
+from core.errors import BrokerError, ConfigError, PulseError, RuleError
 
 __all__ = ["BrokerError", "ConfigError", "PulseError", "RuleError"]
-
-
-class PulseError(Exception):
-    """Base of every error Aftersales Pulse raises on purpose."""
-
-
-class ConfigError(PulseError):
-    """A configuration file or flag is invalid; the message names the key."""
-
-
-class RuleError(ConfigError):
-    """An alert rule file is invalid; the message names the rule and the field."""
-
-
-class BrokerError(PulseError):
-    """The local broker could not be started or reached."""
