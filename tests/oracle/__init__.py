@@ -27,6 +27,23 @@ Shape of ``Expected`` (all times in seconds unless the name ends in ``_ms``):
 * ``window_first_response_values[(window, channel)] -> sorted list`` (non-empty only)
 * ``quantiles[(window, channel, "0.5"|"0.9"|"0.99")] -> float`` (only where values exist)
 * ``clock_ms`` / ``watermark_ms`` -> int or ``None``
+
+SPEC §7 (turns, business hours, ``today``, scores; see ``section7`` for the rules and the
+interpretations) lives in fields of its own, so that the §3 fields above stay exactly what
+they were (the conformance expected.json knows nothing of §7). ``None`` = not known, not
+compared:
+
+* ``gauges7[GaugeKey] -> float`` -- the §7 state and window gauges (every window, ``today``
+  included) and the ``window="today"`` series of every §3 window gauge; non-zero only,
+  return rates where defined
+* ``histograms7[("aftersales_response_seconds", channel)] -> Hist``
+* ``window_values7[(quantile metric, window, channel)] -> sorted list`` and
+  ``quantiles7[(metric, window, channel, q)]`` -- response quantiles (every window) and the
+  ``today`` first-response quantiles
+* ``counters7[GaugeKey] -> int`` -- ``aftersales_score_turns_total`` / ``_within_total``
+
+Modules: ``bizhours`` (business time, China's calendar), ``section7`` (turns, scores,
+their series, the list of interpretations).
 """
 
 from __future__ import annotations
@@ -64,6 +81,7 @@ RETURN_KINDS = ("return", "exchange")
 TICKET_TYPES = (
     "ticket.created",
     "ticket.replied",
+    "ticket.message",
     "ticket.transferred",
     "ticket.escalated",
     "ticket.resolved",
@@ -176,13 +194,25 @@ class Expected:
     quantiles: dict[tuple[str, str, str], float] = field(default_factory=dict)
     clock_ms: int | None = None
     watermark_ms: int | None = None
+    # SPEC §7 (section7.py); None = not known (not compared)
+    gauges7: dict[GaugeKey, float] | None = None
+    histograms7: dict[tuple[str, str], Hist] | None = None
+    window_values7: dict[tuple[str, str, str], list[float]] | None = None
+    quantiles7: dict[tuple[str, str, str, str], float] | None = None
+    counters7: dict[GaugeKey, int] | None = None
 
     def gauge(self, metric: str, **labels: str) -> float:
         """Value of one gauge series, 0 when not listed (None for an absent return rate)."""
         key = gauge_key(metric, **labels)
+        gauges = self.gauges if key in self.gauges or self.gauges7 is None else self.gauges7
         if metric == RETURN_RATE:
-            return self.gauges.get(key)  # type: ignore[return-value]
-        return self.gauges.get(key, 0.0)
+            return gauges.get(key)  # type: ignore[return-value]
+        return gauges.get(key, 0.0)
+
+    def counter(self, metric: str, **labels: str) -> int:
+        """Value of one §7 counter series (score turns), 0 when not listed."""
+        assert self.counters7 is not None
+        return self.counters7.get(gauge_key(metric, **labels), 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -421,10 +451,16 @@ def compute(
     first_response_sla: dict[str, float] | None = None,
     resolution_sla: dict[str, float] | None = None,
     state_horizon_s: float | None = STATE_HORIZON_S,
+    response_sla: dict[str, float] | None = None,
+    business_hours: dict[str, Any] | None = None,
+    today_window: bool = True,
+    scores: list[dict[str, Any]] | None = None,
 ) -> Expected:
-    """Everything SPEC §3 says the service reports after consuming ``messages`` in order.
+    """Everything SPEC §3 and §7 say the service reports after consuming ``messages`` in order.
 
-    ``clock_ms`` defaults to the watermark (largest accepted ts): a replay.
+    ``clock_ms`` defaults to the watermark (largest accepted ts): a replay. The §7 keywords
+    are the config keys of SPEC §7 as dicts (``sla.response_s``, ``business_hours``,
+    ``today_window``, ``scores``); ``section7.kwargs_from_config`` maps a whole config.
     """
     windows = dict(DEFAULT_WINDOWS if windows is None else windows)
     fr_sla = dict(FIRST_RESPONSE_SLA)
@@ -436,10 +472,13 @@ def compute(
     if resolution_sla and "other" not in resolution_sla:
         res_sla["other"] = res_sla["P3"]
     region_labels = [*regions, "other"]
+    s7 = section7.Settings.build(fr_sla, response_sla, business_hours, today_window, scores)
+    turns = section7.Turns()
     largest_window_ms = max(windows.values()) * 1000
     horizon_ms = None if state_horizon_s is None else state_horizon_s * 1000
 
     out = Expected()
+    section7.empty(out)
     assert out.rejected is not None
     assert out.late is not None
     assert out.orphans is not None
@@ -480,7 +519,8 @@ def compute(
     returns: dict[str, dict[str, Any]] = {}
     # facts: (ts_ms, what, label) -- counted in windows by their own ts
     facts: list[tuple[int, str, str]] = []
-    first_responses: list[tuple[int, str, float]] = []  # (reply ts, channel, seconds)
+    # (reply ts, channel, seconds, seconds waited for the SLA: business time, §7)
+    first_responses: list[tuple[int, str, float, float]] = []
     hist_values: dict[tuple[str, str], list[float]] = {}
 
     def forgotten(created_ms: int, now_ms: int) -> bool:
@@ -508,17 +548,20 @@ def compute(
                     "escalated": False,
                     "reopened": False,
                 }
+                turns.created(tickets[ev.entity_id], ev.ts_ms)
             continue
         if t.startswith("ticket."):
             tk = tickets.get(ev.entity_id)
             if tk is None or forgotten(tk["created_ms"], running):
                 orphan(ev)
                 continue
+            turns.event(tk, t, ev.ts_ms, bool(ev.fields.get("by_agent")))
             if t == "ticket.replied":
                 if ev.fields["by_agent"] and not tk["agent_replied"]:
                     tk["agent_replied"] = True
                     secs = (ev.ts_ms - tk["created_ms"]) / 1000
-                    first_responses.append((ev.ts_ms, tk["channel"], secs))
+                    waited = s7.waited_s(tk["channel"], tk["created_ms"], ev.ts_ms)
+                    first_responses.append((ev.ts_ms, tk["channel"], secs, waited))
                     hist_values.setdefault((FIRST_RESPONSE_HIST, tk["channel"]), []).append(secs)
             elif t == "ticket.transferred":
                 tk["transferred"] = True
@@ -536,7 +579,7 @@ def compute(
                 prio = tk["priority"]
                 hist_values.setdefault((RESOLUTION_HIST, prio), []).append(secs)
                 facts.append((ev.ts_ms, "resolution", prio))
-                if secs <= res_sla[prio]:
+                if s7.waited_s(tk["channel"], tk["created_ms"], ev.ts_ms) <= res_sla[prio]:
                     facts.append((ev.ts_ms, "resolution_within_sla", prio))
                 if not (tk["transferred"] or tk["escalated"] or tk["reopened"]):
                     facts.append((ev.ts_ms, "first_contact", ""))
@@ -594,7 +637,6 @@ def compute(
     for tk in tickets.values():
         if forgotten(tk["created_ms"], clock_ms) or not tk["open"]:
             continue
-        age_s = (clock_ms - tk["created_ms"]) / 1000
         _inc(
             g,
             gauge_key(
@@ -604,13 +646,14 @@ def compute(
                 region=tk["region"],
             ),
         )
-        if age_s > res_sla[tk["priority"]]:
+        waited_s = s7.waited_s(tk["channel"], tk["created_ms"], clock_ms)
+        if waited_s > res_sla[tk["priority"]]:
             _inc(g, gauge_key("aftersales_resolution_overdue_tickets", priority=tk["priority"]))
         if not tk["agent_replied"]:
             ch = tk["channel"]
             _inc(g, gauge_key("aftersales_unanswered_tickets", channel=ch))
             unanswered_created.setdefault(ch, []).append(tk["created_ms"])
-            if age_s > fr_sla[ch]:
+            if waited_s > fr_sla[ch]:
                 _inc(g, gauge_key("aftersales_first_response_overdue_tickets", channel=ch))
     for ch, created in unanswered_created.items():
         age = (clock_ms - min(created)) / 1000
@@ -646,43 +689,52 @@ def compute(
     def in_window(ts_ms: int, seconds: float) -> bool:
         return clock_ms - seconds * 1000 < ts_ms <= clock_ms
 
-    for wname, wsec in windows.items():
+    # sliding windows into the §3 fields; `today` (§7) into the §7 fields
+    assert out.gauges7 is not None
+    wfr_today: dict[tuple[str, str], list[float]] = {}
+    targets: list[tuple[str, section7.Member, dict[GaugeKey, float], dict[Any, list[float]]]]
+    targets = [(w, section7.sliding_member(clock_ms, sec), g, wfr) for w, sec in windows.items()]
+    if s7.today_window:
+        targets.append(
+            (section7.TODAY, section7.today_member(clock_ms, s7.bh), out.gauges7, wfr_today)
+        )
+    for wname, member, gw, wvals in targets:
         for ts_ms, what, label in facts:
-            if not in_window(ts_ms, wsec):
+            if not member(ts_ms):
                 continue
             metric, label_name = simple[what]
             if label_name is None:
-                _inc(g, gauge_key(metric, window=wname))
+                _inc(gw, gauge_key(metric, window=wname))
             else:
-                _inc(g, gauge_key(metric, window=wname, **{label_name: label}))
-        for ts_ms, ch, secs in first_responses:
-            if not in_window(ts_ms, wsec):
+                _inc(gw, gauge_key(metric, window=wname, **{label_name: label}))
+        for ts_ms, ch, secs, waited in first_responses:
+            if not member(ts_ms):
                 continue
-            _inc(g, gauge_key("aftersales_window_first_responses", window=wname, channel=ch))
-            if secs <= fr_sla[ch]:
+            _inc(gw, gauge_key("aftersales_window_first_responses", window=wname, channel=ch))
+            if waited <= fr_sla[ch]:
                 _inc(
-                    g,
+                    gw,
                     gauge_key(
                         "aftersales_window_first_responses_within_sla", window=wname, channel=ch
                     ),
                 )
-            wfr.setdefault((wname, ch), []).append(secs)
+            wvals.setdefault((wname, ch), []).append(secs)
         # return rates: defined where something was delivered
         delivered_all = 0.0
         requested_all = 0.0
         for region in region_labels:
-            delivered = g.get(
+            delivered = gw.get(
                 gauge_key("aftersales_window_orders_delivered", window=wname, region=region), 0
             )
-            requested = g.get(
+            requested = gw.get(
                 gauge_key("aftersales_window_returns_requested", window=wname, region=region), 0
             )
             delivered_all += delivered
             requested_all += requested
             if delivered > 0:
-                g[gauge_key(RETURN_RATE, window=wname, region=region)] = requested / delivered
+                gw[gauge_key(RETURN_RATE, window=wname, region=region)] = requested / delivered
         if delivered_all > 0:
-            g[gauge_key(RETURN_RATE, window=wname, region="all")] = requested_all / delivered_all
+            gw[gauge_key(RETURN_RATE, window=wname, region="all")] = requested_all / delivered_all
 
     # peak ratio: tickets created per minute over 15m / per minute over 24h
     w15 = windows.get("15m", 900)
@@ -696,6 +748,20 @@ def compute(
     out.gauges = g
     out.window_first_response_values = {k: sorted(v) for k, v in wfr.items()}
     out.quantiles = quantiles_from_values(out.window_first_response_values)
+
+    # ---- §7: turns, awaiting reply, business hours, scores (section7.py) ----------------
+    assert out.window_values7 is not None
+    for (wname, ch), xs in wfr_today.items():
+        out.window_values7[(section7.FIRST_RESPONSE_QUANTILE_METRIC, wname, ch)] = xs
+    section7.fill(
+        out,
+        turns=turns,
+        tickets=tickets,
+        forgotten=forgotten,
+        clock_ms=clock_ms,
+        members=[(w, m) for w, m, _g, _v in targets],
+        settings=s7,
+    )
     return out
 
 
@@ -792,10 +858,15 @@ def from_exposition(text: str) -> Expected:
     assert out.late is not None
     assert out.orphans is not None
     hist_parts: dict[tuple[str, str], dict[str, Any]] = {}
+    section7.empty(out)
+    hist_parts7: dict[tuple[str, str], dict[str, Any]] = {}
+    seen7 = False
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             name, labels, value = s.name, s.labels, s.value
-            if name == "aftersales_events_total":
+            if section7.read_sample(out, name, labels, value, hist_parts7):
+                seen7 = True
+            elif name == "aftersales_events_total":
                 _inc(out.events_total, (labels["topic"], labels["type"]), int(value))
             elif name == "aftersales_events_rejected_total":
                 _inc(out.rejected, (labels["topic"], labels["reason"]), int(value))
@@ -842,6 +913,7 @@ def from_exposition(text: str) -> Expected:
     out.produced = produced
     # drop zero gauges (missing == 0), but keep every return rate as given
     out.gauges = {k: v for k, v in out.gauges.items() if k[0] == RETURN_RATE or v != 0}
+    section7.finish_exposition(out, hist_parts7, seen7)
     return out
 
 
@@ -954,4 +1026,9 @@ def diff(
             continue
         if not _close(a.quantiles[key], b.quantiles[key], quantile_rel_tol, 1e-6):
             p.append(f"quantile {key}: {a.quantiles[key]!r} != {b.quantiles[key]!r}")
+    p.extend(section7.diff7(a, b, rel_tol, quantile_rel_tol))
     return p
+
+
+# the §7 module reads the names above: imported last, on purpose
+from . import section7  # noqa: E402
