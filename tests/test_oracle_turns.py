@@ -279,6 +279,19 @@ def test_turns(name: str, steps: list[tuple[str, str]], clock: str, resp: list[f
     assert median == (None if not resp else sum(resp) / len(resp))
 
 
+def test_orphans_and_repeated_creations_open_no_turn() -> None:
+    # a reply logged before the creation is an orphan; the creation's turn then waits
+    # (clock 10:05 - 10:00 = 300 s); a second ticket.created of T1 opens nothing
+    log = Log().add("ticket.replied", "2026-10-09 09:59").created("2026-10-09 10:00")
+    log.created("2026-10-09 10:02")
+    out = log.run("2026-10-09 10:05")
+    assert out.orphans == {(T, "ticket.replied"): 1}
+    assert g7(out, "aftersales_window_turns", window="15m", channel="chat") == 1
+    assert out.gauge("aftersales_window_tickets_created", window="15m", channel="chat") == 2
+    assert g7(out, "aftersales_oldest_awaiting_reply_age_seconds", channel="chat") == 300
+    assert responses(out) == []
+
+
 def test_turn_windows_count_at_start_and_at_reply() -> None:
     # turn 1 starts 09:50 (created), answered 10:00:10; clock 10:10: 15m = (09:55, 10:10]
     # -> turns 15m = 1 (turn 2 at 10:01), responses 15m = 2 (10:00:10 and 10:02)

@@ -15,7 +15,9 @@ Events and turns
  2. Turns follow the log order of the ticket's events (one key, one partition), not their
     ``ts`` order. A reply whose ``ts`` is before the turn's start still answers it; the
     response time is then negative, not clamped (as first responses in docs/semantics.md),
-    and it is within every limit.
+    and it is within every limit. An event logged before its ticket's creation (a reply,
+    a message) is an orphan; the creation then opens the first turn as usual, and that turn
+    waits for the next agent reply.
  3. Only the ticket's first ``ticket.created`` opens a turn; a repeated ``ticket.created``
     of a known ticket changes no state (docs/semantics.md) and opens nothing. A ticket
     created again after it was forgotten starts afresh with a new first turn.
@@ -88,7 +90,16 @@ Scores
     count decisions whose decision ts is in the window.
 24. Awaiting reply and its gauges leave out forgotten tickets (like the backlog);
     oldest awaiting age = clock - earliest open turn start, wall time, listed only when
-    non-zero (0 when none).
+    non-zero (0 when none). A turn of a ticket forgotten while still open is still decided
+    by its deadline (a score's limit is far below the horizon); later events of that ticket
+    are orphans and answer nothing.
+25. Score ``hours`` are read in the business-hours timezone (Asia/Shanghai by default),
+    as the ``today`` window; a score's ``channels`` match channel labels, ``other``
+    included. ``title`` and ``target`` are not needed for any series.
+26. Note for operators: a wait across 国庆 spans 8 wall days, beyond the default 7-day
+    state horizon; the oracle forgets such a ticket like any other (the reply is an
+    orphan), so a business-hours deployment needs ``state_horizon`` above its longest
+    closure + SLA.
 """
 
 from __future__ import annotations
