@@ -699,3 +699,16 @@ def test_conformance_today_equals_a_22h_window(conformance: tuple[Expected, Expe
         (m, c, q): v for (m, w, c, q), v in hours22.quantiles7.items() if w == "22h"
     } | {(section7.FIRST_RESPONSE_QUANTILE_METRIC, c, q): v
          for (w, c, q), v in hours22.quantiles.items() if w == "22h"}
+
+
+@pytest.mark.parametrize(("response_sla", "want"), [
+    (None, {"chat": 30, "phone": 900, "app": 1800, "email": 86400, "other": 86400}),
+    ({"email": 100}, {"chat": 30, "phone": 900, "app": 1800, "email": 100, "other": 100}),
+    ({"other": 5}, {"chat": 30, "phone": 900, "app": 1800, "email": 86400, "other": 5}),
+])
+def test_response_sla_defaults(response_sla: dict[str, float] | None,
+                               want: dict[str, float]) -> None:
+    from tests.oracle import FIRST_RESPONSE_SLA
+
+    settings = section7.Settings.build(dict(FIRST_RESPONSE_SLA), response_sla, None, True, None)
+    assert settings.response_sla == want

@@ -208,9 +208,11 @@ class Settings:
         today_window: bool,
         scores: list[dict[str, Any]] | None,
     ) -> Settings:
-        resp = {ch: fr_sla[ch] for ch in CHANNELS}
-        resp.update(response_sla or {})
-        resp.setdefault("other", resp["email"])
+        resp = {ch: fr_sla[ch] for ch in CHANNEL_LABELS}  # other: email's (set by compute)
+        if response_sla:
+            resp.update(response_sla)
+            if "other" not in response_sla:
+                resp["other"] = resp["email"]
         return Settings(
             BusinessHours.from_config(business_hours),
             resp,
@@ -231,6 +233,9 @@ def kwargs_from_config(cfg: dict[str, Any]) -> dict[str, Any]:
         out["regions"] = tuple(cfg["regions"])
     if cfg.get("windows") is not None:
         out["windows"] = dict(cfg["windows"])
+    for key in ("state_horizon_s", "max_future_skew_s"):
+        if cfg.get(key) is not None:
+            out[key] = cfg[key]
     if sla.get("first_response_s") is not None:
         out["first_response_sla"] = dict(sla["first_response_s"])
     if sla.get("resolution_s") is not None:
