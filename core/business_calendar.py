@@ -108,17 +108,20 @@ def _clamp(ts_ms: int) -> int:
     return _LO_MS if ts_ms < _LO_MS else _HI_MS if ts_ms > _HI_MS else ts_ms
 
 
-def local_midnight_ms(ts_ms: int, tz: ZoneInfo) -> int:
-    """The first instant of the local date containing `ts_ms` (the start of `today`); where
-    midnight is skipped by a DST change, the instant the day begins."""
-    ordinal = _ordinal(_clamp(ts_ms), tz)
+@lru_cache(maxsize=8_192)
+def _day_start_s(tz: ZoneInfo, ordinal: int) -> int:
     midnight = (ordinal - _EPOCH_ORDINAL) * _DAY_S
-    first = min(
+    return min(
         max(a, midnight - o)
         for a, b, o in _segments(tz, ordinal)
         if max(a, midnight - o) < min(b, midnight + _DAY_S - o)
     )
-    return first * 1000
+
+
+def local_midnight_ms(ts_ms: int, tz: ZoneInfo) -> int:
+    """The first instant of the local date containing `ts_ms` (the start of `today`); where
+    midnight is skipped by a DST change, the instant the day begins."""
+    return _day_start_s(tz, _ordinal(_clamp(ts_ms), tz)) * 1000
 
 
 # ------------------------------------------------------------------------------ calendars
@@ -171,8 +174,8 @@ ALWAYS_OPEN: Final = AlwaysOpen()
 class BusinessCalendar:
     """One named calendar in one timezone, with each local date's open intervals cached."""
 
-    __slots__ = ("_cn", "_days", "_extra_holidays", "_extra_workdays", "_open", "_spans",
-                 "_tz", "config")
+    __slots__ = ("_cn", "_days", "_extra_holidays", "_extra_workdays", "_last", "_open",
+                 "_spans", "_tz", "config")
 
     def __init__(self, config: CalendarConfig, tz: ZoneInfo,
                  extra_holidays: frozenset[dt.date] = frozenset(),
@@ -185,6 +188,7 @@ class BusinessCalendar:
         self._extra_holidays = extra_holidays
         self._extra_workdays = extra_workdays
         self._days: dict[int, tuple[int, ...]] = {}
+        self._last = (0, 0, 0)  # (first ms, end ms, ordinal) of the last local date looked up
 
     def __repr__(self) -> str:
         return f"BusinessCalendar({self.config.name!r}, {self._tz.key!r})"
@@ -202,6 +206,16 @@ class BusinessCalendar:
             if day in year.workdays:
                 return True
         return day.weekday() in self._open
+
+    def _ord(self, ts_ms: int) -> int:
+        """The local date ordinal of `ts_ms`; the last date's bounds answer without the zone."""
+        lo, hi, ordinal = self._last
+        if lo <= ts_ms < hi:
+            return ordinal
+        ordinal = _ordinal(ts_ms, self._tz)
+        self._last = (_day_start_s(self._tz, ordinal) * 1000,
+                      _day_start_s(self._tz, ordinal + 1) * 1000, ordinal)
+        return ordinal
 
     def _day(self, ordinal: int) -> tuple[int, ...]:
         """Open intervals of a local date as a flat (start, end, start, end, ...) in ms."""
@@ -231,7 +245,7 @@ class BusinessCalendar:
 
     def is_open(self, ts_ms: int) -> bool:
         """Whether `ts_ms` falls in an open span of its local date."""
-        iv = self._day(_ordinal(_clamp(ts_ms), self._tz))
+        iv = self._day(self._ord(_clamp(ts_ms)))
         return any(iv[i] <= ts_ms < iv[i + 1] for i in range(0, len(iv), 2))
 
     def business_ms(self, start_ms: int, end_ms: int) -> int:
@@ -240,7 +254,7 @@ class BusinessCalendar:
             return 0
         start_ms, end_ms = _clamp(start_ms), _clamp(end_ms)
         total = 0
-        for ordinal in range(_ordinal(start_ms, self._tz), _ordinal(end_ms - 1, self._tz) + 1):
+        for ordinal in range(self._ord(start_ms), self._ord(end_ms - 1) + 1):
             iv = self._day(ordinal)
             for i in range(0, len(iv), 2):
                 lo = iv[i] if iv[i] > start_ms else start_ms
@@ -255,7 +269,7 @@ class BusinessCalendar:
             return start_ms
         remaining = business_ms
         start_ms = _clamp(start_ms)
-        ordinal = _ordinal(start_ms, self._tz)
+        ordinal = self._ord(start_ms)
         for _ in range(_DEADLINE_SCAN_DAYS):
             iv = self._day(ordinal)
             for i in range(0, len(iv), 2):
@@ -271,7 +285,7 @@ class BusinessCalendar:
     def next_change_ms(self, ts_ms: int) -> int:
         """The next open/close transition after `ts_ms` (NEVER_MS if none within a year)."""
         ts_ms = _clamp(ts_ms)
-        ordinal = _ordinal(ts_ms, self._tz)
+        ordinal = self._ord(ts_ms)
         run_end = -1  # end of the open run containing ts, once found
         for _ in range(_CHANGE_SCAN_DAYS):
             iv = self._day(ordinal)
