@@ -28,6 +28,7 @@ __all__ = [
     "CalendarConfig",
     "Span",
     "local_midnight_ms",
+    "local_second_of_day",
 ]
 
 NEVER_MS: Final = 2**62
@@ -122,6 +123,13 @@ def local_midnight_ms(ts_ms: int, tz: ZoneInfo) -> int:
     """The first instant of the local date containing `ts_ms` (the start of `today`); where
     midnight is skipped by a DST change, the instant the day begins."""
     return _day_start_s(tz, _ordinal(_clamp(ts_ms), tz)) * 1000
+
+
+def local_second_of_day(ts_ms: int, tz: ZoneInfo) -> int:
+    """Seconds after midnight on the local wall clock at `ts_ms` (for "a turn starting
+    within a score's hours": `span.start_s <= local_second_of_day(ts) < span.end_s`)."""
+    wall = dt.datetime.fromtimestamp(_clamp(ts_ms) // 1000, tz)
+    return wall.hour * 3600 + wall.minute * 60 + wall.second
 
 
 # ------------------------------------------------------------------------------ calendars

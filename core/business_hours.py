@@ -25,6 +25,7 @@ from core.business_calendar import (
     CalendarConfig,
     Span,
     local_midnight_ms,
+    local_second_of_day,
 )
 from core.errors import ConfigError
 
@@ -42,7 +43,9 @@ __all__ = [
     "CalendarConfig",
     "Span",
     "local_midnight_ms",
+    "local_second_of_day",
     "parse_business_hours",
+    "parse_span",
     "parse_today_window",
     "today_timezone",
 ]
@@ -220,6 +223,15 @@ def _parse_calendar(name: object, body: object, key: str,
         spans=tuple(spans),
         holidays="cn" if holidays == "cn" else "none",
     )
+
+
+def parse_span(text: object, key: str) -> Span:
+    """One `"HH:MM-HH:MM"` span (e.g. a score rule's `hours`); ConfigError naming `key`."""
+    errors: list[str] = []
+    span = _parse_span(text, key, errors)
+    if span is None:
+        raise ConfigError("; ".join(errors))
+    return span
 
 
 def _parse_span(text: object, key: str, errors: list[str]) -> Span | None:

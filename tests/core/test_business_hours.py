@@ -19,6 +19,7 @@ from core.business_hours import (
     BusinessHours,
     BusinessHoursConfig,
     local_midnight_ms,
+    local_second_of_day,
     parse_business_hours,
     today_timezone,
 )
@@ -253,6 +254,20 @@ def test_the_repeated_hour_opens_twice() -> None:
 def test_local_midnight(tz: ZoneInfo, ts: int, midnight: int) -> None:
     assert local_midnight_ms(ts, tz) == midnight
     assert local(midnight - 1, tz).date() < local(midnight, tz).date() == local(ts, tz).date()
+
+
+@pytest.mark.parametrize(
+    ("tz", "ts", "second"),
+    [
+        pytest.param(SH, utc(2026, 12, 1, 0, 0), 8 * 3600, id="shanghai-08:00"),
+        pytest.param(SH, utc(2026, 12, 1, 15, 0) - 1, 23 * 3600 - 1, id="shanghai-22:59:59.999"),
+        pytest.param(BERLIN, utc(2026, 10, 25, 0, 30), 2 * 3600 + 1800, id="berlin-first-02:30"),
+        pytest.param(BERLIN, utc(2026, 10, 25, 1, 30), 2 * 3600 + 1800, id="berlin-again-02:30"),
+        pytest.param(BERLIN, utc(2026, 3, 29, 1, 0), 3 * 3600, id="berlin-03:00-after-gap"),
+    ],
+)
+def test_local_second_of_day(tz: ZoneInfo, ts: int, second: int) -> None:
+    assert local_second_of_day(ts, tz) == second
 
 
 # ------------------------------------------------- properties against a brute-force oracle

@@ -14,6 +14,7 @@ from core.business_hours import (
     BusinessHoursConfig,
     Span,
     parse_business_hours,
+    parse_span,
     parse_today_window,
 )
 from core.errors import ConfigError
@@ -175,3 +176,11 @@ def test_the_key_prefix_is_the_callers() -> None:
 def test_today_window_must_be_a_boolean(raw: object) -> None:
     with pytest.raises(ConfigError, match=r"^today_window must be true or false"):
         parse_today_window(raw)
+
+
+def test_a_single_span_for_a_score_rule() -> None:
+    assert parse_span("08:00-23:00", "scores[0].hours") == Span(8 * 3600, 23 * 3600)
+    with pytest.raises(ConfigError, match=r"^scores\[0\]\.hours: '23:00-08:00' ends before"):
+        parse_span("23:00-08:00", "scores[0].hours")
+    with pytest.raises(ConfigError, match=r"^scores\[1\]\.hours: None is not"):
+        parse_span(None, "scores[1].hours")
