@@ -254,7 +254,10 @@ class BusinessCalendar:
     def is_open(self, ts_ms: int) -> bool:
         """Whether `ts_ms` falls in an open span of its local date."""
         iv = self._day(self._ord(_clamp(ts_ms)))
-        return any(iv[i] <= ts_ms < iv[i + 1] for i in range(0, len(iv), 2))
+        for i in range(0, len(iv), 2):  # noqa: SIM110 - no generator on the hot path
+            if iv[i] <= ts_ms < iv[i + 1]:
+                return True
+        return False
 
     def business_ms(self, start_ms: int, end_ms: int) -> int:
         """Length of the overlap of [start, end) with the open spans."""
@@ -275,6 +278,8 @@ class BusinessCalendar:
         """The earliest t with business_ms(start, t) >= the amount (start if amount <= 0)."""
         if business_ms <= 0:
             return start_ms
+        if start_ms >= _HI_MS:
+            return NEVER_MS
         remaining = business_ms
         start_ms = _clamp(start_ms)
         ordinal = self._ord(start_ms)
@@ -292,6 +297,8 @@ class BusinessCalendar:
 
     def next_change_ms(self, ts_ms: int) -> int:
         """The next open/close transition after `ts_ms` (NEVER_MS if none within a year)."""
+        if ts_ms >= _HI_MS:
+            return NEVER_MS
         ts_ms = _clamp(ts_ms)
         ordinal = self._ord(ts_ms)
         run_end = -1  # end of the open run containing ts, once found

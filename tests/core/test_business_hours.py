@@ -398,3 +398,15 @@ def test_next_change_is_the_next_change(data: st.DataObject, case: str) -> None:
     # openness is constant within a minute: every minute boundary in (ts, t) keeps the state
     for minute in range(ts // M + 1, (t - 1) // M + 1):
         assert oracle.open_minute(minute) is state, local(minute * M, oracle.tz)
+
+
+@pytest.mark.parametrize("ts", [-(2**62), -1, 0, NEVER_MS - 1, NEVER_MS, 2**63])
+def test_absurd_instants_neither_crash_nor_go_back(ts: int) -> None:
+    for cal in (OFFICE, berlin(["09:00-18:00"])):
+        assert cal.is_open(ts) in (True, False)
+        assert cal.next_change_ms(ts) > ts or cal.next_change_ms(ts) == NEVER_MS
+        assert cal.deadline_ms(ts, H) > ts or cal.deadline_ms(ts, H) == NEVER_MS
+        assert cal.business_ms(ts, ts + H) in range(H + 1)
+    midnight = local_midnight_ms(ts, SH)  # clamped into the years datetime can represent
+    if abs(ts) < 2**45:
+        assert midnight <= ts < midnight + 24 * H
