@@ -132,9 +132,8 @@ def parse_business_hours(
 
     if errors:
         raise ConfigError("; ".join(errors))
-    assert isinstance(tz_name, str)
     return BusinessHoursConfig(
-        timezone=tz_name,
+        timezone=str(tz_name),
         calendars=MappingProxyType(calendars),
         channels=MappingProxyType(channels),
         extra_holidays=extra_holidays,
