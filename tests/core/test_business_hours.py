@@ -410,3 +410,65 @@ def test_absurd_instants_neither_crash_nor_go_back(ts: int) -> None:
     midnight = local_midnight_ms(ts, SH)  # clamped into the years datetime can represent
     if abs(ts) < 2**45:
         assert midnight <= ts < midnight + 24 * H
+
+
+# Zones whose changes are awkward: at midnight (Havana skips 00:00, Santiago repeats 23:00),
+# by half an hour (Lord Howe), a non-hour offset (Kolkata, Kathmandu), none (Shanghai).
+AWKWARD_ZONES = ["America/Havana", "America/Santiago", "Australia/Lord_Howe", "Asia/Kolkata",
+                 "Asia/Kathmandu", "Europe/Berlin", "America/New_York", "Asia/Shanghai"]
+
+
+def changes_in_2026(tz: ZoneInfo) -> list[int]:
+    """The instants of 2026 at which the zone's UTC offset changes, found hour by hour."""
+    out, t, end = [], utc(2026, 1, 1), utc(2027, 1, 1)
+    offset = local(t, tz).utcoffset()
+    while t < end:
+        t += H
+        if local(t, tz).utcoffset() != offset:
+            offset = local(t, tz).utcoffset()
+            out.append(t)
+    return out or [utc(2026, 6, 1)]
+
+
+ANCHORS = {name: changes_in_2026(ZoneInfo(name)) for name in AWKWARD_ZONES}
+
+
+@st.composite
+def random_calendars(draw: st.DrawFn) -> tuple[BusinessCalendar, Oracle, int]:
+    zone = draw(st.sampled_from(AWKWARD_ZONES))
+    cuts = sorted(draw(st.lists(st.integers(0, 96), min_size=2, max_size=6, unique=True)))
+    cuts = cuts[: len(cuts) // 2 * 2]
+
+    def hm(quarter: int) -> str:
+        return f"{quarter * 15 // 60:02d}:{quarter * 15 % 60:02d}"
+
+    hours = [f"{hm(a)}-{hm(b)}" for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
+    days = draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+                         min_size=1, max_size=7, unique=True))
+    cfg = parse_business_hours({"timezone": zone, "calendars": {"c": {"days": days,
+                                                                     "hours": hours}},
+                                "channels": {"x": "c"}})
+    cal = BusinessHours(cfg).calendar("x")
+    assert isinstance(cal, BusinessCalendar)
+    anchor = draw(st.sampled_from(ANCHORS[zone]))
+    return cal, Oracle(cfg, "c"), anchor + draw(st.integers(-2 * DAY, 2 * DAY))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=random_calendars(), length=st.integers(0, 3 * DAY), amount=st.integers(1, 6 * H))
+def test_random_calendars_in_awkward_zones_match_the_oracle(
+    case: tuple[BusinessCalendar, Oracle, int], length: int, amount: int
+) -> None:
+    cal, oracle, ts = case
+    assert cal.is_open(ts) is oracle.is_open(ts)
+    assert cal.business_ms(ts, ts + length) == oracle.business_ms(ts, ts + length)
+    t = cal.deadline_ms(ts, amount)
+    assert oracle.business_ms(ts, t) == amount
+    assert oracle.is_open(t - 1)
+    change = cal.next_change_ms(ts)
+    if change == NEVER_MS:  # open around the clock: no change in the next week either
+        change = ts + 7 * DAY
+    else:
+        assert oracle.is_open(change) is not oracle.is_open(ts)
+    for minute in range(ts // M + 1, (change - 1) // M + 1):
+        assert oracle.open_minute(minute) is oracle.is_open(ts)
