@@ -29,6 +29,7 @@ __all__ = [
     "Span",
     "local_midnight_ms",
     "local_second_of_day",
+    "next_local_midnight_ms",
 ]
 
 NEVER_MS: Final = 2**62
@@ -123,6 +124,11 @@ def local_midnight_ms(ts_ms: int, tz: ZoneInfo) -> int:
     """The first instant of the local date containing `ts_ms` (the start of `today`); where
     midnight is skipped by a DST change, the instant the day begins."""
     return _day_start_s(tz, _ordinal(_clamp(ts_ms), tz)) * 1000
+
+
+def next_local_midnight_ms(ts_ms: int, tz: ZoneInfo) -> int:
+    """The first instant of the next local date: when `today` empties, with no event."""
+    return _day_start_s(tz, _ordinal(_clamp(ts_ms), tz) + 1) * 1000
 
 
 def local_second_of_day(ts_ms: int, tz: ZoneInfo) -> int:

@@ -26,6 +26,7 @@ from core.business_calendar import (
     Span,
     local_midnight_ms,
     local_second_of_day,
+    next_local_midnight_ms,
 )
 from core.errors import ConfigError
 
@@ -44,6 +45,7 @@ __all__ = [
     "Span",
     "local_midnight_ms",
     "local_second_of_day",
+    "next_local_midnight_ms",
     "parse_business_hours",
     "parse_span",
     "parse_today_window",

@@ -20,6 +20,7 @@ from core.business_hours import (
     BusinessHoursConfig,
     local_midnight_ms,
     local_second_of_day,
+    next_local_midnight_ms,
     parse_business_hours,
     today_timezone,
 )
@@ -254,6 +255,10 @@ def test_the_repeated_hour_opens_twice() -> None:
 def test_local_midnight(tz: ZoneInfo, ts: int, midnight: int) -> None:
     assert local_midnight_ms(ts, tz) == midnight
     assert local(midnight - 1, tz).date() < local(midnight, tz).date() == local(ts, tz).date()
+    following = next_local_midnight_ms(ts, tz)
+    assert following > ts
+    assert local(following - 1, tz).date() == local(ts, tz).date() < local(following, tz).date()
+    assert next_local_midnight_ms(midnight - 1, tz) == midnight
 
 
 @pytest.mark.parametrize(
