@@ -124,7 +124,8 @@ def test_is_open_of_the_office_calendar(ts: int, open_: bool) -> None:
         pytest.param(at(2026, 12, 1, 12, 30), 1, at(2026, 12, 1, 13, 30) + 1, id="from-closed"),
         pytest.param(at(2026, 9, 30, 17), 8 * H, at(2026, 10, 8, 17, 30), id="golden-week"),
         pytest.param(at(2026, 12, 1, 10), 0, at(2026, 12, 1, 10), id="zero"),
-        pytest.param(at(2026, 12, 30, 17), 2 * H, at(2027, 1, 4, 10), id="over-new-year"),
+        # 2025-12-31 (Wed) 17:00: 1 h, then 元旦 Jan 1–3, then the makeup Sunday Jan 4
+        pytest.param(at(2025, 12, 31, 17), 2 * H, at(2026, 1, 4, 10), id="over-new-year"),
     ],
 )
 def test_deadline_of_the_office_calendar(start: int, amount: int, deadline: int) -> None:
