@@ -187,7 +187,8 @@ def _parse_calendar(name: object, body: object, key: str,
     _unknown_keys(body, _CAL_KEYS, key, errors)
 
     days: set[int] = set()
-    raw_days = body.get("days", list(DAY_NAMES[:5]))
+    # every key is optional (SPEC §7): a missing restriction restricts nothing
+    raw_days = body.get("days", list(DAY_NAMES))
     if not isinstance(raw_days, list) or not raw_days:
         errors.append(f"{key}.days must be a non-empty list of {', '.join(DAY_NAMES)}")
     else:
@@ -198,7 +199,7 @@ def _parse_calendar(name: object, body: object, key: str,
                 errors.append(f"{key}.days[{i}]: {day!r} is not one of {', '.join(DAY_NAMES)}")
 
     spans: list[Span] = []
-    raw_hours = body.get("hours")
+    raw_hours = body.get("hours", ["00:00-24:00"])
     if not isinstance(raw_hours, list) or not raw_hours:
         errors.append(f'{key}.hours must be a non-empty list of "HH:MM-HH:MM"')
     else:

@@ -50,9 +50,9 @@ def test_the_spec_example_parses() -> None:
 def test_defaults() -> None:
     assert parse_business_hours(None) == BusinessHoursConfig()
     assert BusinessHoursConfig().timezone == DEFAULT_TIMEZONE == "Asia/Shanghai"
-    cfg = parse_business_hours({"calendars": {"c": {"hours": ["00:00-24:00"]}}})
+    cfg = parse_business_hours({"calendars": {"c": {}}})
     c = cfg.calendars["c"]
-    assert c.days == frozenset(range(5))  # mon..fri when days is left out
+    assert c.days == frozenset(range(7))  # every key optional: no days given, every day
     assert c.holidays == "none"
     assert c.spans == (Span(0, 86_400),)
     assert parse_today_window(None) is True
