@@ -36,6 +36,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import KafkaError
 
 from consumers.health import connection_healthy
+from consumers.undecodable import SkippedBatch, SkippingConsumer
 
 __all__ = ["FetchProcessConsumer", "Record"]
 
@@ -66,6 +67,7 @@ class _State(NamedTuple):
     highwater: dict[TopicPartition, int | None]
     healthy: bool
     error: str | None
+    skipped: tuple[SkippedBatch, ...] = ()  # undecodable batches the child seeked past
 
 
 # -- the child ---------------------------------------------------------------------------
@@ -88,7 +90,7 @@ def _child_main(conn: Connection) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(kafka_level)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    consumer = KafkaConsumer(**settings)
+    consumer = SkippingConsumer(**settings)
     forward = _Forward()
     consumer.subscribe(topics, listener=forward)
     epochs: dict[TopicPartition, int] = {}
@@ -131,7 +133,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _state(
-    consumer: KafkaConsumer, epochs: dict[TopicPartition, int], session_timeout_ms: int,
+    consumer: SkippingConsumer, epochs: dict[TopicPartition, int], session_timeout_ms: int,
     error: str | None,
 ) -> _State:
     assignment = frozenset(consumer.assignment())
@@ -149,6 +151,7 @@ def _state(
         {tp: consumer.highwater(tp) for tp in assignment},
         connection_healthy(consumer, session_timeout_ms),
         error,
+        tuple(consumer.take_skipped()),
     )
 
 
@@ -199,6 +202,7 @@ class FetchProcessConsumer:
         self._epochs: dict[TopicPartition, int] = {}
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions: dict[TopicPartition, int | None] = {}
+        self._skipped: list[SkippedBatch] = []
         self._last_message = time.monotonic()
         self._next_req = 0
         self._lock = threading.Lock()  # health is read from snapshot listeners too
@@ -319,6 +323,10 @@ class FetchProcessConsumer:
         for tp, pos in state.positions.items():
             if state.epochs.get(tp, 0) == epochs.get(tp, 0):
                 self._positions[tp] = pos
+        for s in state.skipped:  # skipped before a seek the child had not applied: read again
+            tp = TopicPartition(s.topic, s.partition)
+            if state.epochs.get(tp, 0) == epochs.get(tp, 0):
+                self._skipped.append(s)
         if state.error is not None:
             raise KafkaError(state.error)
         out: dict[TopicPartition, list[Record]] = {}
@@ -361,6 +369,11 @@ class FetchProcessConsumer:
                timeout_ms: int = 30000) -> None:
         plain = {tp: om.offset for tp, om in offsets.items()}
         self._call("commit", plain, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+
+    def take_skipped(self) -> list[SkippedBatch]:
+        """Undecodable batches the child skipped since the last call."""
+        out, self._skipped = self._skipped, []
+        return out
 
     def healthy(self) -> bool:
         """The child reports a healthy connection and is itself answering."""
