@@ -13,8 +13,10 @@ the prefetch buffer and the back-pressure: a child ahead of the reader blocks on
 Seeks are numbered per partition ("epochs"): batches and positions fetched before the
 child applied a seek are dropped on arrival, so a seek behaves as it does in-process.
 Rebalance callbacks are forwarded in order, before the batch of the poll they ran in.
-If the child dies it is started again (the new member's assignment triggers the
-reader's rebuild, as any rebalance does); if the parent dies the child exits on its own.
+A batch the child cannot decode is skipped there (``consumers.undecodable``) and reported
+with the state, for the reader to count. If the child dies it is started again (the new
+member's assignment triggers the reader's rebuild, as any rebalance does); if the parent
+dies the child exits on its own.
 """
 
 from __future__ import annotations
