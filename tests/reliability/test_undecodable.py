@@ -68,10 +68,18 @@ def test_corrupt_batches_are_counted_logged_and_skipped(
                      reason="corrupt_batch") == 2
         assert total(text, "aftersales_consumer_errors_total") == 2
         assert pulse.readyz() == 200
-        # not stalled: events produced now are read
+        # while live too: a corrupt batch among new events stalls nothing
         live = simulated(cfg, hours=0.2, seed=22, start_ms=int(time.time() * 1000) - 900_000)
-        produce(cfg, live)
+        produce(cfg, live[:10])
+        spans += _corrupt_batches(cfg.kafka.bootstrap_servers, tickets)
+        produce(cfg, live[10:])
         wait_for(lambda: handled(pulse.metrics()) >= len(good) + len(live), timeout=30)
+        time.sleep(0.7)
+        text = pulse.metrics()
+        assert handled(text) == len(good) + len(live)
+        assert total(text, "aftersales_consumer_errors_total", reason="corrupt_batch") == 4
+        assert total(text, "aftersales_broker_up") == 1
+        assert pulse.readyz() == 200
         wait_for(lambda: total(pulse.metrics(), "aftersales_consumer_lag_messages") == 0,
                  timeout=10)
         assert pulse.alive
@@ -85,7 +93,7 @@ def test_corrupt_batches_are_counted_logged_and_skipped(
     # a function of the log: a restart reads the batches again and counts them once
     with PulseRun(cfg, tmp_path, name="again", kafka=settings) as pulse:
         text = pulse.wait_ready()
-        assert total(text, "aftersales_consumer_errors_total", reason="corrupt_batch") == 2
+        assert total(text, "aftersales_consumer_errors_total", reason="corrupt_batch") == 4
         assert handled(text) == len(good) + len(live)
 
 
