@@ -111,7 +111,7 @@ def test_missing_codec_library_is_counted_and_skipped(
     for i in range(50):
         producer.produce(cfg.kafka.logistics_topic, value=event % i, partition=1)
     assert producer.flush(10) == 0
-    produce(cfg, good[:20])  # redelivered after the batch: duplicates, still read
+    produce(cfg, good[:20])  # more after the batch (redeliveries: duplicates), still read
     monkeypatch.setattr(kafka.codec, "zstd", None)
     assert not kafka.codec.has_zstd()
 
