@@ -6,7 +6,9 @@ a 2 MiB message by raising out of the reader, and every restart met the same rec
 The twin topic is created on first use with its source's size limit
 (``consumers.admin``). A copy the broker still refuses, or cannot take in time, is
 counted in ``aftersales_dead_letter_failures_total{topic,reason}`` and logged with the
-record's partition and offset; the stream goes on.
+record's partition and offset, and a copy refused for its size leaves a marker in the DLQ
+instead (empty value, the same headers plus ``pulse.dlq_error`` and
+``pulse.source.size``): the DLQ still says which source offset to fetch. The stream goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import enum
 import logging
 import threading
 import time
+from collections import deque
 from itertools import product
 from typing import Any, Protocol
 
@@ -88,6 +91,8 @@ class DeadLetterQueue:
         self._lock = threading.Lock()  # failures are counted on the producer's IO thread too
         self._failures: dict[tuple[str, str], int] = dict.fromkeys(
             product(cfg.topics, [r.value for r in DeadLetterFailure]), 0)
+        # markers for copies refused for their size, sent from the reader's thread
+        self._markers: deque[tuple[str, bytes | None, list[tuple[str, bytes]]]] = deque()
         self.sent = 0
 
     def send(self, record: RecordLike, rejection: Rejection) -> None:
@@ -95,9 +100,8 @@ class DeadLetterQueue:
         topic = record.topic
         if topic not in self._prepared:
             self._prepare(topic)
-        if time.monotonic() < self._unavailable_until.get(topic, 0.0):
-            self._failed(record, KafkaTimeoutError("dead-letter topic unavailable"))
-            return
+        if self._markers:
+            self._send_markers()
         headers: list[tuple[str, bytes]] = list(record.headers or [])
         headers += [
             ("pulse.reason", rejection.reason.value.encode()),
@@ -106,19 +110,32 @@ class DeadLetterQueue:
             ("pulse.source.partition", str(record.partition).encode()),
             ("pulse.source.offset", str(record.offset).encode()),
         ]
+        if time.monotonic() < self._unavailable_until.get(topic, 0.0):
+            self._failed(record, headers, KafkaTimeoutError("dead-letter topic unavailable"))
+            return
         try:
             future = self._producer.send(
                 topic + self._suffix, key=record.key, value=record.value, headers=headers
             )
         except KafkaTimeoutError as exc:  # no metadata in max_block_ms: do not wait again
             self._unavailable_until[topic] = time.monotonic() + _UNAVAILABLE_RETRY_S
-            self._failed(record, exc)
+            self._failed(record, headers, exc)
             return
         except (KafkaError, ValueError, TypeError) as exc:
-            self._failed(record, exc)
+            self._failed(record, headers, exc)
             return
-        future.add_errback(lambda exc: self._failed(record, exc))
+        future.add_errback(lambda exc: self._failed(record, headers, exc))
         self.sent += 1
+
+    def _send_markers(self) -> None:
+        while self._markers:
+            topic, key, headers = self._markers.popleft()
+            try:
+                self._producer.send(topic + self._suffix, key=key, value=b"",
+                                    headers=headers).add_errback(
+                    lambda exc, t=topic: log.error("dead-letter marker for %s lost: %s", t, exc))
+            except (KafkaError, ValueError, TypeError) as exc:
+                log.error("dead-letter marker for %s lost: %s", topic, exc)
 
     def _prepare(self, topic: str) -> None:
         """Create the twin topic once, at the first copy (the broker answers by then)."""
@@ -130,12 +147,17 @@ class DeadLetterQueue:
         except Exception as exc:  # no admin rights, say: the producer may auto-create it
             log.warning("cannot ensure dead-letter topic %s%s: %r", topic, self._suffix, exc)
 
-    def _failed(self, record: RecordLike, exc: BaseException) -> None:
+    def _failed(self, record: RecordLike, headers: list[tuple[str, bytes]],
+                exc: BaseException) -> None:
         reason = _failure(exc)
         with self._lock:
             key = (record.topic, reason.value)
             self._failures[key] = self._failures.get(key, 0) + 1
         size = len(record.value) if record.value is not None else 0
+        if reason is DeadLetterFailure.TOO_LARGE:
+            self._markers.append((record.topic, record.key, [
+                *headers, ("pulse.dlq_error", f"{type(exc).__name__}: {exc}".encode()[:512]),
+                ("pulse.source.size", str(size).encode())]))
         log.error(
             "dead-letter copy failed (%s): %s partition %d offset %d (%d bytes) is not in "
             "%s%s: %s", reason.value, record.topic, record.partition, record.offset, size,
@@ -148,10 +170,12 @@ class DeadLetterQueue:
             return dict(self._failures)
 
     def flush(self, timeout: float = 30.0) -> None:
+        self._send_markers()
         self._producer.flush(timeout)
 
     def close(self) -> None:
         try:
+            self._send_markers()
             self._producer.close(timeout=5)
         except Exception as exc:
             log.warning("dead-letter producer close failed: %s", exc)

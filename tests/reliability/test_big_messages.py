@@ -114,6 +114,14 @@ def test_a_refused_dead_letter_copy_is_counted_and_the_service_goes_on(
         assert pulse.readyz() == 200
     log = pulse.output()
     assert log.count("dead-letter copy failed (too_large)") == len(big)
+    # in their place, markers naming the source offset to fetch
+    markers = read_topic(cfg, tickets + cfg.kafka.dlq_suffix)
+    assert [r.value for r in markers] == [b""] * len(big)
+    headers = [dict(r.headers) for r in markers]
+    assert {h["pulse.reason"] for h in headers} == {b"too_large"}
+    assert sorted(int(h["pulse.source.size"]) for h in headers) == sorted(map(len, big))
+    assert all(b"MessageSizeTooLarge" in h["pulse.dlq_error"] for h in headers)
+    assert all(h["pulse.source.topic"] == tickets.encode() for h in headers)
     assert f"{tickets} partition" in log
     assert "Traceback" not in log
 
