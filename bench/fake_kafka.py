@@ -39,6 +39,9 @@ class FakeDLQ:
     def flush(self, *args: Any) -> None:
         return
 
+    def failures(self) -> dict[Any, int]:
+        return {}
+
     def close(self, *args: Any) -> None:
         return
 
@@ -116,6 +119,9 @@ class FakeConsumer:
 
     def paused(self) -> set[Any]:
         return set()
+
+    def take_skipped(self) -> list[Any]:
+        return []  # in memory nothing is undecodable
 
     # -- fetching -----------------------------------------------------------------------
     def _fetch(self) -> None:
@@ -206,7 +212,7 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
                 stop.set()
 
     threading.Thread(target=watchdog, daemon=True).start()
-    with mock.patch.object(reader_mod, "KafkaConsumer", FakeConsumer), \
+    with mock.patch.object(reader_mod, "SkippingConsumer", FakeConsumer), \
             mock.patch.object(reader_mod, "DeadLetterQueue", FakeDLQ):
         reader.run(stop)
     if not reader.ready:
@@ -220,12 +226,12 @@ def counting_consumer(stats: dict[str, float],
     seconds inside ``poll``, records handed out, ``seek`` calls and the records they rewind
     (records handed out ÷ records in the topic = how often each record is fetched and
     decoded). ``on_poll()`` runs after every poll."""
-    from kafka import KafkaConsumer
+    from consumers.undecodable import SkippingConsumer
 
     for key in ("polls", "poll_s", "records", "empty_polls", "seeks", "rewound"):
         stats.setdefault(key, 0)
 
-    class CountingConsumer(KafkaConsumer):  # type: ignore[misc]
+    class CountingConsumer(SkippingConsumer):
         def poll(self, *args: Any, **kwargs: Any) -> Any:
             t = time.perf_counter()
             out = super().poll(*args, **kwargs)
@@ -273,7 +279,7 @@ def run_kafka_reader(cfg: Any, stats: dict[str, float],
                 stop.set()
 
     threading.Thread(target=watchdog, daemon=True).start()
-    with mock.patch.object(reader_mod, "KafkaConsumer", cls):
+    with mock.patch.object(reader_mod, "SkippingConsumer", cls):
         reader.run(stop)
     if not became_ready.is_set():
         raise TimeoutError(f"the reader was not ready within {timeout_s:.0f} s: {stats}")

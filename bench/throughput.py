@@ -85,7 +85,7 @@ def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, 
     from pulse.service import Service
 
     stats: dict[str, float] = {}
-    with mock.patch.object(reader_mod, "KafkaConsumer", counting_consumer(stats)):
+    with mock.patch.object(reader_mod, "SkippingConsumer", counting_consumer(stats)):
         svc = Service(Bench.one_thread(cfg))
         t0 = time.perf_counter()
         svc.start()

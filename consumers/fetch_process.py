@@ -13,8 +13,10 @@ the prefetch buffer and the back-pressure: a child ahead of the reader blocks on
 Seeks are numbered per partition ("epochs"): batches and positions fetched before the
 child applied a seek are dropped on arrival, so a seek behaves as it does in-process.
 Rebalance callbacks are forwarded in order, before the batch of the poll they ran in.
-If the child dies it is started again (the new member's assignment triggers the
-reader's rebuild, as any rebalance does); if the parent dies the child exits on its own.
+A batch the child cannot decode is skipped there (``consumers.undecodable``) and reported
+with the state, for the reader to count. If the child dies it is started again (the new
+member's assignment triggers the reader's rebuild, as any rebalance does); if the parent
+dies the child exits on its own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import KafkaError
 
 from consumers.health import connection_healthy
+from consumers.undecodable import SkippedBatch, SkippingConsumer
 
 __all__ = ["FetchProcessConsumer", "Record"]
 
@@ -66,6 +69,7 @@ class _State(NamedTuple):
     highwater: dict[TopicPartition, int | None]
     healthy: bool
     error: str | None
+    skipped: tuple[SkippedBatch, ...] = ()  # undecodable batches the child seeked past
 
 
 # -- the child ---------------------------------------------------------------------------
@@ -88,7 +92,7 @@ def _child_main(conn: Connection) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(kafka_level)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    consumer = KafkaConsumer(**settings)
+    consumer = SkippingConsumer(**settings)
     forward = _Forward()
     consumer.subscribe(topics, listener=forward)
     epochs: dict[TopicPartition, int] = {}
@@ -131,7 +135,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _state(
-    consumer: KafkaConsumer, epochs: dict[TopicPartition, int], session_timeout_ms: int,
+    consumer: SkippingConsumer, epochs: dict[TopicPartition, int], session_timeout_ms: int,
     error: str | None,
 ) -> _State:
     assignment = frozenset(consumer.assignment())
@@ -149,6 +153,7 @@ def _state(
         {tp: consumer.highwater(tp) for tp in assignment},
         connection_healthy(consumer, session_timeout_ms),
         error,
+        tuple(consumer.take_skipped()),
     )
 
 
@@ -199,6 +204,7 @@ class FetchProcessConsumer:
         self._epochs: dict[TopicPartition, int] = {}
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions: dict[TopicPartition, int | None] = {}
+        self._skipped: list[SkippedBatch] = []
         self._last_message = time.monotonic()
         self._next_req = 0
         self._lock = threading.Lock()  # health is read from snapshot listeners too
@@ -319,6 +325,10 @@ class FetchProcessConsumer:
         for tp, pos in state.positions.items():
             if state.epochs.get(tp, 0) == epochs.get(tp, 0):
                 self._positions[tp] = pos
+        for s in state.skipped:  # skipped before a seek the child had not applied: read again
+            tp = TopicPartition(s.topic, s.partition)
+            if state.epochs.get(tp, 0) == epochs.get(tp, 0):
+                self._skipped.append(s)
         if state.error is not None:
             raise KafkaError(state.error)
         out: dict[TopicPartition, list[Record]] = {}
@@ -361,6 +371,11 @@ class FetchProcessConsumer:
                timeout_ms: int = 30000) -> None:
         plain = {tp: om.offset for tp, om in offsets.items()}
         self._call("commit", plain, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+
+    def take_skipped(self) -> list[SkippedBatch]:
+        """Undecodable batches the child skipped since the last call."""
+        out, self._skipped = self._skipped, []
+        return out
 
     def healthy(self) -> bool:
         """The child reports a healthy connection and is itself answering."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from consumers.alignment import EventTimeAligner
@@ -24,6 +24,7 @@ from consumers.decode import Decoder, Rejection
 from consumers.fetch_process import FetchProcessConsumer
 from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
+from consumers.undecodable import SkippedBatch, SkippingConsumer
 from metrics.engine import Engine
 from metrics.snapshot import Snapshot
 from pulse.config import Config
@@ -80,7 +81,7 @@ class StreamReader:
         self.ready = False
         self.broker_up = False
         self.rebuilds = 0
-        self._consumer: Any = None  # KafkaConsumer or FetchProcessConsumer
+        self._consumer: Any = None  # SkippingConsumer or FetchProcessConsumer
         self._dlq: DeadLetterQueue | None = None
         self._assigned: set[TopicPartition] = set()
         self._dlq_from: dict[TopicPartition, int] = {}
@@ -112,7 +113,7 @@ class StreamReader:
         if kc.fetch_process:
             self._consumer = FetchProcessConsumer(**settings)
         else:
-            self._consumer = KafkaConsumer(**settings)
+            self._consumer = SkippingConsumer(**settings)
         self._consumer.subscribe(list(kc.topics), listener=_Rebalance(self))
         self.started.set()
         try:
@@ -143,6 +144,8 @@ class StreamReader:
             self.broker_up = False
             batch = {}
             time.sleep(0.5)
+        for skipped in consumer.take_skipped():
+            self._count_skipped(skipped)
         if self._rebuild_pending:
             # records fetched for the old assignment or from committed offsets are read
             # again from the beginning: drop them and rebuild
@@ -198,6 +201,12 @@ class StreamReader:
         for tp, offset in aligner.overflowing():
             consumer.seek(tp, offset)  # read again once the others have caught up
 
+    def _count_skipped(self, s: SkippedBatch) -> None:
+        """An undecodable batch counts like a rejection, as a function of the log: a
+        rebuild reads it again into the new engine; older than the state horizon, not."""
+        if not 0 <= s.max_timestamp < self.wall() - self.config.state_horizon_s * 1000:
+            self.engine.batch_error(s.topic, s.partition, s.base_offset, s.reason)
+
     def _rebuild_batch(
         self, batch: dict[TopicPartition, list[Any]], wall_ms: int, horizon_ms: int
     ) -> None:
@@ -249,7 +258,8 @@ class StreamReader:
 
     def _snapshot(self) -> Snapshot:
         snap = self.engine.snapshot(
-            ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up()
+            ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
+            dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
         )
         self._last_publish = time.monotonic()
         self._publish(snap)

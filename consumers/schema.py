@@ -20,6 +20,7 @@ __all__ = [
     "PRIORITIES",
     "RETURN_REASONS",
     "TICKET_TYPES",
+    "BatchErrorReason",
     "Event",
     "RejectReason",
     "ReturnClosed",
@@ -71,6 +72,14 @@ class RejectReason(enum.Enum):
     INVALID_TIMESTAMP = "invalid_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
     UNKNOWN_TYPE = "unknown_type"
+
+
+class BatchErrorReason(enum.Enum):
+    """Why a record batch was skipped undecoded; the ``reason`` label of
+    ``aftersales_consumer_errors_total`` (SPEC §3)."""
+
+    CORRUPT_BATCH = "corrupt_batch"  # CRC mismatch, broken structure or compressed payload
+    UNSUPPORTED_CODEC = "unsupported_codec"  # no library for the batch's codec
 
 
 # Events are typed NamedTuples: immutable and typed like a frozen dataclass, but built

@@ -84,6 +84,11 @@ class SnapshotCollector(Collector):
                   ["topic"], s.late_total)
         yield fam("aftersales_events_orphan", "Events for a ticket or return never created.",
                   ["topic", "type"], s.orphan_total)
+        yield fam("aftersales_consumer_errors", "Record batches that could not be decoded, "
+                  "skipped.", ["topic", "reason"], s.consumer_errors_total)
+        yield fam("aftersales_dead_letter_failures", "Rejected messages the dead-letter "
+                  "topic refused (counted since process start).", ["topic", "reason"],
+                  s.dead_letter_failures_total)
 
     @staticmethod
     def _histograms(s: Snapshot) -> Iterator[Metric]:

@@ -20,6 +20,7 @@ from consumers.schema import (
     OTHER,
     PRIORITIES,
     RETURN_REASONS,
+    BatchErrorReason,
     Event,
     RejectReason,
     ReturnClosed,
@@ -130,6 +131,10 @@ class Engine:
             product(self.topics, [r.value for r in RejectReason]), 0
         )
         self.duplicate_total = dict.fromkeys(self.topics, 0)
+        self.consumer_errors_total = dict.fromkeys(
+            product(self.topics, [r.value for r in BatchErrorReason]), 0
+        )
+        self._batch_errors: set[tuple[str, int, int]] = set()  # (topic, partition, base)
         self.late_total = dict.fromkeys(self.topics, 0)
         self.orphan_total = dict.fromkeys(product(self.topics, EVENT_TYPES), 0)
         fr_b = histogram_bounds("first_response", tuple(self.sla.first_response_s.values()))
@@ -170,6 +175,15 @@ class Engine:
     def reject(self, topic: str, reason: RejectReason) -> None:
         key = (topic, reason.value)
         self.rejected_total[key] = self.rejected_total.get(key, 0) + 1
+
+    def batch_error(self, topic: str, partition: int, base_offset: int, reason: str) -> None:
+        """A record batch skipped undecoded: once per batch of the log (a re-read after an
+        alignment seek finds the same batch again)."""
+        key = (topic, partition, base_offset)
+        if key not in self._batch_errors:
+            self._batch_errors.add(key)
+            k = (topic, reason)
+            self.consumer_errors_total[k] = self.consumer_errors_total.get(k, 0) + 1
 
     def process(self, topic: str, event: Event, wall_ms: int) -> None:
         """Fold one valid event. Duplicates, orphans and late events are counted here."""
@@ -396,6 +410,7 @@ class Engine:
         ready: bool = True,
         consumer_lag: dict[tuple[str, int], int] | None = None,
         broker_up: bool = True,
+        dead_letter_failures: dict[tuple[str, str], int] | None = None,
     ) -> Snapshot:
         clock = self.tick()
         wall = self.clock.last_wall_ms
@@ -429,6 +444,8 @@ class Engine:
             duplicate_total=MappingProxyType(dict(self.duplicate_total)),
             late_total=MappingProxyType(dict(self.late_total)),
             orphan_total=MappingProxyType(dict(self.orphan_total)),
+            consumer_errors_total=MappingProxyType(dict(self.consumer_errors_total)),
+            dead_letter_failures_total=MappingProxyType(dict(dead_letter_failures or {})),
             first_response_seconds={k: h.data() for k, h in self.h_first_response.items()},
             resolution_seconds={k: h.data() for k, h in self.h_resolution.items()},
             return_processing_seconds={k: h.data() for k, h in self.h_return.items()},

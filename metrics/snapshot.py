@@ -124,6 +124,12 @@ class Snapshot:
     # start of the oldest minute of arrivals still held (at most the largest window back):
     # how much history the peak ratio's baseline really covers
     arrivals_since_ms: int | None = None
+    # record batches skipped undecoded, (topic, reason): a function of the log, like the
+    # counters above (a rebuild reads the batches again)
+    consumer_errors_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # rejected messages the DLQ could not take, (source topic, reason): since process
+    # start (a DLQ copy is made once, past the committed offset; a restart does not redo it)
+    dead_letter_failures_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def clock_s(self) -> float:

@@ -91,6 +91,8 @@ class KafkaConfig:
     dlq_suffix: str = ".dlq"
     # passed through to kafka-python unchanged (security_protocol, sasl_mechanism, ssl_cafile…)
     client: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # passed to the dead-letter producer only, after its own settings (max_request_size…)
+    dlq_producer: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sasl_plain_password: Secret = field(default_factory=lambda: Secret(""))
     max_poll_interval_ms: int = 300000
     session_timeout_ms: int = 10000
