@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def ensure_topics(cfg: KafkaConfig, partitions: int = 3, replication: int = 1) -> list[str]:
     """Create ``tickets``, ``logistics`` and both ``.dlq`` topics where missing."""
     names = [t for topic in cfg.topics for t in (topic, topic + cfg.dlq_suffix)]
-    admin = KafkaAdminClient(**client_settings(cfg))
+    admin = KafkaAdminClient(**client_settings(cfg, "admin"))
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]

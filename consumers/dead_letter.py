@@ -29,7 +29,7 @@ class DeadLetterQueue:
     """Copies rejected records to ``<topic><suffix>``; :meth:`flush` before committing."""
 
     def __init__(self, cfg: KafkaConfig) -> None:
-        settings = client_settings(cfg)
+        settings = client_settings(cfg, "producer")
         settings.update({"acks": "all", "linger_ms": 10, "retries": 5})
         self._producer = KafkaProducer(**settings)
         self._suffix = cfg.dlq_suffix

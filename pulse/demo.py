@@ -6,11 +6,14 @@ import argparse
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from consumers.admin import ensure_topics
+from consumers.kafka_settings import check_settings
 from pulse.app import App
 from pulse.broker import LocalBroker
 from pulse.config import load_config
+from pulse.ports import ensure_service_ports
 from pulse.simulate import LiveTraffic
 
 __all__ = ["run_demo"]
@@ -19,20 +22,22 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
+    overrides: dict[str, object] = {
+        # one process, one local broker: a short rebalance timeout makes the join quick
+        "kafka__max_poll_interval_ms": 10000,
+        "kafka__session_timeout_ms": 6000,
+    }
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.dashboard_port is not None:
+        overrides["dashboard__port"] = args.dashboard_port
+    if args.no_dashboard:
+        overrides["dashboard__enabled"] = False
+    cfg = load_config(args.config, **overrides)
+    check_settings(cfg.kafka)
+    ensure_service_ports(cfg)  # before the broker starts: a port in use is one line
     with LocalBroker() as broker:
-        overrides: dict[str, object] = {
-            "kafka__bootstrap_servers": broker.bootstrap,
-            # one process, one local broker: a short rebalance timeout makes the join quick
-            "kafka__max_poll_interval_ms": 10000,
-            "kafka__session_timeout_ms": 6000,
-        }
-        if args.metrics_port is not None:
-            overrides["metrics_port"] = args.metrics_port
-        if args.dashboard_port is not None:
-            overrides["dashboard__port"] = args.dashboard_port
-        if args.no_dashboard:
-            overrides["dashboard__enabled"] = False
-        cfg = load_config(args.config, **overrides)
+        cfg = replace(cfg, kafka=replace(cfg.kafka, bootstrap_servers=broker.bootstrap))
         print(f"broker:     {broker.bootstrap} (Tansu, in memory)", flush=True)
         ensure_topics(cfg.kafka)
         traffic = LiveTraffic(
