@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from pulse.config import Config, DashboardConfig, load_config
 from pulse.errors import PulseError
 from pulse.logs import FORMATS, LEVELS, configure_logging
 from pulse.ports import ensure_free, ensure_service_ports
+from pulse.watch import BrokerWatch
 
 __all__ = ["main"]
 
@@ -63,11 +65,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_settings(cfg.kafka)
     ensure_service_ports(cfg)
     stop = _stop_on_signals()
+    watch = BrokerWatch(cfg.kafka)
     with App(cfg) as app:
         app.print_urls()
         while not stop.wait(0.5):
             if app.failed:
                 return 1
+            snap = app.service.latest
+            watch.update(snap is not None and snap.broker_up, time.monotonic())
     return 0
 
 

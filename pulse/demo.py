@@ -13,6 +13,7 @@ from consumers.kafka_settings import check_settings
 from pulse.app import App
 from pulse.broker import LocalBroker
 from pulse.config import load_config
+from pulse.errors import PulseError
 from pulse.ports import ensure_service_ports
 from pulse.simulate import LiveTraffic
 
@@ -51,7 +52,8 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
               f"{time.monotonic() - t0:.1f} s", flush=True)
         with App(cfg) as app:
             app.print_urls()
-            app.service.wait_ready(300)
+            if not app.service.wait_ready(300):
+                raise PulseError("the service did not catch up with the log within 300 s")
             print(f"ready:      state rebuilt in {time.monotonic() - t0:.1f} s; live traffic, "
                   f"3x surge in {args.surge_after:.0f} s for {args.surge_for:.0f} s "
                   "(Ctrl-C stops)", flush=True)

@@ -1,6 +1,6 @@
 """Log set-up for the service and its fetch child: text, or one JSON object per line.
 
-JSON lines carry ``timestamp`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` and
+JSON lines carry ``timestamp`` (UTC, ISO 8601), ``level``, ``logger``, ``process``, ``message`` and
 whatever a call passed as ``extra=`` (``topic``, ``partition``, ``offset``), so a log
 pipeline can index them without parsing prose. kafka-python's own warnings (a broker
 unreachable, a TLS handshake refused) are let through at WARNING, since they are often
@@ -64,7 +64,7 @@ def configure_logging(level: int | str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(
-            "%(levelname)s %(name)s %(message)s",
+            "%(levelname)s %(name)s %(process)d %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp=True,
         ))
