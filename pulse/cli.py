@@ -132,7 +132,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     whose default comes from the config (their help says which)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action) or ""
 
