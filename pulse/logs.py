@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -29,9 +30,10 @@ _format = "text"
 class _KafkaRepeats(logging.Filter):
     """Passes a kafka-python message template at most once per ``interval_s``."""
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._interval_s = interval_s
+        self._clock = clock
         self._last: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -39,7 +41,7 @@ class _KafkaRepeats(logging.Filter):
         if not record.name.startswith("kafka") or record.levelno < logging.WARNING:
             return True
         key = (record.name, str(record.msg))
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             if now - self._last.get(key, -self._interval_s) < self._interval_s:
                 return False
