@@ -2,7 +2,8 @@
 # (.venv), made with the system's own Python, so that nothing is installed system-wide
 # (Debian 12 / Ubuntu 24.04 refuse `pip install` outside one: PEP 668).
 #
-#   pulse_venv EXTRA    create .venv if needed, then `pip install -e .[EXTRA]`
+#   pulse_make_venv     create .venv (with a working pip) unless it is there
+#   pulse_venv EXTRA    that, then `pip install -e .[EXTRA]` (again only if pyproject changed)
 #
 # PULSE_PYTHON=/path/to/python3 picks the interpreter; otherwise the first Python >= 3.11
 # of /usr/bin/python3 (what a fresh Debian has) and python3 on PATH.
@@ -29,21 +30,25 @@ _pulse_python() {
   return 1
 }
 
-pulse_venv() {
-  local extra="$1" py stamp
-  if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
-    py="$(_pulse_python)"
+pulse_make_venv() {
+  local py
+  .venv/bin/python -m pip --version >/dev/null 2>&1 && return 0
+  py="$(_pulse_python)"
+  rm -rf .venv
+  if ! "$py" -m venv .venv >/dev/null 2>&1; then
+    # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in python3-venv
     rm -rf .venv
-    if ! "$py" -m venv .venv >/dev/null 2>&1; then
-      # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in python3-venv
-      rm -rf .venv
-      if command -v apt-get >/dev/null; then
-        echo "installing python3-venv (apt) to create .venv" >&2
-        _pulse_apt_install python3-venv
-      fi
-      "$py" -m venv .venv
+    if command -v apt-get >/dev/null; then
+      echo "installing python3-venv (apt) to create .venv" >&2
+      _pulse_apt_install python3-venv
     fi
+    "$py" -m venv .venv
   fi
+}
+
+pulse_venv() {
+  local extra="$1" stamp
+  pulse_make_venv
   # reinstall only when the dependencies may have changed
   stamp=".venv/.pulse-$extra-$(cksum < pyproject.toml | cut -d' ' -f1)"
   if [ ! -e "$stamp" ]; then

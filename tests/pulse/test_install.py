@@ -169,3 +169,36 @@ def test_the_wheel_at_every_floor_runs_the_demo_and_ships_deploy(tmp_path: Path)
     written = {p.relative_to(run / "out").as_posix(): p.read_bytes()
                for p in (run / "out").rglob("*") if p.is_file()}
     assert written == shipped
+
+
+def test_without_python3_venv_the_scripts_install_it_with_apt(tmp_path: Path) -> None:
+    """Debian without python3-venv: `python3 -m venv` fails until apt has installed it."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    calls = tmp_path / "apt-calls"
+    (bin_ / "apt-get").write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\n")
+    (bin_ / "sudo").write_text('#!/bin/sh\nexec "$@"\n')  # when not run as root
+    (bin_ / "python3").write_text(  # a system python whose venv lacks ensurepip until then
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "-m venv" ] && ! grep -q python3-venv {calls} 2>/dev/null; then\n'
+        "  echo 'The virtual environment was not created successfully because ensurepip is "
+        "not available.' >&2; exit 1\nfi\n"
+        f'exec {SYSTEM_PYTHON} "$@"\n')
+    for f in bin_.iterdir():
+        f.chmod(0o755)
+    work = tmp_path / "checkout"
+    (work / "scripts").mkdir(parents=True)
+    (work / "scripts" / "venv.sh").write_bytes((ROOT / "scripts" / "venv.sh").read_bytes())
+    proc = subprocess.run(
+        ["bash", "-c", ". scripts/venv.sh && pulse_make_venv"], cwd=work,
+        env=_env(PATH=f"{bin_}:/usr/bin:/bin", PULSE_PYTHON=str(bin_ / "python3")),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = calls.read_text().splitlines()
+    assert lines[0] == "update -qq"
+    assert lines[1].startswith("install ")
+    assert lines[1].endswith(" python3-venv")
+    assert (work / ".venv" / "bin" / "python").exists()
+    assert subprocess.run([str(work / ".venv" / "bin" / "python"), "-m", "pip", "--version"],
+                          capture_output=True).returncode == 0
