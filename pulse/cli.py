@@ -18,6 +18,7 @@ from pulse.config import Config, DashboardConfig, load_config
 from pulse.errors import PulseError
 from pulse.logs import FORMATS, LEVELS, configure_logging
 from pulse.ports import ensure_free, ensure_service_ports
+from pulse.simulator import SCENARIOS
 from pulse.watch import BrokerWatch
 
 __all__ = ["main"]
@@ -216,8 +217,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0.0, metavar="S",
                       help="stop after this many seconds (0: never)")
     demo.set_defaults(func=_cmd_demo)
-
-    from pulse.simulator import SCENARIOS
 
     sim = command("simulate", "produce realistic after-sales traffic")
     sim.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT[,HOST:PORT…]",
