@@ -8,10 +8,11 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from consumers.kafka_settings import client_settings
 from pulse.config import KafkaConfig
+from pulse.errors import BrokerError
 
 __all__ = ["EventPublisher"]
 
@@ -23,7 +24,10 @@ class EventPublisher:
         settings = client_settings(cfg, "producer")
         settings.update({"linger_ms": 20, "batch_size": 256 * 1024, "acks": 1})
         settings.update(overrides)
-        self._producer = KafkaProducer(**settings)
+        try:
+            self._producer = KafkaProducer(**settings)
+        except KafkaError as exc:  # no broker reachable: one line, not a traceback
+            raise BrokerError(f"Kafka at {cfg.bootstrap_servers}: {exc}") from None
         self._topics = {"tickets": cfg.tickets_topic, "logistics": cfg.logistics_topic}
 
     def topic(self, kind_or_name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import subprocess
 import sys
@@ -190,3 +191,28 @@ def test_deploy_export_writes_the_deploy_files(tmp_path: Path) -> None:
     assert again.stderr.startswith("pulse: error: ")
     assert "--force" in again.stderr
     assert pulse("deploy", "export", "--force", str(tmp_path / "d")).returncode == 0
+
+
+def _kafka_warnings(stderr: str) -> list[str]:
+    """kafka-python's WARNING lines, timestamps and numbers (ports, backoffs) dropped."""
+    return [re.sub(r"\d+(\.\d+)?", "N", ln.split(" WARNING ", 1)[1])
+            for ln in stderr.splitlines() if " WARNING kafka." in ln]
+
+
+def test_no_broker_is_one_line_after_kafka_pythons_own_warnings(tmp_path: Path) -> None:
+    from pulse.broker import free_port
+
+    cfg = tmp_path / "c.yaml"  # a per-client setting: the producer gives up after 3 s
+    cfg.write_text("kafka:\n  producer: {bootstrap_timeout_ms: 3000}\n")
+    nobody = f"127.0.0.1:{free_port()}"
+    proc = pulse("simulate", "--bootstrap-servers", nobody, "--config", str(cfg))
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"pulse: error: Kafka at {nobody}: ")
+    assert "Traceback" not in proc.stderr
+    seen = _kafka_warnings(proc.stderr)
+    assert seen  # kafka-python's warnings come through (they were silenced)
+    assert len(seen) == len(set(seen))  # and each says it once, however often it retries
+    debug = pulse("--log-level", "debug", "simulate", "--bootstrap-servers", nobody,
+                  "--config", str(cfg))
+    assert len(_kafka_warnings(debug.stderr)) > len(seen)  # debugging: every one
