@@ -33,6 +33,10 @@ _pulse_python() {
 pulse_make_venv() {
   local py
   .venv/bin/python -m pip --version >/dev/null 2>&1 && return 0
+  if ! py="$(_pulse_python 2>/dev/null)" && command -v apt-get >/dev/null; then
+    echo "installing python3 and python3-venv (apt)" >&2  # a minimal image has neither
+    _pulse_apt_install python3 python3-venv
+  fi
   py="$(_pulse_python)"
   rm -rf .venv
   if ! "$py" -m venv .venv >/dev/null 2>&1; then
