@@ -18,6 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consumers.kafka_settings import client_settings
 from pulse.config import KafkaConfig
+from pulse.errors import BrokerError
 
 __all__ = ["DLQ_HEADROOM_BYTES", "ensure_dead_letter_topic", "ensure_topics", "max_message_bytes"]
 
@@ -30,7 +31,10 @@ DLQ_HEADROOM_BYTES = 64 * 1024
 
 def ensure_topics(cfg: KafkaConfig, partitions: int = 3, replication: int = 1) -> list[str]:
     """Create ``tickets``, ``logistics`` and both ``.dlq`` topics where missing."""
-    admin = KafkaAdminClient(**client_settings(cfg))
+    try:
+        admin = KafkaAdminClient(**client_settings(cfg, "admin"))
+    except KafkaError as exc:  # no broker reachable: one line, not a traceback
+        raise BrokerError(f"Kafka at {cfg.bootstrap_servers}: {exc}") from None
     try:
         existing = set(admin.list_topics())
         missing = [t for t in cfg.topics if t not in existing]
@@ -53,7 +57,7 @@ def ensure_dead_letter_topic(cfg: KafkaConfig, source: str) -> None:
     """Create ``source``'s dead-letter twin if missing, with the source's partition count,
     replication and size limit; an existing twin too small for the source is reported."""
     dlq = source + cfg.dlq_suffix
-    admin = KafkaAdminClient(**client_settings(cfg))
+    admin = KafkaAdminClient(**client_settings(cfg, "admin"))
     try:
         existing = set(admin.list_topics())
         if dlq in existing:

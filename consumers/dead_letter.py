@@ -74,14 +74,13 @@ class DeadLetterQueue:
     """Copies rejected records to ``<topic><suffix>``; :meth:`flush` before committing."""
 
     def __init__(self, cfg: KafkaConfig, *, ensure_topics: bool = True) -> None:
-        settings = client_settings(cfg)
-        settings.update({
+        settings: dict[str, Any] = {
             "acks": "all", "linger_ms": 10, "retries": 5,
             "max_request_size": DLQ_MAX_REQUEST_BYTES,
             # a missing topic must not hold the reader for kafka-python's 60 s per copy
             "max_block_ms": 10_000,
-        })
-        settings.update(dict(cfg.dlq_producer))
+        }
+        settings.update(client_settings(cfg, "producer"))  # kafka.client, kafka.producer win
         self._producer = KafkaProducer(**settings)
         self._cfg = cfg
         self._suffix = cfg.dlq_suffix

@@ -39,6 +39,7 @@ from kafka.errors import KafkaError
 
 from consumers.health import connection_healthy
 from consumers.undecodable import SkippedBatch, SkippingConsumer
+from pulse.logs import configure_logging, current_format
 
 __all__ = ["FetchProcessConsumer", "Record"]
 
@@ -88,8 +89,9 @@ class _Forward(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _child_main(conn: Connection) -> None:
     """The child's loop. Settings come over the pipe, never on the command line (secrets)."""
-    settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level = conn.recv()
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level, log_format = (
+        conn.recv())
+    configure_logging(log_level, log_format)  # the parent's format, on the same stderr
     logging.getLogger("kafka").setLevel(kafka_level)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     consumer = SkippingConsumer(**settings)
@@ -230,7 +232,7 @@ class FetchProcessConsumer:
         self._conn = Connection(parent_sock.detach())
         self._conn.send((self._settings, self._topics, self._session_timeout_ms, os.getpid(),
                          logging.getLogger().getEffectiveLevel(),
-                         logging.getLogger("kafka").getEffectiveLevel()))
+                         logging.getLogger("kafka").getEffectiveLevel(), current_format()))
         self._inbox.clear()
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions = {}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from consumers.kafka_settings import client_settings
 from pulse.config import KafkaConfig
+from pulse.errors import BrokerError
 
 __all__ = ["EventPublisher"]
 
@@ -18,10 +21,13 @@ class EventPublisher:
     """Sends JSON events (or raw bytes) keyed by entity id, so one ticket stays in order."""
 
     def __init__(self, cfg: KafkaConfig, **overrides: Any) -> None:
-        settings = client_settings(cfg)
+        settings = client_settings(cfg, "producer")
         settings.update({"linger_ms": 20, "batch_size": 256 * 1024, "acks": 1})
         settings.update(overrides)
-        self._producer = KafkaProducer(**settings)
+        try:
+            self._producer = KafkaProducer(**settings)
+        except KafkaError as exc:  # no broker reachable: one line, not a traceback
+            raise BrokerError(f"Kafka at {cfg.bootstrap_servers}: {exc}") from None
         self._topics = {"tickets": cfg.tickets_topic, "logistics": cfg.logistics_topic}
 
     def topic(self, kind_or_name: str) -> str:
@@ -45,5 +51,15 @@ class EventPublisher:
     def flush(self, timeout: float | None = 30.0) -> None:
         self._producer.flush(timeout)
 
-    def close(self) -> None:
-        self._producer.close(timeout=5)
+    def try_flush(self, timeout: float | None = 30.0) -> bool:
+        """False if the broker has not confirmed everything within ``timeout``: the
+        records stay buffered and the producer keeps retrying them (a paused broker)."""
+        try:
+            self._producer.flush(timeout)
+        except KafkaTimeoutError:
+            return False
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        with contextlib.suppress(KafkaTimeoutError):  # what is unconfirmed by now is lost
+            self._producer.close(timeout=timeout)

@@ -96,7 +96,7 @@ class StreamReader:
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         kc = self.config.kafka
-        settings = client_settings(kc)
+        settings = client_settings(kc, "consumer")
         settings.update(
             group_id=kc.group_id,
             enable_auto_commit=False,
@@ -300,6 +300,9 @@ class StreamReader:
             committed = consumer.committed(tp)
             self._dlq_from[tp] = committed or 0
             self._committed[tp] = committed or 0
+            log.info("partition %s[%d] assigned, read again from the beginning", tp.topic,
+                     tp.partition, extra={"topic": tp.topic, "partition": tp.partition,
+                                          "offset": committed})
         if assigned:
             consumer.seek_to_beginning(*assigned)
 

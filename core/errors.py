@@ -18,4 +18,4 @@ class RuleError(ConfigError):
 
 
 class BrokerError(PulseError):
-    """The local broker could not be started or reached."""
+    """The local broker could not be started, or no Kafka broker could be reached."""

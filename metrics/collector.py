@@ -22,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 
 from metrics.snapshot import HistogramData, Snapshot, WindowSnapshot
 
-__all__ = ["SnapshotCollector"]
+__all__ = ["BuildInfoCollector", "SnapshotCollector"]
 
 
 def _fmt_bound(b: float) -> str:
@@ -229,3 +229,17 @@ class SnapshotCollector(Collector):
                                 value=1.0 if s.live else 0.0)
         yield GaugeMetricFamily("aftersales_broker_up", "1 while the Kafka broker answers.",
                                 value=1.0 if s.broker_up else 0.0)
+
+
+class BuildInfoCollector(Collector):
+    """``aftersales_build_info{version}`` = 1 (SPEC §3): which release each replica runs,
+    from the first scrape on (before any snapshot), so a mixed rollout shows on a graph."""
+
+    def __init__(self, version: str) -> None:
+        self._version = version
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily("aftersales_build_info", "The running release (value 1).",
+                                 labels=["version"])
+        info.add_metric([self._version], 1.0)
+        yield info

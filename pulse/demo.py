@@ -6,11 +6,15 @@ import argparse
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from consumers.admin import ensure_topics
+from consumers.kafka_settings import check_settings
 from pulse.app import App
 from pulse.broker import LocalBroker
 from pulse.config import load_config
+from pulse.errors import PulseError
+from pulse.ports import ensure_service_ports
 from pulse.simulate import LiveTraffic
 
 __all__ = ["run_demo"]
@@ -19,20 +23,22 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
+    overrides: dict[str, object] = {
+        # one process, one local broker: a short rebalance timeout makes the join quick
+        "kafka__max_poll_interval_ms": 10000,
+        "kafka__session_timeout_ms": 6000,
+    }
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.dashboard_port is not None:
+        overrides["dashboard__port"] = args.dashboard_port
+    if args.no_dashboard:
+        overrides["dashboard__enabled"] = False
+    cfg = load_config(args.config, **overrides)
+    check_settings(cfg.kafka)
+    ensure_service_ports(cfg)  # before the broker starts: a port in use is one line
     with LocalBroker() as broker:
-        overrides: dict[str, object] = {
-            "kafka__bootstrap_servers": broker.bootstrap,
-            # one process, one local broker: a short rebalance timeout makes the join quick
-            "kafka__max_poll_interval_ms": 10000,
-            "kafka__session_timeout_ms": 6000,
-        }
-        if args.metrics_port is not None:
-            overrides["metrics_port"] = args.metrics_port
-        if args.dashboard_port is not None:
-            overrides["dashboard__port"] = args.dashboard_port
-        if args.no_dashboard:
-            overrides["dashboard__enabled"] = False
-        cfg = load_config(args.config, **overrides)
+        cfg = replace(cfg, kafka=replace(cfg.kafka, bootstrap_servers=broker.bootstrap))
         print(f"broker:     {broker.bootstrap} (Tansu, in memory)", flush=True)
         ensure_topics(cfg.kafka)
         traffic = LiveTraffic(
@@ -46,7 +52,8 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
               f"{time.monotonic() - t0:.1f} s", flush=True)
         with App(cfg) as app:
             app.print_urls()
-            app.service.wait_ready(300)
+            if not app.service.wait_ready(300):
+                raise PulseError("the service did not catch up with the log within 300 s")
             print(f"ready:      state rebuilt in {time.monotonic() - t0:.1f} s; live traffic, "
                   f"3x surge in {args.surge_after:.0f} s for {args.surge_for:.0f} s "
                   "(Ctrl-C stops)", flush=True)

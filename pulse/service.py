@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector
 
 from consumers.reader import StreamReader
-from metrics.collector import SnapshotCollector
+from metrics.collector import BuildInfoCollector, SnapshotCollector
 from metrics.server import MetricsServer
 from metrics.snapshot import Snapshot
+from pulse import __version__
 from pulse.config import Config
 
 __all__ = ["Service"]
@@ -43,6 +44,11 @@ class Service:
         self.registry.register(SnapshotCollector(lambda: self.latest))
         for c in collectors:
             self.registry.register(c)
+        # the service's own process_* / python_* series (SPEC §3), on this private registry
+        self.registry.register(BuildInfoCollector(__version__))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.reader = StreamReader(
             config,
             wall=wall,

@@ -16,6 +16,8 @@ __all__ = ["LiveTraffic", "run_simulate"]
 
 log = logging.getLogger(__name__)
 
+_FINAL_FLUSH_S = 120.0  # kafka-python's delivery timeout: longer, and records expire anyway
+
 
 class LiveTraffic:
     """Backfills ``backfill_s`` of history at full speed, then produces in real time."""
@@ -64,12 +66,29 @@ class LiveTraffic:
         return n
 
     def run(self, stop: threading.Event, duration_s: float = 0.0) -> None:
-        """Real-time production until ``stop`` (or ``duration_s``) — 10 sends a second."""
+        """Real-time production until ``stop`` (or ``duration_s``) — 10 sends a second.
+
+        A broker that stops answering (paused, failing over) does not stop the traffic:
+        events keep their event times and stay buffered in the producer, which retries
+        them; once the broker is back they are delivered, and the run goes on.
+        """
         t_end = time.monotonic() + duration_s if duration_s > 0 else None
+        unconfirmed_since: float | None = None
         while not stop.is_set() and (t_end is None or time.monotonic() < t_end):
             self._send_until(int(time.time() * 1000))
-            self.publisher.flush()
+            if self.publisher.try_flush(1.0):
+                if unconfirmed_since is not None:
+                    log.info("the broker confirms again, after %.0f s",
+                             time.monotonic() - unconfirmed_since)
+                    unconfirmed_since = None
+            elif unconfirmed_since is None:
+                unconfirmed_since = time.monotonic()
+                log.warning("the broker does not confirm; events stay buffered and are "
+                            "retried")
             stop.wait(0.1)
+        if not self.publisher.try_flush(_FINAL_FLUSH_S):
+            log.error("the broker did not confirm every event within %.0f s of the end; "
+                      "the unconfirmed ones are lost", _FINAL_FLUSH_S)
         self.publisher.close()
 
 

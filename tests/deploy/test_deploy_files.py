@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,14 @@ import pytest
 import yaml
 
 from alerts.export import RECORDED_SERIES
+from pulse import __version__
 from pulse.cli import _parser
 from pulse.config import load_config
 from tests.deploy.stack import ALERTS, DEPLOY, RECORDING, ROOT, binary
 
 pytestmark = pytest.mark.prometheus
 
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
+VERSION = __version__  # pulse/__init__.py, which pyproject.toml reads (dynamic version)
 IMAGE = f"aftersales-pulse:{VERSION}"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text("utf-8"))
 DASHBOARD = json.loads((DEPLOY / "grafana" / "dashboards" / "aftersales-pulse.json")

@@ -104,7 +104,7 @@ def test_a_refused_dead_letter_copy_is_counted_and_the_service_goes_on(
     cfg = make_config()
     good, big = _setup(cfg)
     tickets = cfg.kafka.tickets_topic
-    with PulseRun(cfg, tmp_path, kafka={"dlq_producer": {"max_request_size": MIB}}) as pulse:
+    with PulseRun(cfg, tmp_path, kafka={"producer": {"max_request_size": MIB}}) as pulse:
         text = pulse.wait_ready()
         assert handled(text) == len(good) + len(big)
         assert total(text, "aftersales_dead_letter_failures_total", topic=tickets,
