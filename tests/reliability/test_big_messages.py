@@ -128,7 +128,7 @@ def test_a_refused_dead_letter_copy_is_counted_and_the_service_goes_on(
 
 def test_dead_letter_topic_takes_the_source_size_limit(make_config) -> None:
     cfg = make_config()
-    admin = KafkaAdminClient(**client_settings(cfg.kafka))
+    admin = KafkaAdminClient(**client_settings(cfg.kafka, "admin"))
     try:
         limit = 5 * MIB
         admin.create_topics([NewTopic(cfg.kafka.tickets_topic, 2, 1,
