@@ -29,19 +29,33 @@ def _fmt_bound(b: float) -> str:
 
 
 class SnapshotCollector(Collector):
-    """Yields metric families from ``source()``; nothing at all before the first snapshot."""
+    """Yields metric families from ``source()``; nothing at all before the first snapshot.
 
-    def __init__(self, source: Callable[[], Snapshot | None]) -> None:
+    With ``complete`` (the last snapshot taken once the state was rebuilt), counters,
+    histograms, state and window gauges come from it and pipeline health from
+    ``source()``: a process rebuilding from the log (at start, or after a rebalance)
+    shows its last complete values, or none before the first, never a partial count
+    that Prometheus would read as a counter reset (SPEC §2).
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], Snapshot | None],
+        complete: Callable[[], Snapshot | None] | None = None,
+    ) -> None:
         self._source = source
+        self._complete = complete
 
     def collect(self) -> Iterator[Metric]:
         snap = self._source()
         if snap is None:
             return
-        yield from self._counters(snap)
-        yield from self._histograms(snap)
-        yield from self._state(snap)
-        yield from self._windows(snap)
+        full = snap if self._complete is None else self._complete()
+        if full is not None:
+            yield from self._counters(full)
+            yield from self._histograms(full)
+            yield from self._state(full)
+            yield from self._windows(full)
         yield from self._health(snap)
 
     # -- families ----------------------------------------------------------------------
