@@ -41,6 +41,6 @@ def unreachable(servers: Sequence[str], timeout_s: float = 2.0) -> list[str]:
     return out
 
 
-def backoff_s(attempt: int, first_s: float = 0.5, cap_s: float = 30.0) -> float:
+def backoff_s(attempt: int, first_s: float = 0.5, cap_s: float = 10.0) -> float:
     """The delay before retry ``attempt`` (0, 1, …): 0.5, 1, 2, … doubling, capped."""
     return float(min(cap_s, first_s * 2 ** min(attempt, 30)))
