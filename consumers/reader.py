@@ -9,6 +9,7 @@ only past the group's committed offset, so a rebuild never copies them twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -87,6 +88,7 @@ class StreamReader:
         self._dlq_from: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._lag: dict[tuple[str, int], int] = {}
+        self._offsets: dict[tuple[str, int], int] = {}
         self._last_commit = 0.0
         self._last_publish = 0.0
         self._rebuild_pending = False
@@ -309,6 +311,8 @@ class StreamReader:
         snap = self.engine.snapshot(
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up()
         )
+        if self._offsets:
+            snap = dataclasses.replace(snap, consumer_offsets=self._offsets)
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
@@ -349,6 +353,7 @@ class StreamReader:
         self._next_tick = 0
         self._assigned = assigned
         self._lag = {}
+        self._offsets = {}
         self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
@@ -364,6 +369,7 @@ class StreamReader:
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
         mark = 0
+        offsets: dict[tuple[str, int], int] = {}
         for tp in self._assigned:
             hw = consumer.highwater(tp)
             pos = self._processed_position(tp)
@@ -371,10 +377,12 @@ class StreamReader:
                 caught_up = False
                 continue
             mark += pos
+            offsets[(tp.topic, tp.partition)] = pos
             lag[(tp.topic, tp.partition)] = max(0, hw - pos)
             if pos < hw:
                 caught_up = False
         self._lag = lag
+        self._offsets = offsets
         if mark != self._progress_mark or not any(lag.values()):
             self._progress_mark = mark  # moved through the log, or nothing to read
             self.progress_at = time.monotonic()

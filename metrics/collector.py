@@ -56,7 +56,20 @@ class SnapshotCollector(Collector):
             yield from self._histograms(full)
             yield from self._state(full)
             yield from self._windows(full)
+            yield from self._records_read(full)
         yield from self._health(snap)
+
+    @staticmethod
+    def _records_read(s: Snapshot) -> Iterator[Metric]:
+        """Per-partition offsets as a counter: ``sum(rate())`` over it is the arrival rate
+        whichever replica holds a partition (a moved partition is a new series that starts
+        at the offset, not at 0, and a rebuild never shows a lower one)."""
+        f = CounterMetricFamily("aftersales_records_read",
+                                "Records of the partition read and folded in (its next offset).",
+                                labels=["topic", "partition"])
+        for (topic, part), offset in sorted(s.consumer_offsets.items()):
+            f.add_metric([topic, str(part)], offset)
+        yield f
 
     # -- families ----------------------------------------------------------------------
     @staticmethod
