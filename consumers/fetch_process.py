@@ -250,6 +250,8 @@ class FetchProcessConsumer:
     def __init__(self, *, stopping: threading.Event | None = None, **settings: Any) -> None:
         self._settings = settings
         self._stopping = stopping  # set: the service stops, a child gone is not restarted
+        self._restarting = False
+        self._gone_since: float | None = None
         self._session_timeout_ms = int(settings.get("session_timeout_ms", 10000))
         self._conn: Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -295,11 +297,15 @@ class FetchProcessConsumer:
     def _restart(self, why: str) -> None:
         log.error("fetch process lost (%s); starting it again", why)
         self.restarts += 1
-        self._stop(timeout_s=2.0)
-        if self._listener is not None:  # the partitions went with the child
-            self._listener.on_partitions_revoked(set(self._state.assignment))
-        time.sleep(min(5.0, 0.5 * self.restarts))
-        self._start()
+        self._restarting = True
+        try:
+            self._stop(timeout_s=2.0)
+            if self._listener is not None:  # the partitions went with the child
+                self._listener.on_partitions_revoked(set(self._state.assignment))
+            time.sleep(min(5.0, 0.5 * self.restarts))
+            self._start()
+        finally:
+            self._restarting = False
 
     def close(self, autocommit: bool = False) -> None:
         self._stop(timeout_s=10.0)
@@ -433,14 +439,23 @@ class FetchProcessConsumer:
         whether or not a broker answers): long silence means a stalled child."""
         return time.monotonic() - self._last_message
 
-    def lost(self) -> str | None:
-        """Why the child cannot serve (exited and not started again), or None."""
+    def lost(self) -> tuple[str, float] | None:
+        """(why, for how many seconds) when the child is gone and not started again; None
+        while it runs or is being started again."""
         proc = self._proc
-        if self._conn is None:
-            return "fetch process closed"
-        if proc is not None and proc.poll() is not None:
-            return f"fetch process {proc.pid} exited with {proc.returncode}"
-        return None
+        why = None
+        if self._restarting:
+            why = None
+        elif self._conn is None:
+            why = "fetch process closed"
+        elif proc is not None and proc.poll() is not None:
+            why = f"fetch process {proc.pid} exited with {proc.returncode}"
+        if why is None:
+            self._gone_since = None
+            return None
+        if self._gone_since is None:
+            self._gone_since = time.monotonic()
+        return why, time.monotonic() - self._gone_since
 
     def healthy(self) -> bool:
         """The child reports a healthy connection and is itself answering."""

@@ -87,8 +87,8 @@ class Service:
             return f"reader loop has not iterated for {quiet:.0f} s"
         fetcher = reader.fetcher()
         if fetcher is not None:
-            if (lost := fetcher.lost()) is not None:
-                return f"{lost} and was not started again"
+            if (lost := fetcher.lost()) is not None and lost[1] > limit:
+                return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
             if (silent := fetcher.silent_s()) > limit:
                 return f"fetch process {fetcher.pid} has not answered for {silent:.0f} s"
         lag = sum((self.latest.consumer_lag if self.latest else {}).values())

@@ -144,6 +144,14 @@ def test_liveness_when_the_fetch_child_freezes(make_config: Callable[..., Config
         wait_for(lambda: _health(svc) == (200, "ok\n"), 30)
         wait_for(lambda: handled(_metrics(svc)) == len(messages)
                  and "aftersales_ready 1.0" in _metrics(svc), 60)
+
+        # the child killed, and (injected) never started again
+        fetcher._restart = lambda why: None  # type: ignore[method-assign]
+        pid = fetcher.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        why = _not_live(svc, "was not started again")
+        assert f"fetch process {pid} exited" in why, why
     finally:
         svc.stop()
 
