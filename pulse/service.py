@@ -87,9 +87,10 @@ class Service:
             return f"reader loop has not iterated for {quiet:.0f} s"
         fetcher = reader.fetcher()
         if fetcher is not None:
-            if (lost := fetcher.lost()) is not None and lost[1] > limit:
-                return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
-            if (silent := fetcher.silent_s()) > limit:
+            if (lost := fetcher.lost()) is not None:
+                if lost[1] > limit:
+                    return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
+            elif (silent := fetcher.silent_s()) > limit:
                 return f"fetch process {fetcher.pid} has not answered for {silent:.0f} s"
         lag = sum((self.latest.consumer_lag if self.latest else {}).values())
         stuck = now - reader.progress_at
