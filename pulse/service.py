@@ -35,7 +35,7 @@ class Service:
         tick_s: float | None = None,
         consumer_overrides: dict[str, Any] | None = None,
         publish_interval_s: float = 0.5,
-        stall_after_s: float = 120.0,
+        stall_after_s: float = 60.0,
     ) -> None:
         self.config = config
         self.latest: Snapshot | None = None
