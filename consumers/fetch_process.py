@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from typing import Any, NamedTuple
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from consumers.bootstrap import backoff_s
 from consumers.health import connection_healthy
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from pulse.logs import configure_logging, current_format
@@ -87,19 +89,76 @@ class _Forward(ConsumerRebalanceListener):  # type: ignore[misc]
         self.events.append(("rebalance", "assigned", list(assigned)))
 
 
+# SIGTERM sent to the whole process group (systemd, ``kill -- -PGID``) reaches the child
+# too; the parent still needs it for its final commit, and closes it. Left alone that
+# long, the child goes by itself.
+_TERM_GRACE_S = 30.0
+_terminated_at: list[float] = []
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    if not _terminated_at:
+        _terminated_at.append(time.monotonic())
+
+
+def _child_signals() -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) is the parent's to handle: the
+    child ignores it (no KeyboardInterrupt traceback) and defers SIGTERM (see above)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _terminated_long_ago() -> bool:
+    return bool(_terminated_at) and time.monotonic() - _terminated_at[0] > _TERM_GRACE_S
+
+
+def _connect_child(
+    conn: Connection, settings: dict[str, Any], parent_pid: int
+) -> KafkaConsumer | None:
+    """The consumer, once a broker answers; until then the parent hears "not connected"
+    every poll interval and each failure is one log line (capped backoff), not a
+    traceback. None if told to close or orphaned first."""
+    attempt = 0
+    idle = _State(frozenset(), {}, {}, {}, False, None)
+    while os.getppid() == parent_pid and not _terminated_long_ago():
+        try:
+            return SkippingConsumer(**settings)
+        except KafkaError as exc:
+            delay = backoff_s(attempt)
+            attempt += 1
+            log.warning("fetch process: cannot reach Kafka (%s); retrying in %.1f s", exc, delay)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            while conn.poll(0):
+                cmd = conn.recv()
+                if cmd[0] == "close":
+                    return None
+                if cmd[0] in ("committed", "commit"):
+                    conn.send(("reply", cmd[1], "KafkaError: not connected to Kafka", None))
+            conn.send(("batch", {}, idle))
+            time.sleep(_POLL_MS / 1000)
+    return None
+
+
 def _child_main(conn: Connection) -> None:
     """The child's loop. Settings come over the pipe, never on the command line (secrets)."""
+    _child_signals()
     settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level, log_format = (
         conn.recv())
     configure_logging(log_level, log_format)  # the parent's format, on the same stderr
     logging.getLogger("kafka").setLevel(kafka_level)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-    consumer = SkippingConsumer(**settings)
+    try:
+        consumer = _connect_child(conn, settings, parent_pid)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        consumer = None
+    if consumer is None:
+        os._exit(0)
     forward = _Forward()
     consumer.subscribe(topics, listener=forward)
     epochs: dict[TopicPartition, int] = {}
     try:
-        while os.getppid() == parent_pid:
+        while os.getppid() == parent_pid and not _terminated_long_ago():
             while conn.poll(0):
                 if not _command(conn, consumer, epochs, conn.recv()):
                     # asked to close: leave the group cleanly (a fast rebalance)
@@ -195,8 +254,11 @@ def _command(
 class FetchProcessConsumer:
     """The subset of ``KafkaConsumer`` the reader calls, served by a fetching child."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, *, stopping: threading.Event | None = None, **settings: Any) -> None:
         self._settings = settings
+        self._stopping = stopping  # set: the service stops, a child gone is not restarted
+        self._restarting = False
+        self._gone_since: float | None = None
         self._session_timeout_ms = int(settings.get("session_timeout_ms", 10000))
         self._conn: Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -225,7 +287,9 @@ class FetchProcessConsumer:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", f"import {__name__} as m; m.child_main({child_sock.fileno()})"],
+            [sys.executable, "-c",
+             "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+             f"import {__name__} as m; m.child_main({child_sock.fileno()})"],
             pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env,
         )
         child_sock.close()
@@ -241,11 +305,15 @@ class FetchProcessConsumer:
     def _restart(self, why: str) -> None:
         log.error("fetch process lost (%s); starting it again", why)
         self.restarts += 1
-        self._stop(timeout_s=2.0)
-        if self._listener is not None:  # the partitions went with the child
-            self._listener.on_partitions_revoked(set(self._state.assignment))
-        time.sleep(min(5.0, 0.5 * self.restarts))
-        self._start()
+        self._restarting = True
+        try:
+            self._stop(timeout_s=2.0)
+            if self._listener is not None:  # the partitions went with the child
+                self._listener.on_partitions_revoked(set(self._state.assignment))
+            time.sleep(min(5.0, 0.5 * self.restarts))
+            self._start()
+        finally:
+            self._restarting = False
 
     def close(self, autocommit: bool = False) -> None:
         self._stop(timeout_s=10.0)
@@ -283,6 +351,10 @@ class FetchProcessConsumer:
                 return None
             msg: tuple[Any, ...] = conn.recv()
         except (EOFError, OSError) as exc:
+            if self._stopping is not None and self._stopping.is_set():
+                log.info("fetch process exited while stopping")
+                self._stop(timeout_s=2.0)
+                return None
             self._restart(f"{type(exc).__name__}: {exc}" if str(exc) else "exited")
             return None
         self._last_message = time.monotonic()
@@ -378,6 +450,29 @@ class FetchProcessConsumer:
         """Undecodable batches the child skipped since the last call."""
         out, self._skipped = self._skipped, []
         return out
+
+    def silent_s(self) -> float:
+        """Seconds since the child last said anything (it reports every poll, ~0.2 s,
+        whether or not a broker answers): long silence means a stalled child."""
+        return time.monotonic() - self._last_message
+
+    def lost(self) -> tuple[str, float] | None:
+        """(why, for how many seconds) when the child is gone and not started again; None
+        while it runs or is being started again."""
+        proc = self._proc
+        why = None
+        if self._restarting:
+            why = None
+        elif self._conn is None:
+            why = "fetch process closed"
+        elif proc is not None and proc.poll() is not None:
+            why = f"fetch process {proc.pid} exited with {proc.returncode}"
+        if why is None:
+            self._gone_since = None
+            return None
+        if self._gone_since is None:
+            self._gone_since = time.monotonic()
+        return why, time.monotonic() - self._gone_since
 
     def healthy(self) -> bool:
         """The child reports a healthy connection and is itself answering."""

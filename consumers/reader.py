@@ -9,6 +9,7 @@ only past the group's committed offset, so a rebuild never copies them twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from consumers.alignment import EventTimeAligner
+from consumers.bootstrap import backoff_s, unreachable
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
 from consumers.fetch_process import FetchProcessConsumer
@@ -87,11 +89,19 @@ class StreamReader:
         self._dlq_from: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._lag: dict[tuple[str, int], int] = {}
+        self._offsets: dict[tuple[str, int], int] = {}
         self._last_commit = 0.0
         self._last_publish = 0.0
         self._rebuild_pending = False
         self._aligner = EventTimeAligner()
         self.started = threading.Event()
+        # liveness (pulse/service.py): the loop's last iteration, the last progress
+        # through the log, and the bootstrap servers that could not be reached
+        self.beat_at = time.monotonic()
+        self.progress_at = time.monotonic()
+        self._progress_mark = -1
+        self.unreachable = ""
+        self.connected = False  # a broker connection answers (poll errors aside)
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -109,18 +119,68 @@ class StreamReader:
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         settings.update(self._overrides)
-        self._dlq = DeadLetterQueue(kc)
-        if kc.fetch_process:
-            self._consumer = FetchProcessConsumer(**settings)
-        else:
-            self._consumer = SkippingConsumer(**settings)
-        self._consumer.subscribe(list(kc.topics), listener=_Rebalance(self))
-        self.started.set()
+        self.beat_at = time.monotonic()
+        self._snapshot()  # before any connection: /metrics says ready 0, broker_up 0
         try:
+            if not self._connect(settings, stop):
+                return
+            self.started.set()
             while not stop.is_set():
+                self.beat_at = time.monotonic()
                 self._poll_once()
         finally:
             self._shutdown()
+
+    def _connect(self, settings: dict[str, Any], stop: threading.Event) -> bool:
+        """Build the clients once a bootstrap server answers; until then retry with capped
+        backoff, one line per failure, and keep publishing (SPEC §2 "No broker yet").
+        False if asked to stop first."""
+        kc = self.config.kafka
+        servers = [str(s) for s in settings["bootstrap_servers"]]
+        attempt = 0
+        while not stop.is_set():
+            down = unreachable(servers)
+            if len(down) < len(servers):
+                dlq = None
+                try:
+                    dlq = DeadLetterQueue(kc)
+                    consumer: Any = (FetchProcessConsumer(stopping=stop, **settings)
+                                     if kc.fetch_process else SkippingConsumer(**settings))
+                    consumer.subscribe(list(kc.topics), listener=_Rebalance(self))
+                except (KafkaError, OSError) as exc:
+                    if dlq is not None:
+                        dlq.close()
+                    down = [f"{', '.join(servers)} ({type(exc).__name__}: {exc})"]
+                else:
+                    self._dlq, self._consumer = dlq, consumer
+                    self.unreachable = ""
+                    if attempt:
+                        log.info("connected to Kafka at %s", ", ".join(servers))
+                    return True
+            self.unreachable = "; ".join(down)
+            delay = backoff_s(attempt)
+            attempt += 1
+            log.warning("cannot reach Kafka at %s; retrying in %.1f s", self.unreachable, delay)
+            deadline = time.monotonic() + delay
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                self.beat_at = time.monotonic()
+                self._snapshot()
+                stop.wait(min(left, self._publish_interval, 1.0))
+        return False
+
+    def not_ready_reason(self) -> str | None:
+        """Why ``/readyz`` says 503 (None once ready)."""
+        if self.ready:
+            return None
+        if self.unreachable:
+            return f"cannot reach the Kafka bootstrap servers: {self.unreachable}"
+        if self._consumer is None:
+            return "connecting to Kafka"
+        if not self.rebuilds:
+            return "waiting for a partition assignment"
+        lag = sum(self._lag.values())
+        return (f"rebuilding state from the log ({len(self._assigned)} partitions, "
+                f"{lag} messages to go)")
 
     def _shutdown(self) -> None:
         try:
@@ -261,6 +321,8 @@ class StreamReader:
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
             dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
         )
+        if self._offsets:
+            snap = dataclasses.replace(snap, consumer_offsets=self._offsets)
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
@@ -276,11 +338,18 @@ class StreamReader:
     def _broker_up(self) -> bool:
         """Connected to a broker that answers (kafka-python's client keeps reconnecting)."""
         consumer = self._consumer
-        if consumer is None or not self.broker_up:
+        if consumer is None:
             return False
         if isinstance(consumer, FetchProcessConsumer):
-            return consumer.healthy()
-        return connection_healthy(consumer, self.config.kafka.session_timeout_ms)
+            self.connected = consumer.healthy()
+        else:
+            self.connected = connection_healthy(consumer, self.config.kafka.session_timeout_ms)
+        return self.connected and self.broker_up
+
+    def fetcher(self) -> FetchProcessConsumer | None:
+        """The fetch process's proxy, when records are fetched in a child."""
+        consumer = self._consumer
+        return consumer if isinstance(consumer, FetchProcessConsumer) else None
 
     # -- rebuild, readiness, lag -------------------------------------------------------
     def _start_rebuild(self) -> None:
@@ -294,6 +363,7 @@ class StreamReader:
         self._next_tick = 0
         self._assigned = assigned
         self._lag = {}
+        self._offsets = {}
         self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
@@ -311,16 +381,24 @@ class StreamReader:
         assert consumer is not None
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
+        mark = 0
+        offsets: dict[tuple[str, int], int] = {}
         for tp in self._assigned:
             hw = consumer.highwater(tp)
             pos = self._processed_position(tp)
             if hw is None or pos is None:
                 caught_up = False
                 continue
+            mark += pos
+            offsets[(tp.topic, tp.partition)] = pos
             lag[(tp.topic, tp.partition)] = max(0, hw - pos)
             if pos < hw:
                 caught_up = False
         self._lag = lag
+        self._offsets = offsets
+        if mark != self._progress_mark or not any(lag.values()):
+            self._progress_mark = mark  # moved through the log, or nothing to read
+            self.progress_at = time.monotonic()
         if (caught_up and not self.ready and self.rebuilds
                 and consumer.assignment() == self._assigned):
             self.ready = True

@@ -48,20 +48,47 @@ def _window_summary(name: str, doc: str, ws: list[WindowSnapshot], count: str,
 
 
 class SnapshotCollector(Collector):
-    """Yields metric families from ``source()``; nothing at all before the first snapshot."""
+    """Yields metric families from ``source()``; nothing at all before the first snapshot.
 
-    def __init__(self, source: Callable[[], Snapshot | None]) -> None:
+    With ``complete`` (the last snapshot taken once the state was rebuilt), counters,
+    histograms, state and window gauges come from it and pipeline health from
+    ``source()``: a process rebuilding from the log (at start, or after a rebalance)
+    shows its last complete values, or none before the first, never a partial count
+    that Prometheus would read as a counter reset (SPEC §2).
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], Snapshot | None],
+        complete: Callable[[], Snapshot | None] | None = None,
+    ) -> None:
         self._source = source
+        self._complete = complete
 
     def collect(self) -> Iterator[Metric]:
         snap = self._source()
         if snap is None:
             return
-        yield from self._counters(snap)
-        yield from self._histograms(snap)
-        yield from self._state(snap)
-        yield from self._windows(snap)
+        full = snap if self._complete is None else self._complete()
+        if full is not None:
+            yield from self._counters(full)
+            yield from self._histograms(full)
+            yield from self._state(full)
+            yield from self._windows(full)
+            yield from self._records_read(full)
         yield from self._health(snap)
+
+    @staticmethod
+    def _records_read(s: Snapshot) -> Iterator[Metric]:
+        """Per-partition offsets as a counter: ``sum(rate())`` over it is the arrival rate
+        whichever replica holds a partition (a moved partition is a new series that starts
+        at the offset, not at 0, and a rebuild never shows a lower one)."""
+        f = CounterMetricFamily("aftersales_records_read",
+                                "Records of the partition read and folded in (its next offset).",
+                                labels=["topic", "partition"])
+        for (topic, part), offset in sorted(s.consumer_offsets.items()):
+            f.add_metric([topic, str(part)], offset)
+        yield f
 
     # -- families ----------------------------------------------------------------------
     @staticmethod

@@ -24,13 +24,23 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class MetricsServer:
-    """Serves the registry; ``ready()`` decides ``/readyz`` (503 until the rebuild caught up)."""
+    """Serves the registry and the two probes.
+
+    ``/healthz`` (liveness): 200 unless ``not_live()`` gives a reason the pipeline cannot
+    make progress; then 503 with it. ``/readyz`` (readiness): 200 once ``ready()``; else
+    503 with ``not_ready()``'s reason (no broker reachable, rebuilding, ...).
+    """
 
     def __init__(
-        self, registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int
+        self, registry: CollectorRegistry, ready: Callable[[], bool], host: str, port: int,
+        *,
+        not_ready: Callable[[], str | None] | None = None,
+        not_live: Callable[[], str | None] | None = None,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
+        self._not_ready = not_ready
+        self._not_live = not_live
         self._server = make_server(host, port, self._app, _ThreadingWSGIServer, _QuietHandler)
         self.port = self._server.server_port
         self.host = host
@@ -41,14 +51,19 @@ class MetricsServer:
     def _app(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            start("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok\n"]
+            why = self._not_live() if self._not_live is not None else None
+            if why is None:
+                start("200 OK", [("Content-Type", "text/plain")])
+                return [b"ok\n"]
+            start("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"not live: {why}\n".encode()]
         if path == "/readyz":
             if self._ready():
                 start("200 OK", [("Content-Type", "text/plain")])
                 return [b"ready\n"]
-            start("503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"rebuilding state from the log\n"]
+            why = self._not_ready() if self._not_ready is not None else None
+            start("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"not ready: {why or 'rebuilding state from the log'}\n".encode()]
         if path in ("/metrics", "/"):
             return self._metrics(environ, start)  # type: ignore[no-any-return]
         start("404 Not Found", [("Content-Type", "text/plain")])

@@ -113,6 +113,9 @@ class Snapshot:
     peak_ratio: float
     # pipeline health
     consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # next offset to fold in, per (topic, partition): Kafka's own record count, which
+    # continues across restarts, rebuilds and partition moves (aftersales_records_read_total)
+    consumer_offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
     broker_up: bool = True
     # for the wall-board
     act_now: tuple[ActionTicket, ...] = ()

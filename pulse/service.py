@@ -36,12 +36,15 @@ class Service:
         tick_s: float | None = None,
         consumer_overrides: dict[str, Any] | None = None,
         publish_interval_s: float = 0.5,
+        stall_after_s: float = 60.0,
     ) -> None:
         self.config = config
         self.latest: Snapshot | None = None
+        self.complete: Snapshot | None = None  # the last one taken with the state rebuilt
+        self.stall_after_s = stall_after_s
         self._snapshot_listeners: list[Callable[[Snapshot], None]] = []
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(lambda: self.latest))
+        self.registry.register(SnapshotCollector(lambda: self.latest, lambda: self.complete))
         for c in collectors:
             self.registry.register(c)
         # the service's own process_* / python_* series (SPEC §3), on this private registry
@@ -59,14 +62,48 @@ class Service:
             publish_interval_s=publish_interval_s,
         )
         self.server = MetricsServer(
-            self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port
+            self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
+            not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run_reader, name="reader", daemon=True)
         self.failed: BaseException | None = None
 
     def _publish(self, snap: Snapshot) -> None:
+        if snap.ready:
+            self.complete = snap
         self.latest = snap
+
+    def not_live_reason(self) -> str | None:
+        """Why the pipeline cannot make progress (``/healthz`` 503), or None.
+
+        Liveness, not readiness: a broker that is down or unreachable is not a reason
+        (restarting the process would not bring it back, and a liveness probe must not
+        restart every pod during an outage); a reader thread that is gone or stuck, a
+        fetch process that stopped answering, or a backlog that does not move while the
+        broker answers, are.
+        """
+        if self._stop.is_set() or self._thread.ident is None:
+            return None  # stopping, or not started yet
+        reader, limit = self.reader, self.stall_after_s
+        if not self._thread.is_alive():
+            return f"reader thread stopped: {self.failed!r}"
+        now = time.monotonic()
+        if (quiet := now - reader.beat_at) > limit:
+            return f"reader loop has not iterated for {quiet:.0f} s"
+        fetcher = reader.fetcher()
+        if fetcher is not None:
+            if (lost := fetcher.lost()) is not None:
+                if lost[1] > limit:
+                    return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
+            elif (silent := fetcher.silent_s()) > limit:
+                return f"fetch process {fetcher.pid} has not answered for {silent:.0f} s"
+        lag = sum((self.latest.consumer_lag if self.latest else {}).values())
+        stuck = now - reader.progress_at
+        if lag > 0 and stuck > limit and reader.connected:
+            return (f"stalled: {lag} messages behind and no progress for {stuck:.0f} s "
+                    "while the broker answers")
+        return None
 
     def _run_reader(self) -> None:
         try:
