@@ -37,7 +37,7 @@ from kafka.errors import KafkaError
 
 from consumers.health import connection_healthy
 
-__all__ = ["FetchProcessConsumer", "Record"]
+__all__ = ["FetchProcessConsumer", "Record", "topic_id"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class _State(NamedTuple):
     highwater: dict[TopicPartition, int | None]
     healthy: bool
     error: str | None
+    # topic → its id where the broker gives one (Metadata v10+): a changed id is a new log
+    topic_ids: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced whole
 
 
 # -- the child ---------------------------------------------------------------------------
@@ -149,7 +151,20 @@ def _state(
         {tp: consumer.highwater(tp) for tp in assignment},
         connection_healthy(consumer, session_timeout_ms),
         error,
+        {t: i for t in {tp.topic for tp in assignment} if (i := topic_id(consumer, t))},
     )
+
+
+def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
+    """The topic's id in the consumer's cluster metadata; None where the broker gives none
+    (before Metadata v10, or the all-zero id)."""
+    try:  # kafka-python 3.x internals: never fail a poll over them
+        value = consumer._client.cluster.topic_id(topic)
+    except Exception:
+        return None
+    if value is None or not getattr(value, "int", 1):
+        return None
+    return str(value)
 
 
 def _command(
@@ -172,6 +187,8 @@ def _command(
     try:
         if op == "committed":
             value: Any = consumer.committed(cmd[2])
+        elif op == "beginning_offsets":
+            value = consumer.beginning_offsets(cmd[2], timeout_ms=cmd[3])
         elif op == "commit":
             offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in cmd[2].items()}
             consumer.commit(offsets, timeout_ms=cmd[3])
@@ -356,6 +373,15 @@ class FetchProcessConsumer:
     def committed(self, tp: TopicPartition) -> int | None:
         value = self._call("committed", tp)
         return None if value is None else int(value)
+
+    def topic_id(self, topic: str) -> str | None:
+        """The topic's id as the child's metadata last had it (None: the broker gives none)."""
+        return self._state.topic_ids.get(topic)
+
+    def beginning_offsets(self, tps: list[TopicPartition],
+                          timeout_ms: int = 2000) -> dict[TopicPartition, int]:
+        value = self._call("beginning_offsets", tps, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+        return {tp: int(off) for tp, off in value.items()}
 
     def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata],
                timeout_ms: int = 30000) -> None:

@@ -5,6 +5,11 @@ the beginning of each assigned partition (records older than the state horizon b
 Kafka timestamp are skipped), and ``ready`` turns true once every assigned partition has
 reached its fetch high watermark. Rejected records are copied to the dead-letter topic
 only past the group's committed offset, so a rebuild never copies them twice.
+
+When a partition's log no longer holds what was read (:mod:`consumers.log_watch`: a
+topic recreated, a partition truncated, a broker restarted empty) the same rebuild runs
+from the log as it is now; the reader counts it per topic in ``log_resets``, which lives
+here, not in the rebuilt engine, and reaches every surface through the snapshot.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -21,9 +28,10 @@ from kafka.errors import KafkaError
 from consumers.alignment import EventTimeAligner
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
-from consumers.fetch_process import FetchProcessConsumer
+from consumers.fetch_process import FetchProcessConsumer, topic_id
 from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
+from consumers.log_watch import LogReset, LogWatch
 from metrics.engine import Engine
 from metrics.snapshot import Snapshot
 from pulse.config import Config
@@ -91,6 +99,10 @@ class StreamReader:
         self._rebuild_pending = False
         self._aligner = EventTimeAligner()
         self.started = threading.Event()
+        # log resets per topic, for the whole process (the engine is rebuilt on each)
+        self.log_resets: dict[str, int] = dict.fromkeys(config.kafka.topics, 0)
+        self._watch = LogWatch()
+        self._log_start_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -107,6 +119,8 @@ class StreamReader:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
+        # topic ids come with metadata: refreshed often enough to notice a recreated topic
+        settings.setdefault("metadata_max_age_ms", 30_000)
         settings.update(self._overrides)
         self._dlq = DeadLetterQueue(kc)
         if kc.fetch_process:
@@ -158,6 +172,8 @@ class StreamReader:
             self._commit()
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        if self._watch_fetched(batch):
+            return  # from a log that went back: a rebuild started instead
         wall_ms = self.wall()
         horizon_ms = wall_ms - self.config.state_horizon_s * 1000
         decode = self.decoder.decode
@@ -197,6 +213,7 @@ class StreamReader:
         assert consumer is not None
         for tp, offset in aligner.overflowing():
             consumer.seek(tp, offset)  # read again once the others have caught up
+            self._watch.seeked(tp, offset)
 
     def _rebuild_batch(
         self, batch: dict[TopicPartition, list[Any]], wall_ms: int, horizon_ms: int
@@ -251,6 +268,8 @@ class StreamReader:
         snap = self.engine.snapshot(
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up()
         )
+        snap = replace(snap, rebuilds=self.rebuilds,
+                       log_resets=MappingProxyType(dict(self.log_resets)))
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
@@ -273,10 +292,12 @@ class StreamReader:
         return connection_healthy(consumer, self.config.kafka.session_timeout_ms)
 
     # -- rebuild, readiness, lag -------------------------------------------------------
-    def _start_rebuild(self) -> None:
+    def _start_rebuild(self, reset: Iterable[LogReset] = ()) -> None:
         consumer = self._consumer
         assert consumer is not None
         assigned = set(consumer.assignment())
+        gone = {r.tp for r in reset}
+        self._watch.new_generation(gone, {tp.topic for tp in gone})
         self.rebuilds += 1
         log.info("rebuilding state from the log for %d partitions", len(assigned))
         self.engine = Engine(self.config, self.wall)
@@ -287,6 +308,9 @@ class StreamReader:
         self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
+            if tp in gone:
+                self._forget_commit(tp)
+                continue
             committed = consumer.committed(tp)
             self._dlq_from[tp] = committed or 0
             self._committed[tp] = committed or 0
@@ -296,6 +320,7 @@ class StreamReader:
     def _update_progress(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        self._check_log()
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
         for tp in self._assigned:
@@ -337,3 +362,64 @@ class StreamReader:
                 self._committed[tp] = om.offset
         except KafkaError as exc:
             log.warning("offset commit failed (will retry): %s", exc)
+
+    # -- the log going back (SPEC §2) --------------------------------------------------
+    def _watch_fetched(self, batch: dict[TopicPartition, list[Any]]) -> bool:
+        """Check what a poll returned against what was read; True if a rebuild started."""
+        watch = self._watch
+        found = [r for tp, records in batch.items() if records
+                 if (r := watch.fetched(tp, records[0].offset, records[-1].offset))]
+        return self._on_resets(found)
+
+    def _check_log(self) -> None:
+        """Positions, high watermarks, topic ids and (after a forward jump) log starts."""
+        consumer = self._consumer
+        assert consumer is not None
+        watch = self._watch
+        found: list[LogReset] = []
+        for tp in sorted(self._assigned):
+            r = watch.progress(tp, self._fetch_position(tp), consumer.highwater(tp))
+            if r is not None:
+                found.append(r)
+        for topic in sorted({tp.topic for tp in self._assigned}):
+            tid = (consumer.topic_id(topic) if isinstance(consumer, FetchProcessConsumer)
+                   else topic_id(consumer, topic))
+            found += watch.topic_id(topic, tid, self._assigned)
+        gaps = [tp for tp in watch.gaps() if tp in self._assigned]
+        now = time.monotonic()
+        if gaps and not found and now - self._log_start_checked >= 1.0:
+            self._log_start_checked = now
+            try:
+                starts = consumer.beginning_offsets(gaps, timeout_ms=2000)
+            except Exception as exc:  # asked again on the next check
+                log.debug("log start offsets unavailable: %s", exc)
+                starts = {}
+            for tp, start in starts.items():
+                if (r := watch.log_start(tp, int(start))) is not None:
+                    found.append(r)
+        self._on_resets(found)
+
+    def _on_resets(self, found: list[LogReset]) -> bool:
+        """Warn and count (once per topic), then rebuild from the log as it is now."""
+        if not found:
+            return False
+        for r in found:
+            log.warning("log reset on %s[%d]: %s; %s", r.tp.topic, r.tp.partition, r.detail,
+                        "already rebuilding from the log as it is now" if r.echo
+                        else "rebuilding the state from the log as it is now")
+        for topic in sorted({r.tp.topic for r in found if not r.echo}):
+            self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
+        fresh = [r for r in found if not r.echo]
+        if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
+            for r in found:
+                self._forget_commit(r.tp)
+            return False
+        self._start_rebuild(fresh)
+        self._snapshot()  # not ready: readiness and lag say so at once
+        return True
+
+    def _forget_commit(self, tp: TopicPartition) -> None:
+        """The committed offset belongs to the old log: every record of the new one may be
+        dead-lettered, and the new position is committed even if it is lower."""
+        self._dlq_from[tp] = 0
+        self._committed[tp] = -1

@@ -65,6 +65,9 @@ class SnapshotCollector(Collector):
                   ["topic"], s.late_total)
         yield fam("aftersales_events_orphan", "Events for a ticket or return never created.",
                   ["topic", "type"], s.orphan_total)
+        yield fam("aftersales_log_resets",
+                  "Times a topic's log went back (recreated, truncated, broker emptied) and "
+                  "the state was rebuilt; since process start.", ["topic"], s.log_resets)
 
     @staticmethod
     def _histograms(s: Snapshot) -> Iterator[Metric]:

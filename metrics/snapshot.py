@@ -121,6 +121,11 @@ class Snapshot:
     # start of the oldest minute of arrivals still held (at most the largest window back):
     # how much history the peak ratio's baseline really covers
     arrivals_since_ms: int | None = None
+    # set by the reader, which outlives the engines it rebuilds: how many rebuilds it ran
+    # (each assignment, each log reset) and the log resets per topic since process start;
+    # listeners compare them between snapshots to know the state was rebuilt
+    rebuilds: int = 0
+    log_resets: Mapping[str, int] = field(default_factory=dict)  # topic
 
     @property
     def clock_s(self) -> float:
