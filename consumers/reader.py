@@ -102,6 +102,7 @@ class StreamReader:
         # log resets per topic, for the whole process (the engine is rebuilt on each)
         self.log_resets: dict[str, int] = dict.fromkeys(config.kafka.topics, 0)
         self._watch = LogWatch()
+        self._resetting: set[str] = set()  # topics counted since the service was last ready
         self._log_start_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -336,6 +337,7 @@ class StreamReader:
         if (caught_up and not self.ready and self.rebuilds
                 and consumer.assignment() == self._assigned):
             self.ready = True
+            self._resetting.clear()
             log.info("state rebuilt; ready")
             self._snapshot()
 
@@ -407,8 +409,12 @@ class StreamReader:
             log.warning("log reset on %s[%d]: %s; %s", r.tp.topic, r.tp.partition, r.detail,
                         "already rebuilding from the log as it is now" if r.echo
                         else "rebuilding the state from the log as it is now")
-        for topic in sorted({r.tp.topic for r in found if not r.echo}):
+        # one reset of a topic is seen in several ways and partitions (a smaller high
+        # watermark first, the new topic id with the next metadata): counted once until
+        # the service is ready again
+        for topic in sorted({r.tp.topic for r in found} - self._resetting):
             self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
+            self._resetting.add(topic)
         fresh = [r for r in found if not r.echo]
         if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
             for r in found:
