@@ -37,7 +37,7 @@ from kafka.errors import KafkaError
 
 from consumers.health import connection_healthy
 
-__all__ = ["FetchProcessConsumer", "Record", "topic_id"]
+__all__ = ["FetchProcessConsumer", "Record", "metadata_ms", "refresh_metadata", "topic_id"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class _State(NamedTuple):
     error: str | None
     # topic → its id where the broker gives one (Metadata v10+): a changed id is a new log
     topic_ids: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced whole
+    metadata_ms: float = 0.0  # when those ids were fetched (monotonic, as metadata_ms())
 
 
 # -- the child ---------------------------------------------------------------------------
@@ -137,6 +138,7 @@ def _state(
     error: str | None,
 ) -> _State:
     assignment = frozenset(consumer.assignment())
+    fetched_ms = metadata_ms(consumer)  # before the ids: never newer than what they show
     positions: dict[TopicPartition, int | None] = {}
     for tp in assignment:
         try:
@@ -152,7 +154,23 @@ def _state(
         connection_healthy(consumer, session_timeout_ms),
         error,
         {t: i for t in {tp.topic for tp in assignment} if (i := topic_id(consumer, t))},
+        fetched_ms,
     )
+
+
+def metadata_ms(consumer: KafkaConsumer) -> float:
+    """When the cluster metadata was last fetched, in ``time.monotonic()`` ms (a clock the
+    child and the parent share on Linux); inf where kafka-python does not say."""
+    try:
+        return float(consumer._client.cluster._last_successful_refresh_ms)
+    except Exception:
+        return float("inf")
+
+
+def refresh_metadata(consumer: KafkaConsumer) -> None:
+    """Ask for fresh metadata now (kafka-python's refresh loop wakes up)."""
+    with contextlib.suppress(Exception):
+        consumer._client.cluster.request_update()
 
 
 def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
@@ -175,6 +193,9 @@ def _command(
     op = cmd[0]
     if op == "close":
         return False
+    if op == "refresh_metadata":
+        refresh_metadata(consumer)
+        return True
     if op == "seek":
         for tp, offset, epoch in cmd[1]:
             epochs[tp] = epoch
@@ -373,6 +394,12 @@ class FetchProcessConsumer:
     def committed(self, tp: TopicPartition) -> int | None:
         value = self._call("committed", tp)
         return None if value is None else int(value)
+
+    def refresh_metadata(self) -> None:
+        self._send(("refresh_metadata",))
+
+    def metadata_ms(self) -> float:
+        return self._state.metadata_ms
 
     def topic_id(self, topic: str) -> str | None:
         """The topic's id as the child's metadata last had it (None: the broker gives none)."""

@@ -28,7 +28,12 @@ from kafka.errors import KafkaError
 from consumers.alignment import EventTimeAligner
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
-from consumers.fetch_process import FetchProcessConsumer, topic_id
+from consumers.fetch_process import (
+    FetchProcessConsumer,
+    metadata_ms,
+    refresh_metadata,
+    topic_id,
+)
 from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
 from consumers.log_watch import LogReset, LogWatch
@@ -39,6 +44,7 @@ from pulse.config import Config
 __all__ = ["StreamReader"]
 
 log = logging.getLogger(__name__)
+_RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -104,6 +110,8 @@ class StreamReader:
         self._watch = LogWatch()
         self._resetting: set[str] = set()  # topics counted since the service was last ready
         self._log_start_checked = 0.0
+        self._ids_wanted_ms = 0.0  # a rebuild is ready once topic ids this new were checked
+        self._reset_at: dict[str, float] = {}  # topic -> when its last reset was counted
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -299,6 +307,11 @@ class StreamReader:
         assigned = set(consumer.assignment())
         gone = {r.tp for r in reset}
         self._watch.new_generation(gone, {tp.topic for tp in gone})
+        self._ids_wanted_ms = time.monotonic() * 1000
+        if isinstance(consumer, FetchProcessConsumer):
+            consumer.refresh_metadata()
+        else:
+            refresh_metadata(consumer)
         self.rebuilds += 1
         log.info("rebuilding state from the log for %d partitions", len(assigned))
         self.engine = Engine(self.config, self.wall)
@@ -321,6 +334,7 @@ class StreamReader:
     def _update_progress(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        ids_fresh = self._metadata_ms() >= self._ids_wanted_ms
         self._check_log()
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
@@ -334,7 +348,7 @@ class StreamReader:
             if pos < hw:
                 caught_up = False
         self._lag = lag
-        if (caught_up and not self.ready and self.rebuilds
+        if (caught_up and not self.ready and self.rebuilds and ids_fresh
                 and consumer.assignment() == self._assigned):
             self.ready = True
             self._resetting.clear()
@@ -411,10 +425,13 @@ class StreamReader:
                         else "rebuilding the state from the log as it is now")
         # one reset of a topic is seen in several ways and partitions (a smaller high
         # watermark first, the new topic id with the next metadata): counted once until
-        # the service is ready again
+        # the service is ready again, and once a minute at most
+        now = time.monotonic()
         for topic in sorted({r.tp.topic for r in found} - self._resetting):
-            self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
             self._resetting.add(topic)
+            if now - self._reset_at.get(topic, -_RESET_EPISODE_S) >= _RESET_EPISODE_S:
+                self._reset_at[topic] = now
+                self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
         fresh = [r for r in found if not r.echo]
         if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
             for r in found:
@@ -423,6 +440,12 @@ class StreamReader:
         self._start_rebuild(fresh)
         self._snapshot()  # not ready: readiness and lag say so at once
         return True
+
+    def _metadata_ms(self) -> float:
+        consumer = self._consumer
+        if isinstance(consumer, FetchProcessConsumer):
+            return consumer.metadata_ms()
+        return metadata_ms(consumer) if consumer is not None else 0.0
 
     def _forget_commit(self, tp: TopicPartition) -> None:
         """The committed offset belongs to the old log: every record of the new one may be
