@@ -321,7 +321,7 @@ def test_broker_restarted_empty_sends_no_false_resolved(
         wait_for(lambda: (t := scrape(url)) and _resets(t, cfg.kafka.tickets_topic)
                  and _value(t, "aftersales_ready") == 1.0
                  and _value(t, "aftersales_backlog_tickets",
-                            'priority="P3",category="repair",region="east"') == 1.0, 90)
+                            'category="repair",priority="P3",region="east"') == 1.0, 90)
         wait_for(lambda: not al.active_alerts(), 30)
         ends = [n for n in al.history if n.status == "resolved"]
         assert [(n.alert.name, n.reason) for n in ends] == [
@@ -333,7 +333,7 @@ def test_broker_restarted_empty_sends_no_false_resolved(
                    for line in lines) == 1, lines
         text = scrape(url)
         assert _value(text, "aftersales_backlog_tickets",
-                      'priority="P1",category="repair",region="east"') == 0.0
+                      'category="repair",priority="P1",region="east"') == 0.0
     finally:
         app.stop()
         if replacement is not None:
