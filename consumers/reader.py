@@ -339,7 +339,10 @@ class StreamReader:
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
         for tp in self._assigned:
-            hw = consumer.highwater(tp)
+            try:
+                hw = consumer.highwater(tp)
+            except KafkaError:  # revoked, not yet assigned again: kafka-python refuses
+                hw = None
             pos = self._processed_position(tp)
             if hw is None or pos is None:
                 caught_up = False
@@ -393,15 +396,20 @@ class StreamReader:
         assert consumer is not None
         watch = self._watch
         found: list[LogReset] = []
-        for tp in sorted(self._assigned):
-            r = watch.progress(tp, self._fetch_position(tp), consumer.highwater(tp))
+        held = self._assigned & set(consumer.assignment())  # none while rejoining
+        for tp in sorted(held):
+            try:
+                hw = consumer.highwater(tp)
+            except KafkaError:  # revoked meanwhile (kafka-python's IO thread)
+                continue
+            r = watch.progress(tp, self._fetch_position(tp), hw)
             if r is not None:
                 found.append(r)
-        for topic in sorted({tp.topic for tp in self._assigned}):
+        for topic in sorted({tp.topic for tp in held}):
             tid = (consumer.topic_id(topic) if isinstance(consumer, FetchProcessConsumer)
                    else topic_id(consumer, topic))
-            found += watch.topic_id(topic, tid, self._assigned)
-        gaps = [tp for tp in watch.gaps() if tp in self._assigned]
+            found += watch.topic_id(topic, tid, held)
+        gaps = [tp for tp in watch.gaps() if tp in held]
         now = time.monotonic()
         if gaps and not found and now - self._log_start_checked >= 1.0:
             self._log_start_checked = now
