@@ -7,7 +7,8 @@ process they overlap on two cores, and the reader's thread only decodes and fold
 The child owns the real ``KafkaConsumer`` (group membership, heartbeats, fetches,
 commits) and streams plain tuples ``(offset, timestamp, key, value, headers)`` per
 partition over a pipe, each batch with the consumer's state after the poll that
-returned it (assignment, positions, high watermarks, connection health). The pipe is
+returned it (assignment, positions, high watermarks, topic ids and when their metadata
+was fetched, connection health). The pipe is
 the prefetch buffer and the back-pressure: a child ahead of the reader blocks on send.
 
 Seeks are numbered per partition ("epochs"): batches and positions fetched before the

@@ -38,8 +38,8 @@ __all__ = ["LogReset", "LogWatch"]
 
 @dataclass(frozen=True, slots=True)
 class LogReset:
-    """One partition whose log went back; ``echo`` when a reset of its topic already
-    started the rebuild now under way (counted and rebuilt once, logged again)."""
+    """One partition whose log went back; ``echo`` when a reset of its topic started the
+    rebuild now under way, which already reads this partition's new log (no new rebuild)."""
 
     tp: TopicPartition
     kind: str
