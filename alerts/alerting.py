@@ -112,6 +112,7 @@ class Alerting:
         self.history: deque[Notification] = deque(maxlen=history)
         self._state = _State()
         self._next_eval_ms = 0
+        self._seen_rebuilds: tuple[int, int] | None = None  # (rebuilds, log resets)
 
     @classmethod
     def from_config(cls, cfg: Config) -> Alerting:
@@ -138,13 +139,26 @@ class Alerting:
         """Evaluate when the clock reaches the next grid point; never blocks on a sink."""
         if not snap.ready:
             return
-        if snap.clock_ms >= self._next_eval_ms:
+        after = self._rebuilt(snap)
+        if after or snap.clock_ms >= self._next_eval_ms:
             step = self.eval_interval_ms
             self._next_eval_ms = (snap.clock_ms // step + 1) * step
-            self.evaluate(snap)
+            self.evaluate(snap, after)
         self.notifier.refresh(self._state.active)
 
-    def evaluate(self, snap: Snapshot) -> list[Notification]:
+    def _rebuilt(self, snap: Snapshot) -> str:
+        """"log_reset" or "rebuilt" on the first ready snapshot of a rebuilt state.
+
+        Judgement is held while the reader rebuilds (only ready snapshots come here);
+        the rebuilt state is then judged at once, wherever its clock is, so an episode
+        it no longer shows ends with the reason, not as a plain recovery."""
+        seen = (snap.rebuilds, sum(snap.log_resets.values()))
+        before, self._seen_rebuilds = self._seen_rebuilds, seen
+        if before is None or seen == before:
+            return ""
+        return "log_reset" if seen[1] > before[1] else "rebuilt"
+
+    def evaluate(self, snap: Snapshot, after: str = "") -> list[Notification]:
         """One evaluation, timed at the grid point at or before the clock.
 
         Times (``for``, ``since_ms``, ``at_ms``) are grid points, so a replay — whose
@@ -164,7 +178,10 @@ class Alerting:
                 periods = (*periods, (now, None))[-_PERIODS:]
             elif periods and periods[-1][1] is None:
                 periods = (*periods[:-1], (periods[-1][0], now))
-        notes = self.evaluator.evaluate(snap, profile, now)
+        notes = self.evaluator.evaluate(snap, profile, now, after)
+        if ended := sum(1 for n in notes if n.reason):
+            log.warning("%d alert episode(s) ended on the state rebuilt after %s", ended,
+                        "a log reset" if after == "log_reset" else "a rebuild")
         self._state = _State(self.evaluator.active, profile, now, periods)
         self.history.extend(notes)
         self.notifier.submit(notes)

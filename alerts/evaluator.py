@@ -54,11 +54,23 @@ class Evaluator:
         self._episodes: dict[tuple[str, Labels], _Episode] = {}
         self.active: tuple[ActiveAlert, ...] = ()
         self.last_values: dict[str, dict[Labels, float]] = {}
+        self._after = ""
 
     def evaluate(self, snap: Snapshot, profile: Profile,
-                 now_ms: int | None = None) -> list[Notification]:
-        """One evaluation at ``now_ms`` (default ``snap.clock_ms``); returns notifications."""
+                 now_ms: int | None = None, after: str = "") -> list[Notification]:
+        """One evaluation at ``now_ms`` (default ``snap.clock_ms``); returns notifications.
+
+        ``after`` is set on the first evaluation of a rebuilt state: "log_reset" (the log
+        went back) or "rebuilt". An episode that ends then did not recover in the data:
+        its resolved notification carries the reason. After a log reset nothing judged on
+        the old log carries over: pending episodes restart and the history is dropped.
+        """
         now = snap.clock_ms if now_ms is None else now_ms
+        if after == "log_reset":
+            self.context.backlog.clear()
+            self._episodes = {k: ep for k, ep in self._episodes.items()
+                              if ep.firing_ms is not None}
+        self._after = after
         self.context.record(snap)
         out: list[Notification] = []
         for rule in self.rules:
@@ -102,7 +114,11 @@ class Evaluator:
             del self._episodes[ident]
             last = value if value is not None else ep.alert.value
             alert = self._alert(rule, key, last, th, profile, ep.firing_ms)
-            return Notification("resolved", alert, now, ends_ms=now)
+            # after a log reset no end is a recovery; after a rebuild, a vanished series
+            reason = self._after if self._after == "log_reset" or (
+                self._after and value is None) else ""
+            return Notification("resolved", alert, now, ends_ms=max(now, ep.firing_ms),
+                                reason=reason)
         ep.alert = self._alert(rule, key, value, th, profile, ep.firing_ms)
         repeat_s = rule.repeat_interval_s or self.repeat_interval_s
         if repeat_s and now - ep.last_sent_ms >= repeat_s * 1000:

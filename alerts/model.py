@@ -53,3 +53,7 @@ class Notification:
     at_ms: int  # event-time clock of the transition
     ends_ms: int | None = None  # set when resolved
     repeat: bool = False  # a reminder of a long episode (repeat_interval), not a new one
+    # why a resolved episode ended when it is not a recovery seen in the data: "log_reset"
+    # (the log went back and the state was rebuilt from what is left) or "rebuilt" (the
+    # state was rebuilt and no longer shows the episode); "" for a plain recovery
+    reason: str = ""

@@ -7,7 +7,8 @@ process they overlap on two cores, and the reader's thread only decodes and fold
 The child owns the real ``KafkaConsumer`` (group membership, heartbeats, fetches,
 commits) and streams plain tuples ``(offset, timestamp, key, value, headers)`` per
 partition over a pipe, each batch with the consumer's state after the poll that
-returned it (assignment, positions, high watermarks, connection health). The pipe is
+returned it (assignment, positions, high watermarks, topic ids and when their metadata
+was fetched, connection health). The pipe is
 the prefetch buffer and the back-pressure: a child ahead of the reader blocks on send.
 
 Seeks are numbered per partition ("epochs"): batches and positions fetched before the
@@ -43,7 +44,7 @@ from consumers.health import connection_healthy
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from pulse.logs import configure_logging, current_format
 
-__all__ = ["FetchProcessConsumer", "Record"]
+__all__ = ["FetchProcessConsumer", "Record", "metadata_ms", "refresh_metadata", "topic_id"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class _State(NamedTuple):
     healthy: bool
     error: str | None
     skipped: tuple[SkippedBatch, ...] = ()  # undecodable batches the child seeked past
+    # topic → its id where the broker gives one (Metadata v10+): a changed id is a new log
+    topic_ids: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced whole
+    metadata_ms: float = 0.0  # when those ids were fetched (monotonic, as metadata_ms())
 
 
 # -- the child ---------------------------------------------------------------------------
@@ -200,6 +204,7 @@ def _state(
     error: str | None,
 ) -> _State:
     assignment = frozenset(consumer.assignment())
+    fetched_ms = metadata_ms(consumer)  # before the ids: never newer than what they show
     positions: dict[TopicPartition, int | None] = {}
     for tp in assignment:
         try:
@@ -215,7 +220,36 @@ def _state(
         connection_healthy(consumer, session_timeout_ms),
         error,
         tuple(consumer.take_skipped()),
+        {t: i for t in {tp.topic for tp in assignment} if (i := topic_id(consumer, t))},
+        fetched_ms,
     )
+
+
+def metadata_ms(consumer: KafkaConsumer) -> float:
+    """When the cluster metadata was last fetched, in ``time.monotonic()`` ms (a clock the
+    child and the parent share on Linux); inf where kafka-python does not say."""
+    try:
+        return float(consumer._client.cluster._last_successful_refresh_ms)
+    except Exception:
+        return float("inf")
+
+
+def refresh_metadata(consumer: KafkaConsumer) -> None:
+    """Ask for fresh metadata now (kafka-python's refresh loop wakes up)."""
+    with contextlib.suppress(Exception):
+        consumer._client.cluster.request_update()
+
+
+def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
+    """The topic's id in the consumer's cluster metadata; None where the broker gives none
+    (before Metadata v10, or the all-zero id)."""
+    try:  # kafka-python 3.x internals: never fail a poll over them
+        value = consumer._client.cluster.topic_id(topic)
+    except Exception:
+        return None
+    if value is None or not getattr(value, "int", 1):
+        return None
+    return str(value)
 
 
 def _command(
@@ -226,6 +260,9 @@ def _command(
     op = cmd[0]
     if op == "close":
         return False
+    if op == "refresh_metadata":
+        refresh_metadata(consumer)
+        return True
     if op == "seek":
         for tp, offset, epoch in cmd[1]:
             epochs[tp] = epoch
@@ -238,6 +275,8 @@ def _command(
     try:
         if op == "committed":
             value: Any = consumer.committed(cmd[2])
+        elif op == "beginning_offsets":
+            value = consumer.beginning_offsets(cmd[2], timeout_ms=cmd[3])
         elif op == "commit":
             offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in cmd[2].items()}
             consumer.commit(offsets, timeout_ms=cmd[3])
@@ -440,6 +479,21 @@ class FetchProcessConsumer:
     def committed(self, tp: TopicPartition) -> int | None:
         value = self._call("committed", tp)
         return None if value is None else int(value)
+
+    def refresh_metadata(self) -> None:
+        self._send(("refresh_metadata",))
+
+    def metadata_ms(self) -> float:
+        return self._state.metadata_ms
+
+    def topic_id(self, topic: str) -> str | None:
+        """The topic's id as the child's metadata last had it (None: the broker gives none)."""
+        return self._state.topic_ids.get(topic)
+
+    def beginning_offsets(self, tps: list[TopicPartition],
+                          timeout_ms: int = 2000) -> dict[TopicPartition, int]:
+        value = self._call("beginning_offsets", tps, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+        return {tp: int(off) for tp, off in value.items()}
 
     def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata],
                timeout_ms: int = 30000) -> None:

@@ -5,15 +5,21 @@ the beginning of each assigned partition (records older than the state horizon b
 Kafka timestamp are skipped), and ``ready`` turns true once every assigned partition has
 reached its fetch high watermark. Rejected records are copied to the dead-letter topic
 only past the group's committed offset, so a rebuild never copies them twice.
+
+When a partition's log no longer holds what was read (:mod:`consumers.log_watch`: a
+topic recreated, a partition truncated, a broker restarted empty) the same rebuild runs
+from the log as it is now; the reader counts it per topic in ``log_resets``, which lives
+here, not in the rebuilt engine, and reaches every surface through the snapshot.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
@@ -23,9 +29,15 @@ from consumers.alignment import EventTimeAligner
 from consumers.bootstrap import backoff_s, unreachable
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Decoder, Rejection
-from consumers.fetch_process import FetchProcessConsumer
+from consumers.fetch_process import (
+    FetchProcessConsumer,
+    metadata_ms,
+    refresh_metadata,
+    topic_id,
+)
 from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
+from consumers.log_watch import LogReset, LogWatch
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from metrics.engine import Engine
 from metrics.snapshot import Snapshot
@@ -34,6 +46,7 @@ from pulse.config import Config
 __all__ = ["StreamReader"]
 
 log = logging.getLogger(__name__)
+_RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -102,6 +115,13 @@ class StreamReader:
         self._progress_mark = -1
         self.unreachable = ""
         self.connected = False  # a broker connection answers (poll errors aside)
+        # log resets per topic, for the whole process (the engine is rebuilt on each)
+        self.log_resets: dict[str, int] = dict.fromkeys(config.kafka.topics, 0)
+        self._watch = LogWatch()
+        self._resetting: set[str] = set()  # topics counted since the service was last ready
+        self._log_start_checked = 0.0
+        self._ids_wanted_ms = 0.0  # a rebuild is ready once topic ids this new were checked
+        self._reset_at: dict[str, float] = {}  # topic -> when its last reset was counted
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -118,6 +138,8 @@ class StreamReader:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
+        # topic ids come with metadata: refreshed often enough to notice a recreated topic
+        settings.setdefault("metadata_max_age_ms", 30_000)
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
         self._snapshot()  # before any connection: /metrics says ready 0, broker_up 0
@@ -221,6 +243,8 @@ class StreamReader:
             self._commit()
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        if self._watch_fetched(batch):
+            return  # from a log that went back: a rebuild started instead
         wall_ms = self.wall()
         horizon_ms = wall_ms - self.config.state_horizon_s * 1000
         decode = self.decoder.decode
@@ -260,6 +284,7 @@ class StreamReader:
         assert consumer is not None
         for tp, offset in aligner.overflowing():
             consumer.seek(tp, offset)  # read again once the others have caught up
+            self._watch.seeked(tp, offset)
 
     def _count_skipped(self, s: SkippedBatch) -> None:
         """An undecodable batch counts like a rejection, as a function of the log: a
@@ -321,8 +346,10 @@ class StreamReader:
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
             dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
         )
+        snap = replace(snap, rebuilds=self.rebuilds,
+                       log_resets=MappingProxyType(dict(self.log_resets)))
         if self._offsets:
-            snap = dataclasses.replace(snap, consumer_offsets=self._offsets)
+            snap = replace(snap, consumer_offsets=self._offsets)
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
@@ -352,10 +379,17 @@ class StreamReader:
         return consumer if isinstance(consumer, FetchProcessConsumer) else None
 
     # -- rebuild, readiness, lag -------------------------------------------------------
-    def _start_rebuild(self) -> None:
+    def _start_rebuild(self, reset: Iterable[LogReset] = ()) -> None:
         consumer = self._consumer
         assert consumer is not None
         assigned = set(consumer.assignment())
+        gone = {r.tp for r in reset}
+        self._watch.new_generation(gone, {tp.topic for tp in gone})
+        self._ids_wanted_ms = time.monotonic() * 1000
+        if isinstance(consumer, FetchProcessConsumer):
+            consumer.refresh_metadata()
+        else:
+            refresh_metadata(consumer)
         self.rebuilds += 1
         log.info("rebuilding state from the log for %d partitions", len(assigned))
         self.engine = Engine(self.config, self.wall)
@@ -367,6 +401,9 @@ class StreamReader:
         self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
+            if tp in gone:
+                self._forget_commit(tp)
+                continue
             committed = consumer.committed(tp)
             self._dlq_from[tp] = committed or 0
             self._committed[tp] = committed or 0
@@ -379,12 +416,17 @@ class StreamReader:
     def _update_progress(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        ids_fresh = self._metadata_ms() >= self._ids_wanted_ms
+        self._check_log()
         lag: dict[tuple[str, int], int] = {}
         caught_up = True
         mark = 0
         offsets: dict[tuple[str, int], int] = {}
         for tp in self._assigned:
-            hw = consumer.highwater(tp)
+            try:
+                hw = consumer.highwater(tp)
+            except KafkaError:  # revoked, not yet assigned again: kafka-python refuses
+                hw = None
             pos = self._processed_position(tp)
             if hw is None or pos is None:
                 caught_up = False
@@ -399,9 +441,10 @@ class StreamReader:
         if mark != self._progress_mark or not any(lag.values()):
             self._progress_mark = mark  # moved through the log, or nothing to read
             self.progress_at = time.monotonic()
-        if (caught_up and not self.ready and self.rebuilds
+        if (caught_up and not self.ready and self.rebuilds and ids_fresh
                 and consumer.assignment() == self._assigned):
             self.ready = True
+            self._resetting.clear()
             log.info("state rebuilt; ready")
             self._snapshot()
 
@@ -428,3 +471,82 @@ class StreamReader:
                 self._committed[tp] = om.offset
         except KafkaError as exc:
             log.warning("offset commit failed (will retry): %s", exc)
+
+    # -- the log going back (SPEC §2) --------------------------------------------------
+    def _watch_fetched(self, batch: dict[TopicPartition, list[Any]]) -> bool:
+        """Check what a poll returned against what was read; True if a rebuild started."""
+        watch = self._watch
+        found = [r for tp, records in batch.items() if records
+                 if (r := watch.fetched(tp, records[0].offset, records[-1].offset))]
+        return self._on_resets(found)
+
+    def _check_log(self) -> None:
+        """Positions, high watermarks, topic ids and (after a forward jump) log starts."""
+        consumer = self._consumer
+        assert consumer is not None
+        watch = self._watch
+        found: list[LogReset] = []
+        held = self._assigned & set(consumer.assignment())  # none while rejoining
+        for tp in sorted(held):
+            try:
+                hw = consumer.highwater(tp)
+            except KafkaError:  # revoked meanwhile (kafka-python's IO thread)
+                continue
+            r = watch.progress(tp, self._fetch_position(tp), hw)
+            if r is not None:
+                found.append(r)
+        for topic in sorted({tp.topic for tp in held}):
+            tid = (consumer.topic_id(topic) if isinstance(consumer, FetchProcessConsumer)
+                   else topic_id(consumer, topic))
+            found += watch.topic_id(topic, tid, held)
+        gaps = [tp for tp in watch.gaps() if tp in held]
+        now = time.monotonic()
+        if gaps and not found and now - self._log_start_checked >= 1.0:
+            self._log_start_checked = now
+            try:
+                starts = consumer.beginning_offsets(gaps, timeout_ms=2000)
+            except Exception as exc:  # asked again on the next check
+                log.debug("log start offsets unavailable: %s", exc)
+                starts = {}
+            for tp, start in starts.items():
+                if (r := watch.log_start(tp, int(start))) is not None:
+                    found.append(r)
+        self._on_resets(found)
+
+    def _on_resets(self, found: list[LogReset]) -> bool:
+        """Warn and count (once per topic), then rebuild from the log as it is now."""
+        if not found:
+            return False
+        for r in found:
+            log.warning("log reset on %s[%d]: %s; %s", r.tp.topic, r.tp.partition, r.detail,
+                        "already rebuilding from the log as it is now" if r.echo
+                        else "rebuilding the state from the log as it is now")
+        # one reset of a topic is seen in several ways and partitions (a smaller high
+        # watermark first, the new topic id with the next metadata): counted once until
+        # the service is ready again, and once a minute at most
+        now = time.monotonic()
+        for topic in sorted({r.tp.topic for r in found} - self._resetting):
+            self._resetting.add(topic)
+            if now - self._reset_at.get(topic, -_RESET_EPISODE_S) >= _RESET_EPISODE_S:
+                self._reset_at[topic] = now
+                self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
+        fresh = [r for r in found if not r.echo]
+        if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
+            for r in found:
+                self._forget_commit(r.tp)
+            return False
+        self._start_rebuild(fresh)
+        self._snapshot()  # not ready: readiness and lag say so at once
+        return True
+
+    def _metadata_ms(self) -> float:
+        consumer = self._consumer
+        if isinstance(consumer, FetchProcessConsumer):
+            return consumer.metadata_ms()
+        return metadata_ms(consumer) if consumer is not None else 0.0
+
+    def _forget_commit(self, tp: TopicPartition) -> None:
+        """The committed offset belongs to the old log: every record of the new one may be
+        dead-lettered, and the new position is committed even if it is lower."""
+        self._dlq_from[tp] = 0
+        self._committed[tp] = -1

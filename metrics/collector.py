@@ -116,6 +116,9 @@ class SnapshotCollector(Collector):
         yield fam("aftersales_dead_letter_failures", "Rejected messages the dead-letter "
                   "topic refused (counted since process start).", ["topic", "reason"],
                   s.dead_letter_failures_total)
+        yield fam("aftersales_log_resets",
+                  "Times a topic's log went back (recreated, truncated, broker emptied) and "
+                  "the state was rebuilt; since process start.", ["topic"], s.log_resets)
 
     @staticmethod
     def _histograms(s: Snapshot) -> Iterator[Metric]:

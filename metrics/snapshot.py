@@ -133,6 +133,11 @@ class Snapshot:
     # rejected messages the DLQ could not take, (source topic, reason): since process
     # start (a DLQ copy is made once, past the committed offset; a restart does not redo it)
     dead_letter_failures_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # set by the reader, which outlives the engines it rebuilds: how many rebuilds it ran
+    # (each assignment, each log reset) and the log resets per topic since process start;
+    # listeners compare them between snapshots to know the state was rebuilt
+    rebuilds: int = 0
+    log_resets: Mapping[str, int] = field(default_factory=dict)  # topic
 
     @property
     def clock_s(self) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from alerts.model import ActiveAlert, Notification
-from alerts.render import format_value
+from alerts.render import REASONS, format_value
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions, secret
 from alerts.sinks.webhook import rfc3339
 
@@ -22,7 +22,7 @@ __all__ = ["AlertmanagerSink", "postable"]
 
 
 def postable(a: ActiveAlert, ends_ms: int | None, generator_url: str,
-             resolved: bool = False) -> dict[str, Any]:
+             resolved: bool = False, reason: str = "") -> dict[str, Any]:
     annotations = {
         "summary": a.summary_zh, "description": a.description_zh,
         "summary_en": a.summary_en, "description_en": a.description_en,
@@ -31,6 +31,10 @@ def postable(a: ActiveAlert, ends_ms: int | None, generator_url: str,
     if resolved:
         annotations["resolved_summary"] = a.resolved_summary("zh")
         annotations["resolved_summary_en"] = a.resolved_summary("en")
+    if reason in REASONS:  # ended by a rebuild, not a recovery: say so where people read
+        annotations["resolved_summary"] = REASONS[reason]["zh"][1]
+        annotations["resolved_summary_en"] = REASONS[reason]["en"][1]
+        annotations["reason"] = reason
     out: dict[str, Any] = {
         "labels": {"alertname": a.name, "severity": a.severity, **dict(a.labels)},
         "annotations": annotations,
@@ -69,7 +73,8 @@ class AlertmanagerSink(HttpSink):
 
     def send(self, n: Notification) -> None:
         if n.status == "resolved":
-            self._post([postable(n.alert, n.ends_ms, self.generator_url, resolved=True)])
+            self._post([postable(n.alert, n.ends_ms, self.generator_url, resolved=True,
+                                 reason=n.reason)])
         else:
             self._post([postable(n.alert, self._expiry_ms(), self.generator_url)])
 

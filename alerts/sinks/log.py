@@ -22,8 +22,9 @@ class LogSink(Sink):
     def send(self, n: Notification) -> None:
         a = n.alert
         lang = "en" if self.options.lang == "en" else "zh"
-        level = logging.INFO if n.status == "resolved" or a.severity == "info" else logging.WARNING
+        plain_end = n.status == "resolved" and not n.reason  # an end by a rebuild warns
+        level = logging.INFO if plain_end or a.severity == "info" else logging.WARNING
         labels = ",".join(f"{k}={v}" for k, v in a.labels)
-        log.log(level, "%s alert=%s severity=%s labels={%s} value=%s profile=%s at_ms=%d",
+        log.log(level, "%s alert=%s severity=%s labels={%s} value=%s profile=%s at_ms=%d%s",
                 title(n, lang), a.name, a.severity, labels, format_value(a.unit, a.value),
-                a.profile, n.at_ms)
+                a.profile, n.at_ms, f" reason={n.reason}" if n.reason else "")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from alerts.model import Notification
+from alerts.render import REASONS
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions, secret
 
 __all__ = ["WebhookSink", "payload", "rfc3339"]
@@ -25,7 +26,7 @@ def _number(x: float) -> float | None:
 def payload(n: Notification) -> dict[str, Any]:
     """The document: both languages, the numbers, event-time timestamps in RFC 3339."""
     a = n.alert
-    return {
+    out: dict[str, Any] = {
         "version": "1",
         "source": "aftersales-pulse",
         "status": n.status,
@@ -47,6 +48,10 @@ def payload(n: Notification) -> dict[str, Any]:
             "endsAt": rfc3339(n.ends_ms) if n.ends_ms is not None else None,
         },
     }
+    if n.reason in REASONS:  # ended by a rebuild ("log_reset" | "rebuilt"), not a recovery
+        out["reason"] = n.reason
+        out["alert"]["resolved_summary"] = {lg: REASONS[n.reason][lg][1] for lg in ("zh", "en")}
+    return out
 
 
 class WebhookSink(HttpSink):
