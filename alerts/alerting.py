@@ -1,7 +1,7 @@
 """The alerting stage as the service sees it: rules + profiles + evaluator + notifier.
 
 ``Alerting.from_config(cfg)`` validates everything at start-up (rule file, promotions,
-sinks) and raises a :class:`~pulse.errors.ConfigError` naming the bad key.
+sinks) and raises a :class:`~core.errors.ConfigError` naming the bad key.
 :meth:`Alerting.on_snapshot` runs on the consumer thread for every snapshot: it
 evaluates on a fixed grid of the event-time clock (every ``eval_interval_s``) so a fast
 replay and a live stream evaluate at the same event times, and hands notifications to
@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from alerts.collector import AlertCollector
 from alerts.evaluator import Evaluator
-from alerts.model import ActiveAlert, Notification
 from alerts.notifier import Notifier
 from alerts.profiles import (
     NORMAL,
@@ -34,8 +33,9 @@ from alerts.signals import SIGNALS
 from alerts.sinks import Sink, SinkContext, build_sinks
 from alerts.sinks.base import SinkOptions
 from alerts.sinks.log import LogSink
-from metrics.snapshot import Snapshot
-from pulse.config import Config
+from core.alerting import ActiveAlert, Notification
+from core.config import Config
+from core.snapshot import Snapshot
 
 __all__ = ["Alerting", "TileThreshold"]
 
@@ -118,7 +118,7 @@ class Alerting:
     def from_config(cls, cfg: Config) -> Alerting:
         ac = cfg.alerting
         if ac.eval_interval_s <= 0:
-            from pulse.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError("alerting.eval_interval_s: must be positive")
         rules = load_rules(ac.rules_file or None, windows=cfg.windows)

@@ -2,7 +2,7 @@
 
 Alertmanager posts one JSON format (webhook version 4) to every ``webhook_configs`` URL;
 the IM robots each want their own body and signature. The bridge turns each alert of a
-webhook into the :class:`~alerts.model.Notification` the in-process evaluator would have
+webhook into the :class:`~core.alerting.Notification` the in-process evaluator would have
 produced (labels, the Chinese and English annotations of ``pulse rules export``) and
 hands it to the sinks of ``alerting.sinks`` through a :class:`~alerts.notifier.Notifier`:
 bounded queues, retry with backoff, the same message formats and signatures as
@@ -33,11 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.model import ActiveAlert, Notification
 from alerts.notifier import Notifier
 from alerts.sinks import Sink, SinkContext, build_sinks
-from pulse.config import Config
-from pulse.errors import ConfigError
+from core.alerting import ActiveAlert, Notification
+from core.config import Config
+from core.errors import ConfigError
 
 __all__ = ["Bridge", "bridge_command", "notifications"]
 

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alerts.model import ActiveAlert, Notification
 from alerts.profiles import Profile
 from alerts.render import fill, format_value
 from alerts.rules import SEVERITIES, Rule, Thresholds, compare
 from alerts.signals import Labels, SignalContext, parse_duration
-from metrics.snapshot import Snapshot
+from core.alerting import ActiveAlert, Notification
+from core.snapshot import Snapshot
 
 __all__ = ["Evaluator"]
 

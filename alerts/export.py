@@ -33,8 +33,8 @@ from alerts.profiles import Promotion, promotions_from_config
 from alerts.render import format_value
 from alerts.rules import DEFAULT_RULES_FILE, Rule, Thresholds, load_rules
 from alerts.signals import SIGNALS, prom_duration
-from pulse.config import Config
-from pulse.errors import ConfigError
+from core.config import Config
+from core.errors import ConfigError
 
 __all__ = ["RECORDED_SERIES", "RUNBOOK_URL", "export_command", "export_rules", "rule_expr",
            "runbook_anchor", "series_namer"]

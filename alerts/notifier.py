@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from alerts.model import ActiveAlert, Notification
 from alerts.sinks.base import Sink
+from core.alerting import ActiveAlert, Notification
 
 __all__ = ["Notifier", "NotifierStats"]
 

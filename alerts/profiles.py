@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pulse.config import PromotionPeriod
-from pulse.errors import ConfigError
+from core.config import PromotionPeriod
+from core.errors import ConfigError
 
 __all__ = ["NORMAL", "PEAK", "Profile", "ProfileTracker", "Promotion", "promotions_from_config"]
 

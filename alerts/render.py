@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from alerts.model import Notification
+from core.alerting import Notification
 
 __all__ = ["REASONS", "fill", "format_time", "format_value", "message_lines", "title"]
 

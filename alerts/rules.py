@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from alerts.signals import SIGNALS, Signal, parse_duration, parse_expr
-from consumers.schema import PRIORITIES
-from pulse.errors import RuleError
+from core.errors import RuleError
+from core.events import PRIORITIES
 
 __all__ = [
     "COMPARISONS",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from metrics.snapshot import Snapshot
+from core.snapshot import Snapshot
 
 __all__ = [
     "SIGNALS",

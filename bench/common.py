@@ -323,8 +323,8 @@ class Bench:
     def config(self, name: str, **overrides: Any) -> Any:
         """A config with its own topic pair (created, 3 partitions) and group."""
         from consumers.admin import ensure_topics
+        from core.config import load_config
         from pulse.broker import free_port
-        from pulse.config import load_config
 
         base = f"{self.run_id}-{name}"
         opts: dict[str, Any] = {
@@ -618,8 +618,8 @@ def fold(engine: Any, decoder: Any, topic: str, payloads: Sequence[bytes], wall_
 def new_engine() -> tuple[Any, Any, Any]:
     """(config, engine, decoder) with the default configuration, wall = the real clock."""
     from consumers.decode import Decoder
+    from core.config import load_config
     from metrics.engine import Engine
-    from pulse.config import load_config
 
     cfg = load_config(dashboard__enabled=False, alerting__enabled=False)
     engine = Engine(cfg, lambda: int(time.time() * 1000))

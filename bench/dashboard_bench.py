@@ -32,13 +32,13 @@ from plotly.io.json import to_json_plotly
 
 from alerts.alerting import Alerting
 from consumers.decode import Decoder
+from core.config import load_config
+from core.snapshot import Snapshot
 from dashboard.callbacks import OUTPUTS, Refresher
 from dashboard.server import build_app, settings_of
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
 from metrics.engine import Engine
-from metrics.snapshot import Snapshot
-from pulse.config import load_config
 from pulse.simulator import Simulator, scenario
 
 DAY_MS = 86_400_000

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import yaml
 
+from core.config import Config
 from pulse.broker import LocalBroker, free_port
-from pulse.config import Config
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -125,7 +125,7 @@ def _producer(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from consumers.admin import ensure_topics
-    from pulse.config import load_config
+    from core.config import load_config
     from pulse.simulate import LiveTraffic
     from pulse.simulator import Simulator
 

@@ -96,7 +96,7 @@ def measured_run(runner: Callable[[Marker], Any], warm: int,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pulse.config import load_config
+    from core.config import load_config
 
     p = argparse.ArgumentParser(prog="python -m bench.profile_pipeline", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

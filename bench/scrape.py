@@ -43,7 +43,7 @@ HOUR_MS = 3_600_000
 
 def label_space(cfg: Any, now: int) -> tuple[list[bytes], list[bytes]]:
     """(ticket events, logistics events) reaching every label value, ts in the last 10 min."""
-    from consumers.schema import CATEGORIES, CHANNELS, KINDS, PRIORITIES, RETURN_REASONS
+    from core.events import CATEGORIES, CHANNELS, KINDS, PRIORITIES, RETURN_REASONS
 
     chans = (*CHANNELS, "fax")  # an unknown value → "other"
     cats = (*CATEGORIES, "warranty")
@@ -120,7 +120,7 @@ def label_space(cfg: Any, now: int) -> tuple[list[bytes], list[bytes]]:
 def measure(n: int) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from consumers.schema import RejectReason
+    from core.events import RejectReason
     from metrics.collector import SnapshotCollector
     from metrics.server import MetricsServer
     from pulse.broker import free_port

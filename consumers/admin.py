@@ -17,8 +17,8 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consumers.kafka_settings import client_settings
-from pulse.config import KafkaConfig
-from pulse.errors import BrokerError
+from core.config import KafkaConfig
+from core.errors import BrokerError
 
 __all__ = ["DLQ_HEADROOM_BYTES", "ensure_dead_letter_topic", "ensure_topics", "max_message_bytes"]
 

@@ -32,7 +32,7 @@ from kafka.errors import (
 from consumers.admin import ensure_dead_letter_topic
 from consumers.decode import Rejection
 from consumers.kafka_settings import client_settings
-from pulse.config import KafkaConfig
+from core.config import KafkaConfig
 
 __all__ = ["DLQ_MAX_REQUEST_BYTES", "DeadLetterFailure", "DeadLetterQueue", "RecordLike"]
 

@@ -15,7 +15,24 @@ from typing import Any
 import msgspec
 import orjson
 
-from consumers.schema import (
+from consumers.wire import (
+    WireCancelled,
+    WireCreated,
+    WireDelivered,
+    WireEscalated,
+    WireExchanged,
+    WireInspected,
+    WireRated,
+    WireReceived,
+    WireRefunded,
+    WireReopened,
+    WireReplied,
+    WireRequested,
+    WireResolved,
+    WireTransferred,
+    wire_decoder,
+)
+from core.events import (
     CATEGORIES,
     CHANNELS,
     EVENT_TYPES,
@@ -37,23 +54,6 @@ from consumers.schema import (
     TicketReplied,
     TicketResolved,
     TicketTransferred,
-)
-from consumers.wire import (
-    WireCancelled,
-    WireCreated,
-    WireDelivered,
-    WireEscalated,
-    WireExchanged,
-    WireInspected,
-    WireRated,
-    WireReceived,
-    WireRefunded,
-    WireReopened,
-    WireReplied,
-    WireRequested,
-    WireResolved,
-    WireTransferred,
-    wire_decoder,
 )
 
 __all__ = ["Decoder", "Rejection", "fast_ts_ms", "parse_ts_ms"]

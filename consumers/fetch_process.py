@@ -42,7 +42,7 @@ from kafka.errors import KafkaError
 from consumers.bootstrap import backoff_s
 from consumers.health import connection_healthy
 from consumers.undecodable import SkippedBatch, SkippingConsumer
-from pulse.logs import configure_logging, current_format
+from core.logs import configure_logging, current_format
 
 __all__ = ["FetchProcessConsumer", "Record", "metadata_ms", "refresh_metadata", "topic_id"]
 

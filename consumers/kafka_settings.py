@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from pulse.config import KafkaConfig
-from pulse.errors import ConfigError
+from core.config import KafkaConfig
+from core.errors import ConfigError
 
 __all__ = ["Role", "check_settings", "client_settings", "default_client_id"]
 

@@ -11,8 +11,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from consumers.kafka_settings import client_settings
-from pulse.config import KafkaConfig
-from pulse.errors import BrokerError
+from core.config import KafkaConfig
+from core.errors import BrokerError
 
 __all__ = ["EventPublisher"]
 

@@ -39,9 +39,9 @@ from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
 from consumers.log_watch import LogReset, LogWatch
 from consumers.undecodable import SkippedBatch, SkippingConsumer
+from core.config import Config
+from core.snapshot import Snapshot
 from metrics.engine import Engine
-from metrics.snapshot import Snapshot
-from pulse.config import Config
 
 __all__ = ["StreamReader"]
 

@@ -33,7 +33,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.errors import UnsupportedCodecError
 from kafka.record.abc import ABCRecordBatch
 
-from consumers.schema import BatchErrorReason
+from core.events import BatchErrorReason
 
 __all__ = ["SkippedBatch", "SkippingConsumer", "skip_undecodable"]
 

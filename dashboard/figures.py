@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.snapshot import Snapshot
 from dashboard.i18n import Names, fmt_duration, fmt_pct, t
 from dashboard.sources import PEAK_RATIO, BoardData
-from metrics.snapshot import Snapshot
 
 __all__ = ["FIGURES", "build_figures", "peak_spans", "plot_text"]
 

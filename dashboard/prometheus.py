@@ -19,11 +19,11 @@ from typing import Any
 
 import requests
 
-from alerts.model import ActiveAlert
+from core.alerting import ActiveAlert
+from core.config import Config
+from core.definitions import peak_ratio, return_rates
+from core.snapshot import Snapshot, WindowSnapshot
 from dashboard.sources import BoardData, active_promotion, first_response_sla, profile_of
-from metrics.definitions import peak_ratio, return_rates
-from metrics.snapshot import Snapshot, WindowSnapshot
-from pulse.config import Config
 
 __all__ = ["QUERIES", "PrometheusSource", "snapshot_from_results"]
 

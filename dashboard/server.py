@@ -29,12 +29,12 @@ from waitress import wasyncore
 from waitress.server import create_server
 from waitress.trigger import trigger
 
+from core.config import DashboardConfig
+from core.errors import ConfigError
 from dashboard.callbacks import Refresher, register
 from dashboard.layout import build_layout
 from dashboard.sources import BoardSource, EngineSource
 from dashboard.view import Settings
-from pulse.config import DashboardConfig
-from pulse.errors import ConfigError
 
 __all__ = ["BoardServer", "EngineSource", "build_app", "is_loopback"]
 

@@ -1,7 +1,7 @@
 """Where the board's numbers come from: the in-process engine, or Prometheus.
 
 Both sources answer :meth:`BoardSource.read` with one :class:`BoardData` — a
-:class:`~metrics.snapshot.Snapshot` plus what the alert evaluator knows — so the same
+:class:`~core.snapshot.Snapshot` plus what the alert evaluator knows — so the same
 pure view code (``dashboard.view``) draws both, and both show the same numbers for the
 same data.
 """
@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from alerts.model import ActiveAlert
-from metrics.snapshot import Snapshot
-from pulse.config import SlaConfig
+from core.alerting import ActiveAlert
+from core.config import SlaConfig
+from core.snapshot import Snapshot
 
 __all__ = [
     "PEAK_RATIO",

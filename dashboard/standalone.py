@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from core.config import Config
+from core.errors import ConfigError
 from dashboard.prometheus import PrometheusSource
 from dashboard.server import BoardServer
-from pulse.config import Config
-from pulse.errors import ConfigError
 
 __all__ = ["dashboard_command", "rule_thresholds"]
 

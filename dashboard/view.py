@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.model import ActiveAlert
+from core.alerting import ActiveAlert
+from core.snapshot import Snapshot, WindowSnapshot
 from dashboard import figures
 from dashboard.i18n import Names, fmt_count, fmt_duration, fmt_number, fmt_pct, t
 from dashboard.sources import BoardData
-from metrics.snapshot import Snapshot, WindowSnapshot
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

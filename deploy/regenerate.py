@@ -32,7 +32,7 @@ def alert_rules_text() -> str:
     from alerts.export import export_rules
     from alerts.profiles import promotions_from_config
     from alerts.rules import load_rules
-    from pulse.config import load_config
+    from core.config import load_config
 
     cfg = load_config(CONFIG)
     rules = load_rules(cfg.alerting.rules_file or None, windows=cfg.windows)

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from metrics.snapshot import HistogramData, Snapshot, WindowSnapshot
+from core.snapshot import HistogramData, Snapshot, WindowSnapshot
 
 __all__ = ["BuildInfoCollector", "SnapshotCollector"]
 

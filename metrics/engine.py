@@ -2,7 +2,7 @@
 
 One engine owns the state of the partitions its process reads. It is single-threaded
 (the consumer loop calls :meth:`Engine.process`), and publishes immutable
-:class:`~metrics.snapshot.Snapshot` objects for the other threads to read.
+:class:`~core.snapshot.Snapshot` objects for the other threads to read.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from itertools import product
 from types import MappingProxyType
 from typing import Any
 
-from consumers.schema import (
+from core.config import Config
+from core.definitions import histogram_bounds, peak_ratio, return_rates
+from core.events import (
     CATEGORIES,
     CHANNELS,
     EVENT_TYPES,
@@ -36,11 +38,10 @@ from consumers.schema import (
     TicketResolved,
     TicketTransferred,
 )
+from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
 from metrics.clock import EventClock
 from metrics.dedupe import SeenIds
-from metrics.definitions import histogram_bounds, peak_ratio, return_rates
 from metrics.histogram import Histogram
-from metrics.snapshot import ActionTicket, Snapshot, WindowSnapshot
 from metrics.state import (
     AGENT,
     CREATED,
@@ -52,7 +53,6 @@ from metrics.state import (
     TicketBook,
 )
 from metrics.windows import SlidingWindows
-from pulse.config import Config
 
 __all__ = ["QUANTILES", "Engine"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from itertools import accumulate
 
-from metrics.snapshot import HistogramData
+from core.snapshot import HistogramData
 
 __all__ = ["Histogram"]
 

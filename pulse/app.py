@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pulse.config import Config
+from core.config import Config
 from pulse.service import Service
 
 __all__ = ["App"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from pulse.errors import BrokerError
+from core.errors import BrokerError
 
 _PR_SET_PDEATHSIG = 1
 

@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.config import Config, DashboardConfig, load_config
+from core.errors import PulseError
+from core.logs import FORMATS, LEVELS, configure_logging
 from pulse import __version__
-from pulse.config import Config, DashboardConfig, load_config
-from pulse.errors import PulseError
-from pulse.logs import FORMATS, LEVELS, configure_logging
 from pulse.ports import ensure_free, ensure_service_ports
 from pulse.simulator import SCENARIOS
 from pulse.watch import BrokerWatch

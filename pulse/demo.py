@@ -10,10 +10,10 @@ from dataclasses import replace
 
 from consumers.admin import ensure_topics
 from consumers.kafka_settings import check_settings
+from core.config import load_config
+from core.errors import PulseError
 from pulse.app import App
 from pulse.broker import LocalBroker
-from pulse.config import load_config
-from pulse.errors import PulseError
 from pulse.ports import ensure_service_ports
 from pulse.simulate import LiveTraffic
 

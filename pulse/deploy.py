@@ -11,7 +11,7 @@ import importlib.resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from pulse.errors import PulseError
+from core.errors import PulseError
 
 __all__ = ["deploy_files", "export_deploy"]
 

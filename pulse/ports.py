@@ -6,8 +6,8 @@ from __future__ import annotations
 import errno
 import socket
 
-from pulse.config import Config
-from pulse.errors import PulseError
+from core.config import Config
+from core.errors import PulseError
 
 __all__ = ["PortInUse", "ensure_free", "ensure_service_ports"]
 

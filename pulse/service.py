@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client.registry import Collector
 
 from consumers.reader import StreamReader
+from core.config import Config
+from core.snapshot import Snapshot
 from metrics.collector import BuildInfoCollector, SnapshotCollector
 from metrics.server import MetricsServer
-from metrics.snapshot import Snapshot
 from pulse import __version__
-from pulse.config import Config
 
 __all__ = ["Service"]
 

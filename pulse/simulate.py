@@ -9,7 +9,7 @@ import time
 
 from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
-from pulse.config import Config
+from core.config import Config
 from pulse.simulator import Simulator, bad_messages, scenario
 
 __all__ = ["LiveTraffic", "run_simulate"]

@@ -33,7 +33,7 @@ from itertools import accumulate
 from statistics import NormalDist
 from typing import Any
 
-from consumers.schema import (
+from core.events import (
     CATEGORIES,
     CHANNELS,
     DEFAULT_REGIONS,

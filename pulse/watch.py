@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from pulse.config import KafkaConfig
+from core.config import KafkaConfig
 
 __all__ = ["BrokerWatch"]
 

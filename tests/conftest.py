@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.config import Config, load_config
 from pulse.broker import LocalBroker, free_port
-from pulse.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 _counter = itertools.count()

@@ -1,7 +1,7 @@
 """Notification sinks, built from ``alerting.sinks`` (a list of mappings with a ``type``).
 
 Every key is checked at start-up: an unknown sink type or key, a missing URL or a
-secret that cannot be read is a :class:`~pulse.errors.ConfigError` naming
+secret that cannot be read is a :class:`~core.errors.ConfigError` naming
 ``alerting.sinks[i].key`` — a misspelt robot URL must not be found during an outage.
 """
 
@@ -20,7 +20,7 @@ from alerts.sinks.feishu import FeishuSink
 from alerts.sinks.log import LogSink
 from alerts.sinks.webhook import WebhookSink
 from alerts.sinks.wecom import WeComSink
-from pulse.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["SINK_TYPES", "HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions",
            "build_sinks"]

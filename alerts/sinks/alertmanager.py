@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from alerts.model import ActiveAlert, Notification
 from alerts.render import REASONS, format_value
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions, secret
 from alerts.sinks.webhook import rfc3339
+from core.alerting import ActiveAlert, Notification
 
 __all__ = ["AlertmanagerSink", "postable"]
 

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from alerts.model import ActiveAlert, Notification
 from alerts.render import message_lines, title
 from alerts.rules import SEVERITIES
-from pulse.config import Secret
-from pulse.errors import ConfigError, PulseError
+from core.alerting import ActiveAlert, Notification
+from core.config import Secret
+from core.errors import ConfigError, PulseError
 
 __all__ = [
     "HttpSink", "Sink", "SinkContext", "SinkError", "SinkOptions", "markdown", "redact", "secret",

@@ -13,8 +13,8 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from alerts.model import Notification
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions, markdown, secret
+from core.alerting import Notification
 
 __all__ = ["DingTalkSink", "dingtalk_sign"]
 

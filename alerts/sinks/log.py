@@ -6,9 +6,9 @@ import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
-from alerts.model import Notification
 from alerts.render import format_value, title
 from alerts.sinks.base import Sink
+from core.alerting import Notification
 
 __all__ = ["LogSink"]
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from alerts.model import Notification
 from alerts.render import REASONS
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions, secret
+from core.alerting import Notification
 
 __all__ = ["WebhookSink", "payload", "rfc3339"]
 

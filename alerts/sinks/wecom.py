@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from alerts.model import Notification
 from alerts.render import message_lines, title
 from alerts.sinks.base import HttpSink, SinkContext, SinkOptions
+from core.alerting import Notification
 
 __all__ = ["WeComSink"]
 

@@ -14,7 +14,7 @@ import requests
 from feed import T0
 from robots import RobotServer
 
-from alerts.model import ActiveAlert, Notification
+from core.alerting import ActiveAlert, Notification
 from pulse.broker import free_port
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from consumers.schema import (
+from core.config import Config, load_config
+from core.events import (
     ShipmentDelivered,
     TicketCreated,
     TicketEscalated,
     TicketReplied,
     TicketResolved,
 )
+from core.snapshot import Snapshot
 from metrics.engine import Engine
-from metrics.snapshot import Snapshot
-from pulse.config import Config, load_config
 
 __all__ = ["MIN", "T0", "Feed"]
 

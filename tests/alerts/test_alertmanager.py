@@ -7,8 +7,8 @@ import time
 import pytest
 from robots import RobotServer, am_alerts
 
-from alerts.model import Notification
 from alerts.sinks import SinkContext, build_sinks
+from core.alerting import Notification
 
 pytestmark = pytest.mark.prometheus
 

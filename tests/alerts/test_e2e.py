@@ -13,8 +13,8 @@ from robots import Answer, RobotServer, am_alerts
 
 from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
+from core.config import Config
 from pulse.app import App
-from pulse.config import Config
 from pulse.simulator import Simulator, scenario
 
 pytestmark = [pytest.mark.broker, pytest.mark.prometheus, pytest.mark.slow]

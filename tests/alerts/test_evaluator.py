@@ -12,13 +12,13 @@ from feed import T0, Feed
 from prometheus_client import CollectorRegistry
 
 from alerts.alerting import Alerting
-from alerts.model import Notification
 from alerts.notifier import Notifier
 from alerts.profiles import Profile, ProfileTracker, promotions_from_config
 from alerts.rules import Rule, Text, Thresholds, load_rules
 from alerts.signals import Signal, Values
-from metrics.snapshot import Snapshot
-from pulse.config import PromotionPeriod
+from core.alerting import Notification
+from core.config import PromotionPeriod
+from core.snapshot import Snapshot
 
 BASE = Feed().snap()
 

@@ -14,7 +14,7 @@ import yaml
 from alerts.export import RECORDED_SERIES, export_rules, rule_expr
 from alerts.profiles import promotions_from_config
 from alerts.rules import load_rules
-from pulse.config import PromotionPeriod
+from core.config import PromotionPeriod
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "deploy" / "prometheus" / "tests"

@@ -11,9 +11,9 @@ from robots import Answer, RobotServer
 from test_evaluator import Script, at, rule
 
 from alerts.alerting import Alerting
-from alerts.model import Notification
 from alerts.notifier import Notifier
 from alerts.sinks import SinkContext, build_sinks
+from core.alerting import Notification
 
 CTX = SinkContext()
 

@@ -13,11 +13,11 @@ from types import MappingProxyType
 from feed import T0
 from test_evaluator import BASE, Script, make, rule
 
-from alerts.model import Notification
 from alerts.render import message_lines, title
 from alerts.sinks.alertmanager import postable
 from alerts.sinks.webhook import payload
-from metrics.snapshot import Snapshot
+from core.alerting import Notification
+from core.snapshot import Snapshot
 
 
 def snap(ms: int, *, rebuilds: int = 1, resets: int = 0, ready: bool = True) -> Snapshot:

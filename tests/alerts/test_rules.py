@@ -12,7 +12,7 @@ import yaml
 
 from alerts.rules import DEFAULT_RULES_FILE, load_rules, parse_rules
 from alerts.signals import parse_duration, parse_expr
-from pulse.errors import RuleError
+from core.errors import RuleError
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOWS = ("15m", "1h", "24h")
@@ -144,8 +144,8 @@ def test_cli_refuses_a_bad_rule_file_without_a_traceback(tmp_path: Path) -> None
 
 def test_alerting_from_config_refuses_bad_rules_and_promotions(tmp_path: Path) -> None:
     from alerts.alerting import Alerting
-    from pulse.config import load_config
-    from pulse.errors import ConfigError
+    from core.config import load_config
+    from core.errors import ConfigError
 
     bad = tmp_path / "rules.yaml"
     bad.write_text(yaml.safe_dump(_mutated("PeakTraffic", severity="loud")), encoding="utf-8")

@@ -52,7 +52,7 @@ def test_p1_resolution_overdue_and_escalation_rate() -> None:
 
 def test_region_return_rate_excess_needs_enough_deliveries() -> None:
     f = Feed()
-    from consumers.schema import ReturnRequested
+    from core.events import ReturnRequested
 
     def returns(region: str, n: int) -> None:
         for i in range(n):

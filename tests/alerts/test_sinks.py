@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from robots import Answer, RobotServer
 
-from alerts.model import Notification
 from alerts.sinks import SinkContext, SinkError, build_sinks
 from alerts.sinks.base import SinkOptions
 from alerts.sinks.dingtalk import DingTalkSink
 from alerts.sinks.feishu import FeishuSink
 from alerts.sinks.wecom import WeComSink
-from pulse.errors import ConfigError
+from core.alerting import Notification
+from core.errors import ConfigError
 
 WALL_S = 1_794_355_200.123
 CTX = SinkContext(ZoneInfo("Asia/Shanghai"), "http://127.0.0.1:9108/metrics", lambda: WALL_S)

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from consumers.decode import Decoder, Rejection, parse_ts_ms
-from consumers.schema import ShipmentDelivered, TicketCreated, TicketRated, TicketReplied
+from core.events import ShipmentDelivered, TicketCreated, TicketRated, TicketReplied
 
 WALL = 1_762_869_600_000
 DEC = Decoder(regions=("east", "south"))

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.decode import Decoder, Rejection, fast_ts_ms, parse_ts_ms
-from consumers.schema import DEFAULT_REGIONS, EVENT_TYPES
-from pulse.config import load_config
+from core.config import load_config
+from core.events import DEFAULT_REGIONS, EVENT_TYPES
 from pulse.simulator import rfc3339
 from tests.integration.helpers import simulated
 from tests.reliability.test_hostile_input import WALL, hostile_bytes, hostile_objects

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from consumers.decode import Decoder
-from consumers.schema import DEFAULT_REGIONS
+from core.events import DEFAULT_REGIONS
 from metrics.engine import Engine
 
 __all__ = ["Message", "feed", "traffic"]

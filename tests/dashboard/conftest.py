@@ -14,10 +14,10 @@ import pytest
 from board_browser import Browser
 from board_events import Message, feed, traffic
 
+from core.config import Config, load_config
+from core.snapshot import Snapshot
 from metrics.engine import Engine
-from metrics.snapshot import Snapshot
 from pulse.broker import LocalBroker, free_port
-from pulse.config import Config, load_config
 
 CHROMIUM = os.environ.get("PULSE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("PULSE_CHROMEDRIVER", "/usr/bin/chromedriver")

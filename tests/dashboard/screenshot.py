@@ -25,9 +25,9 @@ from conftest import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM  # noqa: E402
 
 from consumers.admin import ensure_topics  # noqa: E402
 from consumers.publish import EventPublisher  # noqa: E402
+from core.config import load_config  # noqa: E402
 from pulse.app import App  # noqa: E402
 from pulse.broker import LocalBroker, free_port  # noqa: E402
-from pulse.config import load_config  # noqa: E402
 from pulse.simulator import Simulator, scenario  # noqa: E402
 
 DAY_MS = 86_400_000

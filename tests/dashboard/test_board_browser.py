@@ -263,10 +263,10 @@ def test_a_full_board_still_fits(browser: Any, make_snapshot: Any) -> None:
     import dataclasses
     from types import SimpleNamespace
 
-    from alerts.model import ActiveAlert
+    from core.alerting import ActiveAlert
+    from core.config import load_config
+    from core.snapshot import ActionTicket
     from dashboard.server import BoardServer
-    from metrics.snapshot import ActionTicket
-    from pulse.config import load_config
 
     snap = make_snapshot(hours=2, rate=10)
     snap = dataclasses.replace(

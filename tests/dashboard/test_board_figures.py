@@ -9,18 +9,18 @@ import orjson
 import pytest
 from conftest import NOW_MS
 
+from core.snapshot import Snapshot
 from dashboard.figures import FIGURES, peak_spans, plot_text
 from dashboard.sources import BoardData
 from dashboard.view import build_view
-from metrics.snapshot import Snapshot
 
 
 @pytest.fixture(scope="module")
 def surge_snap() -> Snapshot:
     from board_events import feed, traffic
 
+    from core.config import load_config
     from metrics.engine import Engine
-    from pulse.config import load_config
 
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 24 * 3600_000, NOW_MS, rate=10, seed=3,

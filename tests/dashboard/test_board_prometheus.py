@@ -24,13 +24,13 @@ from board_events import feed, traffic
 from conftest import NOW_MS
 from prometheus_client import CollectorRegistry
 
+from core.config import load_config
+from core.snapshot import Snapshot
 from dashboard.prometheus import ARRIVALS, PrometheusSource
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
 from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
-from metrics.snapshot import Snapshot
-from pulse.config import load_config
 
 Sample = tuple[str, dict[str, str], float]
 AGE_GAUGE = "aftersales_backlog_age_tickets"

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from conftest import NOW_MS
 
+from core.config import DashboardConfig, Secret, load_config
+from core.errors import ConfigError
+from core.snapshot import Snapshot
 from dashboard.callbacks import OUTPUTS, Refresher
 from dashboard.server import BoardServer, is_loopback
 from dashboard.sources import BoardData, EngineSource
 from dashboard.view import Settings
-from metrics.snapshot import Snapshot
-from pulse.config import DashboardConfig, Secret, load_config
-from pulse.errors import ConfigError
 
 
 def board(**kw: Any) -> BoardServer:

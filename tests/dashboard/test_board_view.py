@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from conftest import NOW_MS
 
-from alerts.model import ActiveAlert
+from core.alerting import ActiveAlert
+from core.snapshot import ActionTicket, Snapshot
 from dashboard.i18n import _LABELS, Names, fmt_duration, lang_from_search, t
 from dashboard.sources import BoardData, EngineSource
 from dashboard.view import TILES, build_view, level
-from metrics.snapshot import ActionTicket, Snapshot
 
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
@@ -34,8 +34,8 @@ def make_alert(**kw: Any) -> ActiveAlert:
 def snap() -> Snapshot:
     from board_events import feed, traffic
 
+    from core.config import load_config
     from metrics.engine import Engine
-    from pulse.config import load_config
 
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 6 * 3600_000, NOW_MS, rate=20,

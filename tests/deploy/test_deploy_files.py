@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from alerts.export import RECORDED_SERIES
+from core.config import load_config
 from pulse import __version__
 from pulse.cli import _parser
-from pulse.config import load_config
 from tests.deploy.stack import ALERTS, DEPLOY, RECORDING, ROOT, binary
 
 pytestmark = pytest.mark.prometheus
@@ -380,9 +380,9 @@ def _run_check(code: str) -> int:
 def test_compose_healthchecks_of_the_image_probe_the_real_servers() -> None:
     """The board's and the bridge's healthcheck commands, run against the real servers."""
     from alerts.bridge import Bridge
+    from core.config import Secret
     from dashboard.server import BoardServer, EngineSource
     from pulse.broker import free_port
-    from pulse.config import Secret
 
     board_port, bridge_port = free_port(), free_port()
     board_check = _python_check("board").replace(":8050/", f":{board_port}/")

@@ -39,8 +39,8 @@ from kafka.partitioner.default import murmur2
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.admin import ensure_topics
+from core.config import Config
 from pulse.broker import free_port
-from pulse.config import Config
 from pulse.simulator import bad_messages
 from tests.conftest import scrape
 from tests.deploy.stack import (

@@ -13,7 +13,7 @@ import orjson
 import pytest
 import yaml
 
-from pulse.config import Config
+from core.config import Config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, read_topic, simulated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics.definitions import (
+from core.definitions import (
     csat_satisfied,
     histogram_bounds,
     in_window,

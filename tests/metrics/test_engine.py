@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from consumers.decode import Decoder, Rejection
+from core.config import load_config
 from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
-from pulse.config import load_config
 from pulse.simulator import Simulator, bad_messages, scenario
 from tests.oracle import compute, diff, from_exposition
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pulse.config import Secret, load_config
-from pulse.errors import ConfigError
+from core.config import Secret, load_config
+from core.errors import ConfigError
 
 
 def test_unknown_keys_are_refused_by_name(tmp_path: Path) -> None:

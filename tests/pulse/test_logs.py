@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from pulse.config import load_config
-from pulse.logs import _KafkaRepeats
+from core.config import load_config
+from core.logs import _KafkaRepeats
 from pulse.watch import BrokerWatch
 
 

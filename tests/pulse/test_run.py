@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from consumers.kafka_settings import client_settings
+from core.config import Config, load_config
+from core.errors import ConfigError
 from pulse import __version__
-from pulse.config import Config, load_config
-from pulse.errors import ConfigError
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import handled, produce, simulated
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from consumers.decode import Decoder, Rejection, parse_ts_ms
-from consumers.schema import (
+from core.events import (
     CATEGORIES,
     CHANNELS,
     DEFAULT_REGIONS,

@@ -21,7 +21,7 @@ import yaml
 from kafka.record.memory_records import MemoryRecordsBuilder
 from kafka.record.util import calc_crc32c
 
-from pulse.config import Config
+from core.config import Config
 from tests.conftest import scrape, wait_for
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from pulse.config import Config
+from core.config import Config
 
 
 def run_config(cfg: Config, path: Path, **kafka: Any) -> Path:

@@ -18,7 +18,8 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 
 from consumers.decode import Decoder, Rejection
-from consumers.schema import (
+from core.config import load_config
+from core.events import (
     CATEGORIES,
     CHANNELS,
     DEFAULT_REGIONS,
@@ -28,7 +29,6 @@ from consumers.schema import (
 )
 from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
-from pulse.config import load_config
 
 CFG = load_config()
 TICKETS, LOGISTICS = CFG.kafka.topics

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 
 from consumers.decode import Decoder, Rejection
-from consumers.schema import RejectReason
+from core.config import load_config
+from core.events import RejectReason
 from metrics.engine import Engine
-from pulse.config import load_config
 
 CFG = load_config()
 WALL = 1_795_000_000_000

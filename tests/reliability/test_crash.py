@@ -39,7 +39,7 @@ import pytest
 import yaml
 from kafka import KafkaConsumer, TopicPartition
 
-from pulse.config import Config
+from core.config import Config
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import handled, produce, simulated
 from tests.oracle import DEFAULT_REGIONS, Rejected, compute, decode, diff, from_exposition

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.decode import Decoder, Rejection
-from consumers.schema import (
+from core.config import load_config
+from core.events import (
     CATEGORIES,
     CHANNELS,
     DEFAULT_REGIONS,
@@ -32,7 +33,6 @@ from consumers.schema import (
     TicketCreated,
 )
 from metrics.engine import Engine
-from pulse.config import load_config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, read_topic, simulated

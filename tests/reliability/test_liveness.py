@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pulse.config import Config
+from core.config import Config
 from pulse.service import Service
 from tests.conftest import wait_for
 from tests.integration.helpers import handled, produce, simulated

@@ -28,10 +28,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from consumers.admin import ensure_topics
-from metrics.snapshot import Snapshot
+from core.config import Config
+from core.snapshot import Snapshot
 from pulse.app import App
 from pulse.broker import LocalBroker, free_port
-from pulse.config import Config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, simulated

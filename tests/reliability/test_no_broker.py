@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Config
 from pulse.broker import LocalBroker, free_port
-from pulse.config import Config
 from tests.conftest import wait_for
 from tests.integration.helpers import handled, produce, simulated
 from tests.reliability.runs import PulseRun, run_config

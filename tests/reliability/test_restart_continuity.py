@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.config import Config
 from pulse.broker import free_port
-from pulse.config import Config
 from tests.conftest import wait_for
 from tests.integration.helpers import handled, produce, simulated
 from tests.reliability.runs import PulseRun, get, run_config

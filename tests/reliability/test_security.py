@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from alerts.alerting import Alerting
-from alerts.model import ActiveAlert, Notification
+from core.alerting import ActiveAlert, Notification
+from core.config import load_config
+from core.errors import ConfigError
 from dashboard.server import BoardServer, EngineSource
 from pulse.broker import free_port
-from pulse.config import load_config
-from pulse.errors import ConfigError
 
 
 def test_every_listener_defaults_to_loopback() -> None:

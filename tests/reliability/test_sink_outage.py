@@ -26,9 +26,9 @@ import pytest
 import requests
 
 from alerts.sinks.webhook import rfc3339
+from core.config import Config
 from pulse.app import App
 from pulse.broker import free_port
-from pulse.config import Config
 from pulse.simulate import LiveTraffic
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import handled, produce

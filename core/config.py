@@ -16,8 +16,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
-from consumers.schema import DEFAULT_REGIONS
-from pulse.errors import ConfigError
+from core.errors import ConfigError
+from core.events import DEFAULT_REGIONS
 
 __all__ = [
     "AlertingConfig",
