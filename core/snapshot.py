@@ -60,6 +60,15 @@ class WindowSnapshot:
     # channel -> sum of the first-response seconds in the window (the count is
     # first_responses): with the quantiles, a Prometheus summary
     first_response_sum_s: Mapping[str, float] = field(default_factory=dict)
+    # SPEC §7 conversation turns: turns at their start, responses at the answering reply
+    turns: Mapping[str, int] = field(default_factory=dict)  # channel
+    responses: Mapping[str, int] = field(default_factory=dict)  # channel
+    responses_within_sla: Mapping[str, int] = field(default_factory=dict)  # channel
+    response_quantiles: Mapping[str, Mapping[float, float]] = field(default_factory=dict)
+    response_sum_s: Mapping[str, float] = field(default_factory=dict)  # channel
+    # SPEC §7 platform scores: decided turns at the moment of decision
+    score_turns: Mapping[str, int] = field(default_factory=dict)  # score
+    score_turns_within: Mapping[str, int] = field(default_factory=dict)  # score
 
     @property
     def first_response_sla_attainment(self) -> float | None:
@@ -82,7 +91,10 @@ class ActionTicket:
     region: str
     age_s: float
     sla_s: float  # the SLA the age is measured against
-    kind: str  # "unanswered" (first-response SLA) or "overdue" (resolution SLA)
+    kind: str  # "unanswered" (first-response SLA), "awaiting" (a later turn, response SLA)
+    # or "overdue" (resolution SLA); age_s is wall time, sla_s the SLA it is judged against
+    # the age in the channel's business time (§7), what the SLA judges; None: no calendar
+    business_age_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +139,22 @@ class Snapshot:
     # start of the oldest minute of arrivals still held (at most the largest window back):
     # how much history the peak ratio's baseline really covers
     arrivals_since_ms: int | None = None
+    # SPEC §7: every answered turn (first responses included), wall time
+    response_seconds: Mapping[str, HistogramData] = field(default_factory=dict)  # channel
+    # decided score turns (§7), by score name
+    score_turns_total: Mapping[str, int] = field(default_factory=dict)
+    score_turns_within_total: Mapping[str, int] = field(default_factory=dict)
+    # the configured target of each score (its `target`), for the board and the alerts
+    score_targets: Mapping[str, float] = field(default_factory=dict)
+    # SPEC §7 state gauges, by channel: open tickets in an unanswered turn, those waiting
+    # longer than the response SLA (business time where the channel has a calendar), the
+    # same beyond 2x (for the alert), and the oldest wait (wall time, 0 when none)
+    awaiting_reply: Mapping[str, int] = field(default_factory=dict)
+    response_overdue: Mapping[str, int] = field(default_factory=dict)
+    response_overdue_2x: Mapping[str, int] = field(default_factory=dict)
+    oldest_awaiting_reply_age_s: Mapping[str, float] = field(default_factory=dict)
+    # channel -> its business-hours calendar is open at the clock (True without one)
+    business_hours_open: Mapping[str, bool] = field(default_factory=dict)
     # record batches skipped undecoded, (topic, reason): a function of the log, like the
     # counters above (a rebuild reads the batches again)
     consumer_errors_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
