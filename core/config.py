@@ -17,7 +17,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from core.errors import ConfigError
-from core.events import DEFAULT_REGIONS
+from core.business_hours import BusinessHoursConfig, Span, parse_business_hours, parse_span
+from core.events import CHANNELS, DEFAULT_REGIONS
 
 __all__ = [
     "AlertingConfig",
@@ -25,6 +26,7 @@ __all__ = [
     "DashboardConfig",
     "KafkaConfig",
     "PromotionPeriod",
+    "ScoreConfig",
     "Secret",
     "SlaConfig",
     "load_config",
@@ -72,14 +74,48 @@ class SlaConfig:
         )
     )
     return_processing_s: int = 172800
+    # SPEC §7: every later response; a channel not named here takes its first-response SLA
+    response_s: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def first_response(self, channel: str) -> int:
         s = self.first_response_s
         return s[channel] if channel in s else s["email"]
 
+    def response(self, channel: str) -> int:
+        """The response SLA of §7; ``other`` takes email's, like every SLA of ``other``."""
+        s = self.response_s
+        if channel in s:
+            return s[channel]
+        if channel not in self.first_response_s and "email" in s:
+            return s["email"]
+        return self.first_response(channel)
+
     def resolution(self, priority: str) -> int:
         s = self.resolution_s
         return s[priority] if priority in s else s["P3"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreConfig:
+    """One platform score rule of SPEC §7 (the ``score`` label is its ``name``).
+
+    A turn of one of ``channels`` whose start falls, in local time of day, inside ``hours``
+    is decided once: within if answered within ``within_s`` (wall or business time, per
+    ``clock``), missed when that limit runs out. ``target`` is the score the platform asks.
+    """
+
+    name: str = ""
+    title: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    channels: tuple[str, ...] = ()
+    hours: str = "00:00-24:00"
+    within_s: int = 180
+    clock: str = "wall"  # wall | business
+    target: float = 0.9
+
+    @property
+    def span(self) -> Span:
+        """``hours`` as seconds after local midnight (validated at load)."""
+        return parse_span(self.hours, f"scores[{self.name}].hours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +199,10 @@ class Config:
     metrics_port: int = 9108
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    # SPEC §7: calendars per channel (none: every channel 24x7), the `today` window, scores
+    business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
+    today_window: bool = True
+    scores: tuple[ScoreConfig, ...] = ()
 
     @property
     def largest_window_s(self) -> int:
@@ -186,11 +226,40 @@ class Config:
                           ("dashboard.port", self.dashboard.port)):
             if not 0 <= port <= 65535:  # 0: any free port (tests); the CLI takes 1-65535
                 raise ConfigError(f"{key}: {port} is not a TCP port (1-65535)")
+        for ch, secs in self.sla.response_s.items():
+            if secs <= 0:
+                raise ConfigError(f"sla.response_s.{ch}: must be a positive number of seconds")
+        self._validate_scores()
         return self
+
+    def _validate_scores(self) -> None:
+        names: set[str] = set()
+        known = (*CHANNELS, "other")
+        for i, sc in enumerate(self.scores):
+            where = f"scores[{i}]"
+            if not sc.name or not sc.name.replace("_", "").isalnum() or not sc.name.isascii():
+                raise ConfigError(f"{where}.name: {sc.name!r} must be letters, digits and _")
+            if sc.name in names:
+                raise ConfigError(f"{where}.name: {sc.name!r} is given twice")
+            names.add(sc.name)
+            if not sc.channels:
+                raise ConfigError(f"{where}.channels: name at least one channel")
+            for ch in sc.channels:
+                if ch not in known:
+                    raise ConfigError(f"{where}.channels: {ch!r} is not one of {', '.join(known)}")
+            parse_span(sc.hours, f"{where}.hours")
+            if sc.within_s <= 0:
+                raise ConfigError(f"{where}.within_s: must be a positive number of seconds")
+            if sc.clock not in ("wall", "business"):
+                raise ConfigError(f"{where}.clock: {sc.clock!r} is not wall or business")
+            if not 0.0 <= sc.target <= 1.0:
+                raise ConfigError(f"{where}.target: {sc.target} is not a ratio in 0..1")
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:
     """Turn plain YAML data into the typed field ``tp``; raise ConfigError naming ``path``."""
+    if tp is BusinessHoursConfig:  # validated by its own module, every error at once
+        return parse_business_hours(value, path)
     if is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
@@ -253,6 +322,8 @@ def _secret_value(value: Any, path: str) -> str:
 def _unknown_keys(tp: Any, value: Any, path: str) -> list[tuple[str, str]]:
     """Every unknown key under ``value``, as (full key, known keys of its section): one
     error lists them all, so fixing a file takes one round, not one per typo."""
+    if tp is BusinessHoursConfig:
+        return []  # parse_business_hours reports its own, all at once
     if is_dataclass(tp) and isinstance(tp, type) and isinstance(value, Mapping):
         hints = get_type_hints(tp)
         names = sorted(f.name for f in fields(tp))
