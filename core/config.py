@@ -16,8 +16,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
-from core.errors import ConfigError
 from core.business_hours import BusinessHoursConfig, Span, parse_business_hours, parse_span
+from core.errors import ConfigError
 from core.events import CHANNELS, DEFAULT_REGIONS
 
 __all__ = [
