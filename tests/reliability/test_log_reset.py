@@ -152,6 +152,8 @@ def test_topics_recreated_while_running_rebuild_from_the_new_log(
         url = svc.metrics_url
         before = _settled(url, len(old))
         assert _problems(before, old) == []
+        for topic in cfg.kafka.topics:  # every topic's series, from the start, at 0
+            assert _value(before, "aftersales_log_resets_total", f'topic="{topic}"') == 0.0
         old_backlog = from_exposition(before).gauges
         with Readiness(svc) as readiness:
             _recreate(cfg)
