@@ -42,6 +42,7 @@ from operator import and_, lshift, or_, rshift, sub
 __all__ = ["SeenIds"]
 
 _PERIODS = 48  # per horizon: how long an id stays in a dict (one to two periods)
+_DICT_CAP = 1 << 17  # ids in the newer dict that end a period early (checked by expire)
 _OFF_BITS = 42  # offset bits in a sort key (h << 42 | offset): 139 years of ms
 _OFF_MASK = (1 << _OFF_BITS) - 1
 
@@ -80,8 +81,8 @@ class _Run:
 class SeenIds:
     """Accepted event ids and the time each was accepted at, for one horizon."""
 
-    __slots__ = ("_cur", "_cur_lo", "_his", "_horizon_ms", "_period_ms", "_prev", "_runs",
-                 "_sealed_hi")
+    __slots__ = ("_cur", "_his", "_horizon_ms", "_period_ms", "_prev", "_runs", "_sealed_hi",
+                 "_switch_at")
 
     def __init__(self, window_ms: int) -> None:
         """``window_ms``: how long an id is remembered (the state horizon)."""
@@ -89,7 +90,7 @@ class SeenIds:
         self._period_ms = max(1, window_ms // _PERIODS)
         self._cur: dict[str, int] = {}  # ids accepted since the period began …
         self._prev: dict[str, int] = {}  # … and in the period before
-        self._cur_lo: int | None = None  # the clock the period began at (None: not yet)
+        self._switch_at: float = float("-inf")  # the clock the period ends at
         self._runs: list[_Run] = []  # sealed periods, oldest first
         self._his: list[int] = []  # their ends, non-decreasing (for bisect)
         self._sealed_hi: float = float("-inf")  # every id accepted at or after it is in a dict
@@ -109,6 +110,8 @@ class SeenIds:
             ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor)
         ):
             return True
+        if clock_ms >= self._switch_at:
+            self._switch(clock_ms)
         self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
 
@@ -127,22 +130,13 @@ class SeenIds:
 
     def expire(self, clock_ms: int) -> None:
         """Called with the clock now and then (every snapshot): ends the period when it
-        is over (the older dict is sealed into a run) and drops the runs whose ids were
-        all accepted at or before ``clock - horizon``."""
+        is over (as :meth:`add` does) or when the newer dict holds more than
+        ``_DICT_CAP`` ids (a rebuild whose clock went live early accepts a week of ids
+        at one clock: the dicts stay small whatever the clock does), and drops the runs
+        whose ids were all accepted at or before ``clock - horizon``."""
+        if clock_ms >= self._switch_at or len(self._cur) > _DICT_CAP:
+            self._switch(clock_ms)
         floor = clock_ms - self._horizon_ms
-        lo = self._cur_lo
-        if lo is None or clock_ms >= lo + self._period_ms:
-            prev = self._prev
-            if prev and max(prev.values()) > floor:
-                run = _Run(prev)
-                hi = max(run.hi, self._his[-1]) if self._his else run.hi
-                self._runs.append(run)
-                self._his.append(hi)
-                self._sealed_hi = hi
-            self._prev = self._cur
-            if self._prev and max(self._prev.values()) <= floor:
-                self._prev = {}  # the clock jumped past all of them
-            self._cur, self._cur_lo = {}, clock_ms
         gone = bisect_right(self._his, floor + 1)  # runs whose every time is <= floor
         if gone:
             del self._runs[:gone]
@@ -164,6 +158,22 @@ class SeenIds:
         return sum(map(len, self._runs))
 
     # -- internals -------------------------------------------------------------------
+    def _switch(self, clock_ms: int) -> None:
+        """A period is over: the older dict becomes a run, the newer one the older."""
+        floor = clock_ms - self._horizon_ms
+        prev = self._prev
+        if prev and max(prev.values()) > floor:
+            run = _Run(prev)
+            hi = max(run.hi, self._his[-1]) if self._his else run.hi
+            self._runs.append(run)
+            self._his.append(hi)
+            self._sealed_hi = hi
+        prev = self._prev = self._cur
+        if prev and max(prev.values()) <= floor:
+            self._prev = {}  # the clock jumped past all of them
+        self._cur = {}
+        self._switch_at = clock_ms + self._period_ms
+
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
         """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
         time ``>= ts`` and ``> floor`` can (the original was accepted at or after its
