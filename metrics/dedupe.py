@@ -7,22 +7,30 @@ wall clock). An event whose ``ts`` is itself older than the horizon is a duplica
 (its original, if any, would have been forgotten: it cannot be told from a re-sent copy,
 and it could change no state, its ticket being forgotten as well).
 
-A week of a large platform is ~6 M ids, so ids are kept in two forms:
+A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
 
-* **recent** — the ids accepted in the last one or two *periods* (horizon / 48, 3.5 h at
-  7 days) in two dicts ``event_id -> s``, as before: the lookup of every event is one or
-  two dict probes, at C speed;
+* **recent** — the ids accepted in the current and the previous *period* (horizon / 48,
+  3.5 h at 7 days; a period also ends early at a snapshot that finds more than
+  ``_DICT_CAP`` ids in the newer dict, so a rebuild whose clock went live early, and
+  accepts a week of ids at one clock, does not hold them all in dicts), in two dicts
+  ``event_id -> s``: the lookup of an event is one dict probe (two just after a period
+  ends), at C speed, as before;
 * **sealed** — when a period ends, the older dict becomes a *run*: the 64-bit hashes of
   its ids, sorted, in an ``array('q')``, and each id's ``s`` exactly, as an unsigned
-  offset from the run's start in a parallel array: 12 bytes per id, built by C-level
-  ``map``/``sorted`` passes (no per-id Python code). Runs leave whole when their newest
-  id is older than the horizon.
+  offset from the run's start in a parallel ``array('I')``: 12 bytes per id, built by
+  C-level ``map``/``sorted`` passes (no per-id Python code). A run leaves whole when its
+  newest id is older than the horizon.
 
-A sealed run is searched (``bisect``) only for an event whose ``ts`` is older than the
-recent dicts: a re-sent copy has its original's ``ts``, and the original was accepted at
-``s >= ts``, so an event whose ``ts`` is within the recent periods has its original, if
-any, in the dicts. The runs searched are those ending after ``ts``; a re-sent copy is
-found in the first one or two (its original was accepted close to its ``ts``).
+The older dict and the runs are searched only for an event whose ``ts`` is earlier than
+the newest time they hold (``_prev_hi``, ``_sealed_hi``): a re-sent copy carries its
+original's ``ts``, and the original was accepted at ``s >= ts``, so a copy whose ``ts`` is
+later has its original, if any, in a newer form. The rule is therefore exact for every
+copy whose ``ts`` is not later than its original's ``s`` (any re-delivery, re-send or
+replay of the same event); an id re-used by another event with a later ``ts`` is caught
+while its original is in the newer dict, not always after. The runs searched are those
+ending after the copy's ``ts``, oldest first: a re-sent copy is found in the first one or
+two (its original was accepted close to its ``ts``); a never-seen event with an old ``ts``
+(a first backfill) costs a ``bisect`` in each (bench/dedupe.py measures both).
 
 The hash is Python's own ``hash(str)`` (SipHash, 64 bits on a 64-bit build): the dict
 lookup has already computed it and the ``str`` caches it, where blake2b costs ~0.5 µs per
@@ -81,8 +89,8 @@ class _Run:
 class SeenIds:
     """Accepted event ids and the time each was accepted at, for one horizon."""
 
-    __slots__ = ("_cur", "_his", "_horizon_ms", "_period_ms", "_prev", "_runs", "_sealed_hi",
-                 "_switch_at")
+    __slots__ = ("_cur", "_his", "_horizon_ms", "_period_ms", "_prev", "_prev_hi", "_runs",
+                 "_sealed_hi", "_switch_at")
 
     def __init__(self, window_ms: int) -> None:
         """``window_ms``: how long an id is remembered (the state horizon)."""
@@ -93,7 +101,8 @@ class SeenIds:
         self._switch_at: float = float("-inf")  # the clock the period ends at
         self._runs: list[_Run] = []  # sealed periods, oldest first
         self._his: list[int] = []  # their ends, non-decreasing (for bisect)
-        self._sealed_hi: float = float("-inf")  # every id accepted at or after it is in a dict
+        self._prev_hi: float = float("-inf")  # every id in _prev was accepted before it
+        self._sealed_hi: float = float("-inf")  # … every id in a run before this
 
     # -- the hot path ----------------------------------------------------------------
     def add(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
@@ -104,14 +113,12 @@ class SeenIds:
         if ts_ms <= floor:
             return True  # older than the horizon (module docstring)
         s = self._cur.get(event_id)
-        if s is None:
+        if s is None and ts_ms < self._prev_hi:  # else its original is not in _prev
             s = self._prev.get(event_id)
         if (s is not None and s > floor) or (
             ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor)
         ):
             return True
-        if clock_ms >= self._switch_at:
-            self._switch(clock_ms)
         self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
 
@@ -162,15 +169,17 @@ class SeenIds:
         """A period is over: the older dict becomes a run, the newer one the older."""
         floor = clock_ms - self._horizon_ms
         prev = self._prev
-        if prev and max(prev.values()) > floor:
+        if prev and self._prev_hi - 1 > floor:
             run = _Run(prev)
             hi = max(run.hi, self._his[-1]) if self._his else run.hi
             self._runs.append(run)
             self._his.append(hi)
             self._sealed_hi = hi
         prev = self._prev = self._cur
-        if prev and max(prev.values()) <= floor:
+        self._prev_hi = max(prev.values()) + 1 if prev else float("-inf")
+        if self._prev_hi - 1 <= floor:
             self._prev = {}  # the clock jumped past all of them
+            self._prev_hi = float("-inf")
         self._cur = {}
         self._switch_at = clock_ms + self._period_ms
 
