@@ -137,7 +137,7 @@ class SeenIds:
 
     def expire(self, clock_ms: int) -> None:
         """Called with the clock now and then (every snapshot): ends the period when it
-        is over (as :meth:`add` does) or when the newer dict holds more than
+        is over, or when the newer dict holds more than
         ``_DICT_CAP`` ids (a rebuild whose clock went live early accepts a week of ids
         at one clock: the dicts stay small whatever the clock does), and drops the runs
         whose ids were all accepted at or before ``clock - horizon``."""
