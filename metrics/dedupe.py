@@ -10,9 +10,8 @@ and it could change no state, its ticket being forgotten as well).
 A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
 
 * **recent** — the ids accepted in the current and the previous *period* (horizon / 48,
-  3.5 h at 7 days; a period also ends early at a snapshot that finds more than
-  ``_DICT_CAP`` ids in the newer dict, so a rebuild whose clock went live early, and
-  accepts a week of ids at one clock, does not hold them all in dicts), in two dicts
+  3.5 h at 7 days; longer while events arrive far behind the clock, see
+  :meth:`SeenIds.expire`), in two dicts
   ``event_id -> s``: the lookup of an event is one dict probe (two just after a period
   ends), at C speed, as before;
 * **sealed** — when a period ends, the older dict becomes a *run*: the 64-bit hashes of
@@ -50,7 +49,8 @@ from operator import and_, lshift, or_, rshift, sub
 __all__ = ["SeenIds"]
 
 _PERIODS = 48  # per horizon: how long an id stays in a dict (one to two periods)
-_DICT_CAP = 1 << 17  # ids in the newer dict that end a period early (checked by expire)
+_DICT_CAP = 1 << 20  # ids in the two dicts that seal the older one whatever (expire)
+_LAGGING = 64  # more than 1/64 of a period's ids behind the older dict: do not seal it
 _OFF_BITS = 42  # offset bits in a sort key (h << 42 | offset): 139 years of ms
 _OFF_MASK = (1 << _OFF_BITS) - 1
 
@@ -89,8 +89,18 @@ class _Run:
 class SeenIds:
     """Accepted event ids and the time each was accepted at, for one horizon."""
 
-    __slots__ = ("_cur", "_his", "_horizon_ms", "_period_ms", "_prev", "_prev_hi", "_runs",
-                 "_sealed_hi", "_switch_at")
+    __slots__ = (
+        "_cur",
+        "_his",
+        "_horizon_ms",
+        "_lagging",
+        "_period_ms",
+        "_prev",
+        "_prev_hi",
+        "_runs",
+        "_sealed_hi",
+        "_switch_at",
+    )
 
     def __init__(self, window_ms: int) -> None:
         """``window_ms``: how long an id is remembered (the state horizon)."""
@@ -103,6 +113,7 @@ class SeenIds:
         self._his: list[int] = []  # their ends, non-decreasing (for bisect)
         self._prev_hi: float = float("-inf")  # every id in _prev was accepted before it
         self._sealed_hi: float = float("-inf")  # … every id in a run before this
+        self._lagging = 0  # events this period with a ts before _prev_hi
 
     # -- the hot path ----------------------------------------------------------------
     def add(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
@@ -115,6 +126,7 @@ class SeenIds:
         s = self._cur.get(event_id)
         if s is None and ts_ms < self._prev_hi:  # else its original is not in _prev
             s = self._prev.get(event_id)
+            self._lagging += 1
         if (s is not None and s > floor) or (
             ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor)
         ):
@@ -137,12 +149,20 @@ class SeenIds:
 
     def expire(self, clock_ms: int) -> None:
         """Called with the clock now and then (every snapshot): ends the period when it
-        is over, or when the newer dict holds more than
-        ``_DICT_CAP`` ids (a rebuild whose clock went live early accepts a week of ids
-        at one clock: the dicts stay small whatever the clock does), and drops the runs
-        whose ids were all accepted at or before ``clock - horizon``."""
-        if clock_ms >= self._switch_at or len(self._cur) > _DICT_CAP:
-            self._switch(clock_ms)
+        is over, and drops the runs whose ids were all accepted at or before
+        ``clock - horizon``.
+
+        At the end of a period the older dict is sealed into a run unless more than
+        1/64 of the period's events had a ``ts`` before its newest time: then events
+        still arrive that far behind the clock — partitions read in fetch order on a
+        rebuild, a sparse topic hours or days ahead of a dense one, a clock that went
+        live while a partition was behind — and sealing it would send each of them to
+        the runs; the two dicts are merged instead, until the laggards catch up or the
+        dicts hold ``_DICT_CAP`` ids (~180 MiB at most, a day of the large platform: the
+        dict before this one held a day always)."""
+        held = len(self._cur) + len(self._prev)
+        if clock_ms >= self._switch_at or held > _DICT_CAP:
+            self._switch(clock_ms, held > _DICT_CAP or self._lagging * _LAGGING <= len(self._cur))
         floor = clock_ms - self._horizon_ms
         gone = bisect_right(self._his, floor + 1)  # runs whose every time is <= floor
         if gone:
@@ -165,22 +185,28 @@ class SeenIds:
         return sum(map(len, self._runs))
 
     # -- internals -------------------------------------------------------------------
-    def _switch(self, clock_ms: int) -> None:
-        """A period is over: the older dict becomes a run, the newer one the older."""
+    def _switch(self, clock_ms: int, seal: bool) -> None:
+        """A period is over: the older dict becomes a run (``seal``) or takes the newer
+        one's ids; the newer one starts empty."""
         floor = clock_ms - self._horizon_ms
-        prev = self._prev
-        if prev and self._prev_hi - 1 > floor:
-            run = _Run(prev)
-            hi = max(run.hi, self._his[-1]) if self._his else run.hi
-            self._runs.append(run)
-            self._his.append(hi)
-            self._sealed_hi = hi
-        prev = self._prev = self._cur
-        self._prev_hi = max(prev.values()) + 1 if prev else float("-inf")
+        prev, cur = self._prev, self._cur
+        cur_hi = max(cur.values()) + 1 if cur else float("-inf")
+        if seal or not prev:
+            if prev and self._prev_hi - 1 > floor:
+                run = _Run(prev)
+                hi = max(run.hi, self._his[-1]) if self._his else run.hi
+                self._runs.append(run)
+                self._his.append(hi)
+                self._sealed_hi = hi
+            self._prev, self._prev_hi = cur, cur_hi
+        else:
+            prev.update(cur)  # a re-accepted id keeps its newer time
+            self._prev_hi = max(self._prev_hi, cur_hi)
         if self._prev_hi - 1 <= floor:
             self._prev = {}  # the clock jumped past all of them
             self._prev_hi = float("-inf")
         self._cur = {}
+        self._lagging = 0
         self._switch_at = clock_ms + self._period_ms
 
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
