@@ -121,7 +121,7 @@ class Engine:
         self._res_sla_ms = {p: self.sla.resolution(p) * 1000 for p in self.priorities}
 
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
-        self.seen = SeenIds(config.largest_window_s * 1000)
+        self.seen = SeenIds(config.state_horizon_s * 1000)
         self.slots = _Slots(self.channels, self.priorities, self.regions, self.reasons)
         self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels))
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions)
@@ -166,7 +166,7 @@ class Engine:
         self._outcome_routes: dict[Key, _Route] = {}
         self._largest_ms = config.largest_window_s * 1000
         self._now = 0
-        self._seen_ids = self.seen.accepted  # inlined lookups; refreshed after expiry
+        self._seen_add = self.seen.add
         self._add = self.windows.add  # value entries (first responses)
         self._count = self.windows.count  # counter-only entries
         self._build_codes()
@@ -187,10 +187,9 @@ class Engine:
 
     def process(self, topic: str, event: Event, wall_ms: int) -> None:
         """Fold one valid event. Duplicates, orphans and late events are counted here."""
-        eid = event.event_id
         clk = self.clock
-        accepted = self._seen_ids.get(eid)
-        if accepted is not None and accepted > clk.clock_ms - self._largest_ms:
+        ts = event.ts_ms
+        if self._seen_add(event.event_id, clk.clock_ms, ts):
             self.duplicate_total[topic] = self.duplicate_total.get(topic, 0) + 1
             return
         routes = self._routes.get(topic)
@@ -201,7 +200,6 @@ class Engine:
             route = self._outcome_route(topic, event.type)
         route.n += 1
         self.last_event_wall_ms = wall_ms
-        ts = event.ts_ms
         # EventClock.observe, inlined: the watermark moves; in replay the clock follows
         wm = clk.watermark_ms
         if wm is None or ts > wm:
@@ -209,7 +207,6 @@ class Engine:
             if ts > clk.clock_ms and not clk.live:
                 clk.clock_ms = ts
         clock = self._now = clk.clock_ms
-        self._seen_ids[eid] = clock
         if ts <= clock - self._largest_ms:
             self.late_total[topic] = self.late_total.get(topic, 0) + 1
         if not route.handler(event):
@@ -397,7 +394,6 @@ class Engine:
         self.tickets.forget_created_before(horizon)
         self.returns.forget_created_before(horizon)
         self.seen.expire(clock)
-        self._seen_ids = self.seen.accepted
         oldest_minute = (clock - _ARRIVAL_MINUTES * 60000) // 60000
         if self._arrivals and min(self._arrivals) < oldest_minute:
             for m in [m for m in self._arrivals if m < oldest_minute]:
