@@ -347,9 +347,8 @@ class StreamReader:
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
             dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
         )
-        snap = replace(snap, rebuilds=self.rebuilds, log_resets=self._resets_view)
-        if self._offsets:
-            snap = replace(snap, consumer_offsets=self._offsets)
+        snap = replace(snap, rebuilds=self.rebuilds, log_resets=self._resets_view,
+                       consumer_offsets=self._offsets)
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
