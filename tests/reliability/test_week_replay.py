@@ -6,7 +6,8 @@ moved along, so each id is accepted at about its own time, as by a service that 
 through the week); then the whole stream is produced again, as a backfill re-run does
 (fresh Kafka timestamps), and once more as a mirror failover does (a librdkafka producer
 keeping each record's original timestamp). Every ``aftersales_*`` series must be what it was, except
-``aftersales_events_duplicate_total``, which counts each copy the service reads: every
+``aftersales_records_read_total``, the partitions' next offsets (they grow by each copy),
+and ``aftersales_events_duplicate_total``, which counts each copy the service reads: every
 copy of the re-run (the events older than the horizon too: they are not accepted as new),
 and of the failover those whose Kafka timestamp is within the horizon (the reader skips
 the older ones, as on a rebuild).
@@ -51,9 +52,13 @@ def changed(before: dict[str, float], after: dict[str, float]) -> list[str]:
     keys = set(before) | set(after)
     return sorted(
         f"{k}: {before.get(k)} -> {after.get(k)}" for k in keys
-        if not k.startswith("aftersales_events_duplicate_total{")
+        if not k.startswith(("aftersales_events_duplicate_total{", "aftersales_records_read_total{"))
         and before.get(k) != after.get(k)
     )
+
+
+def read(s: dict[str, float]) -> int:
+    return int(sum(v for k, v in s.items() if k.startswith("aftersales_records_read_total{")))
 
 
 def settled(url: str, want: Counter[str], timeout: float = 90) -> dict[str, float]:
@@ -113,6 +118,7 @@ def test_a_week_produced_again_changes_no_metric(make_config: Any) -> None:
         produce(cfg, msgs)
         rerun = settled(svc.metrics_url, dup0 + per_topic)
         assert changed(first, rerun) == []
+        assert read(rerun) == read(first) + len(msgs)
 
         # a mirror failover: the same records with their original timestamps; those
         # older than the horizon by their Kafka timestamp are skipped by the reader
@@ -124,4 +130,5 @@ def test_a_week_produced_again_changes_no_metric(make_config: Any) -> None:
                        if t >= wall_now - HORIZON_MS)
         failover = settled(svc.metrics_url, dup0 + per_topic + kept)
         assert changed(first, failover) == []
+        assert read(failover) == read(first) + 2 * len(msgs)  # the next offset, skipped or not
         assert svc.failed is None
