@@ -27,7 +27,6 @@ __all__ = [
     "Rule",
     "Text",
     "Thresholds",
-    "compare",
     "load_rules",
     "parse_rules",
 ]
@@ -44,20 +43,6 @@ _RULE_FIELDS = {
     "labels", "summary", "description", "resolved_summary", "peak", "repeat_interval", "tile",
 }
 _PEAK_FIELDS = {"threshold", "clear", "warn"}
-
-
-def compare(op: str, value: float, threshold: float) -> bool:
-    if op == ">":
-        return value > threshold
-    if op == ">=":
-        return value >= threshold
-    if op == "<":
-        return value < threshold
-    if op == "<=":
-        return value <= threshold
-    if op == "==":
-        return value == threshold
-    return value != threshold
 
 
 @dataclass(frozen=True, slots=True)

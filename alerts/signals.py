@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from core.definitions import attainment, escalation_rate, peak_ratio
 from core.snapshot import Snapshot
 
 __all__ = [
@@ -139,10 +140,9 @@ def _sla_attainment(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) ->
     w = snap.windows.get(p["window"])
     if w is None:
         return {}
-    total = sum(w.first_responses.values())
-    if total < max(1, int(p["min_responses"])):
-        return {}
-    return {(): sum(w.first_responses_within_sla.values()) / total}
+    value = attainment(sum(w.first_responses_within_sla.values()),
+                       sum(w.first_responses.values()), int(p["min_responses"]))
+    return {} if value is None else {(): value}
 
 
 def _sla_attainment_q(p: Mapping[str, str], s: Series) -> str:
@@ -195,10 +195,9 @@ def _escalation_rate(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -
     w = snap.windows.get(p["window"])
     if w is None:
         return {}
-    created = sum(w.tickets_created.values())
-    if created < max(1, int(p["min_tickets"])):
-        return {}
-    return {(): w.escalations / created}
+    value = escalation_rate(w.escalations, sum(w.tickets_created.values()),
+                            int(p["min_tickets"]))
+    return {} if value is None else {(): value}
 
 
 def _escalation_rate_q(p: Mapping[str, str], s: Series) -> str:
@@ -251,8 +250,8 @@ def _peak_ratio(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Val
     n_long = sum(long_.tickets_created.values())
     if n_long <= 0:
         return {}
-    n_short = sum(short.tickets_created.values())
-    return {(): (n_short / (short.seconds / 60.0)) / (n_long / (covered_s / 60.0))}
+    return {(): peak_ratio(sum(short.tickets_created.values()), short.seconds, n_long,
+                           long_.seconds, covered_s)}
 
 
 def _peak_ratio_q(p: Mapping[str, str], s: Series) -> str:
