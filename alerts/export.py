@@ -58,6 +58,9 @@ RECORDED_SERIES: Mapping[str, str] = {
         "aftersales_backlog_tickets",
         "aftersales_first_response_overdue_2x_tickets",
         "aftersales_resolution_overdue_tickets",
+        "aftersales_response_overdue_2x_tickets",
+        "aftersales_window_score_turns",
+        "aftersales_window_score_turns_within",
     )
 }
 
