@@ -97,11 +97,14 @@ def test_a_live_turn_becomes_overdue_with_no_further_event(tmp_path: Path) -> No
         engine.process(topic, item, wall[0])
     engine.tick()
     snap = engine.snapshot()
-    assert snap.live and snap.awaiting_reply["chat"] == 1 and snap.response_overdue["chat"] == 0
+    assert snap.live
+    assert snap.awaiting_reply["chat"] == 1
+    assert snap.response_overdue["chat"] == 0
     wall[0] = ms("2026-10-12 09:01")  # 62 s waited > 60 s: overdue, no event
     engine.tick()
     snap = engine.snapshot()
-    assert snap.response_overdue["chat"] == 1 and snap.response_overdue_2x["chat"] == 0
+    assert snap.response_overdue["chat"] == 1
+    assert snap.response_overdue_2x["chat"] == 0
     # email: 2 business hours from 09:00 end at 11:00; over lunch the wait stops
     wall[0] = ms("2026-10-12 11:00")
     engine.tick()
@@ -110,9 +113,11 @@ def test_a_live_turn_becomes_overdue_with_no_further_event(tmp_path: Path) -> No
     engine.tick()
     snap = engine.snapshot()
     assert snap.response_overdue["email"] == 1
-    assert snap.business_hours_open["email"] and snap.business_hours_open["chat"]
+    assert snap.business_hours_open["email"]
+    assert snap.business_hours_open["chat"]
     assert {a.kind for a in snap.act_now} == {"awaiting"}
     wall[0] = ms("2026-10-12 12:30")
     engine.tick()
     snap = engine.snapshot()
-    assert not snap.business_hours_open["email"] and snap.business_hours_open["chat"]
+    assert not snap.business_hours_open["email"]
+    assert snap.business_hours_open["chat"]
