@@ -343,6 +343,7 @@ class StreamReader:
         return int(waiting) if waiting is not None else self._fetch_position(tp)
 
     def _snapshot(self) -> Snapshot:
+        self.engine.tick()
         snap = self.engine.snapshot(
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
             dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,

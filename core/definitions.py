@@ -7,9 +7,11 @@ tests pin them (tests/core/test_definitions.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Protocol
+
+from core.business_calendar import Calendar
 
 __all__ = [
     "DEFAULT_FIRST_RESPONSE_SLA_S",
@@ -154,3 +156,34 @@ def histogram_bounds(kind: str, slas: tuple[int, ...]) -> tuple[float, ...]:
     """Bucket boundaries for a histogram; every configured SLA is a boundary."""
     base = {"first_response": _FR_BOUNDS, "resolution": _RES_BOUNDS, "return": _RET_BOUNDS}[kind]
     return tuple(float(b) for b in sorted(set(base) | set(slas)))
+
+
+# -- SPEC §7: the same SLA rules in a channel's business time ------------------------------
+
+
+def sla_judge(sla_s: int, calendar: Calendar | None = None) -> Callable[[int, int], bool]:
+    """``within(start_ms, end_ms)``: :func:`within_sla` of the time waited from start to
+    end — wall time, or the calendar's business time for a channel with one (SPEC §7).
+    Built once per channel at start-up, so the hot path is one look-up and one call."""
+    limit = sla_s * 1000
+    if calendar is None:
+        return lambda start_ms, end_ms: end_ms - start_ms <= limit
+    business = calendar.business_ms
+    return lambda start_ms, end_ms: business(start_ms, end_ms) <= limit
+
+
+def overdue_from_ms(start_ms: int, sla_ms: int, calendar: Calendar | None = None) -> int:
+    """The first instant at which a wait from ``start_ms`` is over the SLA (overdue means
+    strictly more than the SLA, the complement of :func:`within_sla`); later starts never
+    give an earlier instant, so a start-sorted index has its overdue items as a prefix."""
+    if calendar is None:
+        return start_ms + sla_ms + 1
+    return calendar.deadline_ms(start_ms, sla_ms + 1)
+
+
+def waited_ms(start_ms: int, end_ms: int, calendar: Calendar | None = None) -> int:
+    """What an SLA judges: business time where the channel has a calendar, else wall time."""
+    return end_ms - start_ms if calendar is None else calendar.business_ms(start_ms, end_ms)
+
+
+__all__ += ["overdue_from_ms", "sla_judge", "waited_ms"]

@@ -595,3 +595,18 @@ def finish_exposition(
             count=part.get("count", 0), sum=part.get("sum", 0.0), buckets=part["buckets"] or None
         )
     out.window_values7 = None  # an exposition has no value lists
+
+
+def without_window(out: Expected, window: str) -> Expected:
+    """``out`` with every §7 series of one window left out (for comparing a service that
+    does not serve that window yet, e.g. ``today`` before it lands)."""
+    def keep(labels: tuple[tuple[str, str], ...]) -> bool:
+        return ("window", window) not in labels
+
+    if out.gauges7 is not None:
+        out.gauges7 = {k: v for k, v in out.gauges7.items() if keep(k[1])}
+    if out.window_values7 is not None:
+        out.window_values7 = {k: v for k, v in out.window_values7.items() if k[1] != window}
+    if out.quantiles7 is not None:
+        out.quantiles7 = {k: v for k, v in out.quantiles7.items() if k[1] != window}
+    return out

@@ -88,6 +88,7 @@ def run(n: int, junk: bool) -> Engine:
 
 def series(engine: Engine) -> set[str]:
     """Names + labels of every sample on the /metrics page (values dropped)."""
+    engine.tick()
     snap = engine.snapshot()
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SnapshotCollector(lambda: snap))
