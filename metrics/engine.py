@@ -13,6 +13,7 @@ from itertools import product
 from types import MappingProxyType
 from typing import Any
 
+from core.business_hours import today_timezone
 from core.config import Config
 from core.definitions import histogram_bounds, peak_ratio, return_rates
 from core.events import (
@@ -123,7 +124,8 @@ class Engine:
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.seen = SeenIds(config.largest_window_s * 1000)
         self.slots = _Slots(self.channels, self.priorities, self.regions, self.reasons)
-        self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels))
+        today = today_timezone(config.business_hours) if config.today_window else None
+        self.windows = SlidingWindows(config.windows, len(self.slots), len(self.channels), today)
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions)
         self.returns = ReturnBook(self.regions)
 
