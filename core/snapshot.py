@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from core.definitions import attainment, csat_share, escalation_rate, nps_score
 
 __all__ = [
+    "TODAY",
     "ActionTicket",
     "HistogramData",
     "Snapshot",
     "WindowSnapshot",
 ]
+
+TODAY = "today"
+"""The calendar window's name (``window`` label): local midnight to the clock (SPEC §2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +193,9 @@ class Snapshot:
     @property
     def total_backlog(self) -> int:
         return sum(self.backlog.values())
+
+    @property
+    def sliding_windows(self) -> Mapping[str, WindowSnapshot]:
+        """``windows`` without the calendar window ``today``, whose length changes through
+        the day (0 s at midnight): for rates per minute and "the shortest/longest window"."""
+        return {k: w for k, w in self.windows.items() if k != TODAY}

@@ -155,7 +155,7 @@ def _window(snap: Snapshot, wanted_s: int) -> WindowSnapshot | None:
     """The configured window closest to ``wanted_s`` (windows are configurable)."""
     if not snap.windows:
         return None
-    return min(snap.windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
+    return min(snap.sliding_windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
 
 
 def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,

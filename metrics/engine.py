@@ -14,7 +14,7 @@ from itertools import product
 from typing import Any, Protocol
 
 from core.business_calendar import Calendar
-from core.business_hours import BusinessHours
+from core.business_hours import BusinessHours, today_timezone
 from core.config import Config
 from core.definitions import histogram_bounds, sla_judge
 from core.events import (
@@ -134,7 +134,8 @@ class Engine:
         self.seen = SeenIds(config.state_horizon_s * 1000)
         self.slots = WindowSlots(self.channels, self.priorities, self.regions, self.reasons)
         self.series = SeriesLayout(self.channels)
-        self.windows = SlidingWindows(config.windows, len(self.slots), len(self.series))
+        today = today_timezone(config.business_hours) if config.today_window else None
+        self.windows = SlidingWindows(config.windows, len(self.slots), len(self.series), today)
         self.codes = EntryCodes(self.windows, self.slots, self.series, self.channels,
                                 self.priorities, self.regions, self.reasons)
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions,

@@ -17,7 +17,7 @@ from core.config import Config
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, read_topic, simulated
-from tests.oracle import Expected, compute, diff, from_exposition, section7
+from tests.oracle import Expected, compute, diff, from_exposition
 
 pytestmark = pytest.mark.broker
 
@@ -35,8 +35,7 @@ def _settled(url: str, produced: int) -> str:
 
 def _compare(text: str, messages: list[Message], wall_ms: int) -> list[str]:
     got = from_exposition(text)
-    # the `today` window is another branch's (issue 16): not compared until it lands
-    want: Expected = section7.without_window(compute(messages, wall_ms=wall_ms), "today")
+    want: Expected = compute(messages, wall_ms=wall_ms)
     got.late = want.late = None  # depends on how partitions interleave, not on the log
     return diff(got, want)
 

@@ -14,7 +14,7 @@ from core.config import load_config
 from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
 from pulse.simulator import Simulator, bad_messages, scenario
-from tests.oracle import compute, diff, from_exposition, section7
+from tests.oracle import compute, diff, from_exposition
 
 Message = tuple[str, str | None, bytes | None]
 
@@ -54,9 +54,8 @@ def scenario_messages(seed: int, hours: float, name: str = "normal") -> list[Mes
 def test_engine_matches_oracle(seed: int, hours: float, name: str) -> None:
     wall = int(time.time() * 1000)
     messages = scenario_messages(seed, hours, name)
-    # the `today` window is another branch's (issue 16): not compared until it lands
     problems = diff(from_exposition(run_engine(messages, wall)),
-                    section7.without_window(compute(messages, wall_ms=wall), "today"))
+                    compute(messages, wall_ms=wall))
     assert not problems, "\n".join(problems[:30])
 
 
@@ -87,7 +86,7 @@ def test_ticket_lifecycle_definitions() -> None:
     ]
     wall = t0 + 4_000_000
     got = from_exposition(run_engine(m, wall))
-    assert not diff(got, section7.without_window(compute(m, wall_ms=wall), "today"))
+    assert not diff(got, compute(m, wall_ms=wall))
     g = got.gauge
     assert g("aftersales_window_resolutions_by_bot", window="24h") == 1
     assert g("aftersales_window_resolutions_first_contact", window="24h") == 1

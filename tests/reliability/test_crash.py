@@ -42,7 +42,7 @@ from kafka import KafkaConsumer, TopicPartition
 from core.config import Config
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import handled, produce, simulated
-from tests.oracle import DEFAULT_REGIONS, Rejected, compute, decode, diff, from_exposition, section7
+from tests.oracle import DEFAULT_REGIONS, Rejected, compute, decode, diff, from_exposition
 
 pytestmark = pytest.mark.broker
 
@@ -281,8 +281,7 @@ def test_sigkill_at_random_points_then_restart_equals_an_uninterrupted_run(
     assert not orphans, f"processes outlived a SIGKILLed pulse run: {orphans}"
 
     got = from_exposition(text)
-    # the `today` window is another branch's (issue 16): not compared until it lands
-    want = section7.without_window(compute(messages, wall_ms=_now_ms()), "today")
+    want = compute(messages, wall_ms=_now_ms())
     got.late = want.late = None  # depends on how partitions interleave, not on the log
     problems = diff(got, want)
     assert not problems, f"seed {seed}, kills {kills}:\n" + "\n".join(problems[:40])
