@@ -53,6 +53,7 @@ def assemble(
     dead_letter_failures: dict[tuple[str, str], int] | None = None,
 ) -> Snapshot:
     e = engine
+    sb = e.scores
     clock = e.clock.clock_ms
     book = e.tickets
     windows = {name: _window_snapshot(e, name) for name in e.windows.names()}
@@ -120,7 +121,11 @@ def assemble(
         business_hours_open={
             ch: cal is None or cal.is_open(clock) for ch, cal in e.calendars.items()
         },
+        score_turns_total={} if sb is None else sb.turns_total(),
+        score_turns_within_total={} if sb is None else sb.within_total(),
+        score_targets={} if sb is None else sb.targets(),
     )
+
 
 
 def _open(e: Engine, priority: str) -> list[tuple[SortedList, Calendar | None]]:
@@ -155,6 +160,7 @@ def _window_snapshot(e: Engine, name: str) -> WindowSnapshot:
     requested = by("returns_requested", e.regions)
     delivered = by("orders_delivered", e.regions)
     fr, resp = e.series.first_response, e.series.response
+    score_turns, score_within = e.scores.window(name) if e.scores is not None else ({}, {})
     return WindowSnapshot(
         name=name,
         seconds=w.seconds(name),
@@ -185,6 +191,8 @@ def _window_snapshot(e: Engine, name: str) -> WindowSnapshot:
         responses_within_sla=by("responses_within_sla", e.channels),
         response_quantiles=quantiles(resp),
         response_sum_s={ch: w.value_sum(name, i) for ch, i in resp.items()},
+        score_turns=score_turns,
+        score_turns_within=score_within,
     )
 
 

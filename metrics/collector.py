@@ -119,6 +119,10 @@ class SnapshotCollector(Collector):
         yield fam("aftersales_log_resets",
                   "Times a topic's log went back (recreated, truncated, broker emptied) and "
                   "the state was rebuilt; since process start.", ["topic"], s.log_resets)
+        yield fam("aftersales_score_turns", "Conversation turns a platform score decided "
+                  "(within its limit or missed).", ["score"], s.score_turns_total)
+        yield fam("aftersales_score_turns_within", "Decided turns answered within the "
+                  "score's limit.", ["score"], s.score_turns_within_total)
 
     @staticmethod
     def _histograms(s: Snapshot) -> Iterator[Metric]:
@@ -157,9 +161,6 @@ class SnapshotCollector(Collector):
             ("aftersales_first_response_overdue_2x_tickets",
              "Unanswered tickets older than twice the channel's first-response SLA.", "channel",
              s.first_response_overdue_2x),
-            ("aftersales_response_overdue_2x_tickets",
-             "Open tickets waiting for a reply longer than twice the channel's response SLA.",
-             "channel", s.response_overdue_2x),
             ("aftersales_resolution_overdue_tickets",
              "Open tickets older than the priority's resolution SLA.", "priority",
              s.resolution_overdue),
@@ -195,6 +196,12 @@ class SnapshotCollector(Collector):
             for lab, value in data.items():
                 g.add_metric([lab], value)
             yield g
+        target = GaugeMetricFamily("aftersales_score_target",
+                                   "The configured target of each platform score (0-1).",
+                                   labels=["score"])
+        for name, value in s.score_targets.items():
+            target.add_metric([name], value)
+        yield target
 
     @staticmethod
     def _windows(s: Snapshot) -> Iterator[Metric]:
@@ -232,6 +239,10 @@ class SnapshotCollector(Collector):
         yield _window_summary(p + "response_seconds",
                               "Exact response time quantiles (every answered turn) in the "
                               "window.", ws, "responses", "response_quantiles", "response_sum_s")
+        yield labelled(p + "score_turns", "Turns a platform score decided in the window.",
+                       "score", "score_turns")
+        yield labelled(p + "score_turns_within", "Decided turns within the score's limit, "
+                       "decided in the window.", "score", "score_turns_within")
         yield labelled(p + "resolutions", "Resolutions in the window.", "priority", "resolutions")
         yield labelled(p + "resolutions_within_sla", "Resolutions within the SLA.", "priority",
                        "resolutions_within_sla")

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from itertools import product
 from typing import Any, Protocol
 
-from core.business_calendar import Calendar
 from core.business_hours import BusinessHours, today_timezone
 from core.config import Config
 from core.definitions import histogram_bounds, sla_judge
@@ -46,6 +45,7 @@ from metrics.assembly import assemble
 from metrics.clock import EventClock
 from metrics.dedupe import SeenIds
 from metrics.histogram import Histogram
+from metrics.scores import ScoreBook
 from metrics.slots import EntryCodes, SeriesLayout, WindowSlots
 from metrics.state import (
     AGENT,
@@ -73,9 +73,9 @@ class TurnListener(Protocol):
 
     def turn_opened(self, ticket_id: str, channel: str, start_ms: int) -> None: ...
 
-    def turn_answered(self, ticket_id: str, ts_ms: int) -> None: ...
+    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
 
-    def turn_closed(self, ticket_id: str, ts_ms: int) -> None: ...
+    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
 
     def advance(self, clock_ms: int) -> None: ...
 
@@ -91,25 +91,15 @@ class _EventRoute:
         self.accepted = 0
 
 
-def channel_calendar(hours: BusinessHours, channel: str) -> Calendar | None:
-    """The calendar a channel's SLAs count in; None: 24x7. ``other`` takes email's, as it
-    takes email's SLAs, unless it has one of its own."""
-    if hours.has_calendar(channel):
-        return hours.calendar(channel)
-    if channel == OTHER and hours.has_calendar("email"):
-        return hours.calendar("email")
-    return None
-
-
 class Engine:
     """Event fold. ``wall`` returns the wall clock in epoch ms (injected); ``turns``
-    (optional) follows the conversation turns."""
+    follows the conversation turns: by default the platform scores of the config
+    (:class:`~metrics.scores.ScoreBook`, None without ``scores``)."""
 
     def __init__(self, config: Config, wall: Callable[[], int],
                  turns: TurnListener | None = None) -> None:
         self.config = config
         self.wall = wall
-        self.turn_listener = turns
         self.topics = config.kafka.topics
         self.channels = (*CHANNELS, OTHER)
         self.priorities = (*PRIORITIES, OTHER)
@@ -119,7 +109,7 @@ class Engine:
         self.sla = sla = config.sla
         self.business_hours = BusinessHours(config.business_hours)
         # channel -> its calendar (None: 24x7); the SLA tables below are built from it
-        self.calendars = {c: channel_calendar(self.business_hours, c) for c in self.channels}
+        self.calendars = {c: self.business_hours.sla_calendar(c) for c in self.channels}
         self.fr_sla_ms = {c: sla.first_response(c) * 1000 for c in self.channels}
         self.response_sla_ms = {c: sla.response(c) * 1000 for c in self.channels}
         self.res_sla_ms = {p: sla.resolution(p) * 1000 for p in self.priorities}
@@ -140,6 +130,9 @@ class Engine:
                                 self.priorities, self.regions, self.reasons)
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions,
                                   [c for c in self.channels if cal[c] is not None])
+        self.scores = (ScoreBook(config.scores, self.business_hours, config.windows, today,
+                                 config.state_horizon_s * 1000) if config.scores else None)
+        self.turn_listener = turns if turns is not None else self.scores
         self.returns = ReturnBook(self.regions)
 
         self.rejected_total = dict.fromkeys(
@@ -291,7 +284,7 @@ class Engine:
                 code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
                 self._add(ts, code, seconds, self._now)
                 if self.turn_listener is not None:
-                    self.turn_listener.turn_answered(e.ticket_id, ts)
+                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now)
         return True
 
     def _message(self, e: TicketMessage) -> bool:
@@ -337,7 +330,7 @@ class Engine:
         )]
         self._count(ts, code, self._now)
         if self.turn_listener is not None and self.tickets.turn_start(t) is not None:
-            self.turn_listener.turn_closed(e.ticket_id, ts)
+            self.turn_listener.turn_closed(e.ticket_id, ts, self._now)
         self.tickets.resolve(t)
         return True
 

@@ -46,7 +46,12 @@ import heapq
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from core.business_hours import NEVER_MS, BusinessHours, Calendar, local_second_of_day
+from core.business_hours import (
+    ALWAYS_OPEN,
+    NEVER_MS,
+    BusinessHours,
+    local_second_of_day,
+)
 from core.config import ScoreConfig
 from core.events import CHANNELS, OTHER
 from metrics.windows import SlidingWindows
@@ -55,14 +60,6 @@ __all__ = ["ScoreBook"]
 
 _START, _CHAN, _PENDING, _MISSED = range(4)  # fields of an open turn's record
 _CHANNELS = (*CHANNELS, OTHER)
-
-
-def channel_calendar(hours: BusinessHours, channel: str) -> Calendar:
-    """The calendar a channel's business time is counted in; ``other`` follows email's
-    unless named itself (it takes email's SLA too)."""
-    if channel == OTHER and not hours.has_calendar(OTHER):
-        return hours.calendar("email")
-    return hours.calendar(channel)
 
 
 class _Rule:
@@ -77,7 +74,7 @@ class _Rule:
         self.lo_s, self.hi_s = span.start_s, span.end_s
         self.within_ms = int(cfg.within_s * 1000)
         self.business = cfg.clock == "business"
-        self.calendars = [channel_calendar(hours, ch) for ch in _CHANNELS]
+        self.calendars = [hours.sla_calendar(ch) or ALWAYS_OPEN for ch in _CHANNELS]
 
     def deadline(self, chan: int, start_ms: int) -> int:
         """D: a reply at t is within iff t <= D; NEVER_MS when the limit never runs out."""

@@ -19,11 +19,24 @@ from tests.test_oracle_turns import OFFICE, WALL, Log, ms
 T = "aftersales.tickets"
 
 
-def _engine(tmp_path: Path, wall: list[int]) -> tuple[Engine, Decoder]:
+# a wall-clock score on chat in the day, a business-clock one on email (office calendar)
+SCORES = [
+    {"name": "chat_1min", "channels": ["chat"], "hours": "08:00-23:00", "within_s": 60,
+     "clock": "wall", "target": 0.9},
+    {"name": "email_2h", "channels": ["email", "phone"], "hours": "00:00-24:00",
+     "within_s": 7200, "clock": "business", "target": 0.8},
+]
+
+
+def _engine(tmp_path: Path, wall: list[int],
+            scores: list[dict[str, object]] | None = None) -> tuple[Engine, Decoder]:
     conf = tmp_path / "pulse.yaml"
     # a wait across 国庆 is 8 wall days: beyond the default 7-day horizon (section7 #26)
-    conf.write_text(yaml.safe_dump({"business_hours": OFFICE, "state_horizon_s": 12 * 86400,
-                                    "sla": {"response_s": {"chat": 60, "email": 7200}}}))
+    raw: dict[str, object] = {"business_hours": OFFICE, "state_horizon_s": 12 * 86400,
+                              "sla": {"response_s": {"chat": 60, "email": 7200}}}
+    if scores is not None:
+        raw["scores"] = scores
+    conf.write_text(yaml.safe_dump(raw))
     cfg = load_config(conf)
     return Engine(cfg, lambda: wall[0]), Decoder(regions=cfg.regions)
 
@@ -121,3 +134,49 @@ def test_a_live_turn_becomes_overdue_with_no_further_event(tmp_path: Path) -> No
     snap = engine.snapshot()
     assert not snap.business_hours_open["email"]
     assert snap.business_hours_open["chat"]
+
+
+def test_platform_scores_match_the_oracle(tmp_path: Path) -> None:
+    wall = [WALL]
+    engine, dec = _engine(tmp_path, wall, SCORES)
+    log = _scenario()
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, WALL)
+        assert not isinstance(item, Rejection), item
+        engine.process(topic, item, WALL)
+    text = _exposition(engine)
+    got = from_exposition(text)
+    want = compute(log.messages, wall_ms=WALL, business_hours=OFFICE, scores=SCORES,
+                   response_sla={"chat": 60, "email": 7200}, state_horizon_s=12 * 86400)
+    assert not diff(got, want)
+    assert 'aftersales_score_turns_total{score="chat_1min"}' in text
+    assert 'aftersales_score_target{score="email_2h"} 0.8' in text
+    snap = engine.snapshot()
+    # 22:00 within, 22:05 missed (answered after 2 min), 23:59 outside the hours
+    assert snap.score_turns_total["chat_1min"] == 2
+    assert snap.score_turns_within_total["chat_1min"] == 1
+    assert snap.score_targets == {"chat_1min": 0.9, "email_2h": 0.8}
+
+
+def test_a_live_score_decides_a_missed_turn_at_its_limit(tmp_path: Path) -> None:
+    wall = [ms("2026-10-12 10:00")]  # a Monday, office open
+    engine, dec = _engine(tmp_path, wall, SCORES)
+    log = Log().created("2026-10-12 09:59:30", "C", "chat")
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, wall[0])
+        assert not isinstance(item, Rejection)
+        engine.process(topic, item, wall[0])
+    engine.tick()
+    snap = engine.snapshot()
+    assert snap.live
+    assert snap.score_turns_total["chat_1min"] == 0
+    wall[0] = ms("2026-10-12 10:00:30") - 1  # the limit not yet run out
+    engine.tick()
+    assert engine.snapshot().score_turns_total["chat_1min"] == 0
+    wall[0] += 1  # start + limit: decided missed there (a reply at that ms would revise it)
+    engine.tick()
+    snap = engine.snapshot()
+    assert snap.score_turns_total["chat_1min"] == 1
+    assert snap.score_turns_within_total["chat_1min"] == 0
+    assert snap.windows["15m"].score_turns["chat_1min"] == 1
+    assert snap.windows["today"].score_turns["chat_1min"] == 1
