@@ -101,7 +101,7 @@ def test_promtool_accepts_config_and_rules() -> None:
 
 
 def test_promtool_unit_tests_of_the_recording_rules() -> None:
-    proc = run(binary("promtool"), "test", "rules", "recording_test.yaml",
+    proc = run(binary("promtool"), "test", "rules", "recording_test.yaml", "score_30d_test.yaml",
                cwd=DEPLOY / "prometheus" / "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -210,6 +210,91 @@ def test_every_spec_metric_has_a_panel() -> None:
     assert not missing
     for metric, record in DERIVED.items():
         assert record in shown, metric
+
+
+def exposed_names() -> set[str]:
+    """Every series name one `pulse run` with the shipped config exposes (sample names of
+    counters and histograms included), from the real collectors over a short stream."""
+    from prometheus_client.metrics_core import Metric
+
+    from consumers.decode import Decoder, Rejection
+    from metrics.collector import BuildInfoCollector, SnapshotCollector
+    from metrics.engine import Engine
+    from tests.integration.helpers import simulated
+
+    wall_ms = 1_790_000_000_000
+    engine = Engine(PULSE_CFG, lambda: wall_ms)
+    decoder = Decoder(regions=PULSE_CFG.regions)
+    for topic, _key, value in simulated(PULSE_CFG, hours=2, seed=3, start_ms=wall_ms - 7_200_000):
+        item = decoder.decode(value, wall_ms)
+        if isinstance(item, Rejection):
+            engine.reject(topic, item.reason)
+        else:
+            engine.process(topic, item, wall_ms)
+    engine.tick()
+    snap = engine.snapshot()
+    families: list[Metric] = [*SnapshotCollector(lambda: snap).collect(),
+                              *BuildInfoCollector(VERSION).collect()]
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
+                "summary": ("", "_count", "_sum")}
+    names = set()
+    for fam in families:
+        names.add(fam.name)
+        names.update(fam.name + sfx for sfx in suffixes.get(fam.type, ("",)))
+        names.update(sample.name for sample in fam.samples)
+    return names
+
+
+def test_panels_and_rules_name_only_known_series() -> None:
+    """A misspelt series in a panel or a rule is not an error to PromQL, only an empty
+    graph: every aftersales series named is a recording rule or one the service exposes."""
+    known_records = set(recording_rules())
+    exposed = exposed_names()
+    assert {"aftersales_score_turns_total", "aftersales_score_target",
+            "aftersales_window_score_turns", "aftersales_first_response_seconds_bucket"} <= exposed
+    unknown = []
+    rule_exprs = [e for es in recording_rules().values() for e in es]
+    variables = [v.get("definition", "") for v in DASHBOARD["templating"]["list"]]
+    for where, es in (("panel", exprs()), ("variable", variables),
+                      ("recording rule", rule_exprs)):
+        for e in es:
+            for name in re.findall(r"\baftersales[a-z0-9_:]*", e):
+                if name not in (known_records if ":" in name else exposed):
+                    unknown.append(f"{where}: {name} in {e}")
+    assert not unknown, "\n".join(unknown)
+
+
+def test_the_platform_score_panels_read_the_30_day_record_and_the_target() -> None:
+    titles = {p["title"]: [t["expr"] for t in p.get("targets", [])] for p in panels()}
+    score30 = next(es for t, es in titles.items() if "Platform score, 30 days" in t)
+    assert score30[0] == "aftersales:score_30d:ratio"
+    assert any("aftersales_score_target" in e for e in score30)
+    today = next(es for t, es in titles.items() if "Score today" in t)
+    assert 'window="today"' in today[0]
+    assert any("aftersales_score_target" in e for e in today)
+    assert "aftersales:score_30d:ratio" in recording_rules()
+
+
+def test_shipped_scores_are_the_published_examples() -> None:
+    """deploy/pulse/pulse.yaml names the marketplaces' rules (SPEC §7), each documented as
+    an example to check; the k8s ConfigMap carries the same rules."""
+    got = {sc.name: sc for sc in PULSE_CFG.scores}
+    assert set(got) == {"taobao_3min", "douyin_3min", "jd_30s"}
+    for name in ("taobao_3min", "douyin_3min"):
+        sc = got[name]
+        assert (sc.hours, sc.within_s, sc.clock) == ("08:00-23:00", 180, "wall"), name
+        assert set(sc.channels) == {"chat", "app"}
+    jd = got["jd_30s"]
+    assert (jd.hours, jd.within_s, jd.clock) == ("09:00-23:00", 30, "wall")  # not 23:00-09:00
+    for sc in got.values():
+        assert sc.title.get("zh")
+        assert sc.title.get("en")
+        assert 0 < sc.target <= 1
+    text = (DEPLOY / "pulse" / "pulse.yaml").read_text("utf-8")
+    assert text.lower().count("an example: check your platform's current rule") == 3
+    cm = yaml.safe_load((DEPLOY / "k8s" / "configmap.yaml").read_text("utf-8"))
+    k8s_scores = yaml.safe_load(cm["data"]["pulse.yaml"])["scores"]
+    assert k8s_scores == yaml.safe_load(text)["scores"]
 
 
 def test_panel_queries_are_valid_promql(tmp_path: Path) -> None:
