@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +36,7 @@ __all__ = [
     "cn_year",
     "covered_years",
     "uncovered_years",
+    "warn_uncovered",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,10 @@ def cn_year(year: int) -> CnYear:
     if not covered:
         with _lock:
             _uncovered.add(year)
-        log.warning(
+        # a year before the library's first notice is no operator's business (the snapshot
+        # of a service that has read no event yet asks about 1970): not worth a warning
+        before = bool(covered_years()) and year < min(covered_years())
+        (log.debug if before else log.warning)(
             "holidays %s has no State Council notice for %d: calendars with holidays: cn use "
             "the statutory days of %d only (no bridging days, no makeup workdays); add the "
             "notice's dates to business_hours.extra_holidays / extra_workdays or upgrade "
@@ -99,3 +104,10 @@ def uncovered_years() -> frozenset[int]:
     """Years looked up so far that the library has no notice for (for a metric or log line)."""
     with _lock:
         return frozenset(_uncovered)
+
+
+def warn_uncovered(years: Iterable[int]) -> frozenset[int]:
+    """Look ``years`` up now and return those the library has no notice for (each logs its
+    WARNING here, once): the service asks for this year and the next at start, so an operator
+    reads the warning in December, not first at the New Year that needs the dates."""
+    return frozenset(y for y in years if not cn_year(y).covered)

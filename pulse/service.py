@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_client.registry import Collector
 
 from consumers.reader import StreamReader
+from core import cn_holidays
 from core.config import Config
 from core.snapshot import Snapshot
 from metrics.collector import BuildInfoCollector, SnapshotCollector
@@ -21,6 +23,20 @@ from pulse import __version__
 __all__ = ["Service"]
 
 log = logging.getLogger(__name__)
+
+
+def _check_holiday_coverage(config: Config, wall_ms: int) -> None:
+    """With a ``holidays: cn`` calendar, say at start which library gives China's calendar and
+    warn now (core.cn_holidays) when this year or the next has no State Council notice in it."""
+    bh = config.business_hours
+    if not any(c.holidays == "cn" for c in bh.calendars.values()):
+        return
+    year = dt.datetime.fromtimestamp(wall_ms / 1000, bh.zone).year
+    missing = cn_holidays.warn_uncovered((year, year + 1))
+    log.info("China's holidays and makeup workdays: python-holidays %s, notices %d-%d%s",
+             cn_holidays.LIBRARY_VERSION, min(cn_holidays.covered_years()),
+             max(cn_holidays.covered_years()),
+             f"; statutory days only for {sorted(missing)}" if missing else "")
 
 
 class Service:
@@ -61,6 +77,7 @@ class Service:
             consumer_overrides=consumer_overrides,
             publish_interval_s=publish_interval_s,
         )
+        _check_holiday_coverage(config, self.reader.wall())
         self.server = MetricsServer(
             self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,

@@ -9,7 +9,13 @@ import logging
 import pytest
 
 from core.business_hours import BusinessCalendar, BusinessHours, parse_business_hours
-from core.cn_holidays import LIBRARY_VERSION, cn_year, covered_years, uncovered_years
+from core.cn_holidays import (
+    LIBRARY_VERSION,
+    cn_year,
+    covered_years,
+    uncovered_years,
+    warn_uncovered,
+)
 
 
 def days(first: dt.date, last: dt.date) -> set[dt.date]:
@@ -110,3 +116,12 @@ def test_2027_spring_festival() -> None:
                      extra_workdays=["2027-02-20"])
     assert not patched.is_open_day(D(2027, 2, 9))
     assert patched.is_open_day(D(2027, 2, 20))  # a Saturday
+
+
+def test_the_years_without_a_notice_are_named_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    year = first_uncovered()
+    cn_year.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="core.cn_holidays"):
+        assert warn_uncovered((year - 1, year)) == {year}
+        assert warn_uncovered((year,)) == {year}  # cached: no second warning
+    assert [str(year) in r.getMessage() for r in caplog.records] == [True]

@@ -25,6 +25,7 @@ the makeup workday's opening; at every step every series equals the oracle at th
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -387,3 +388,23 @@ def test_section7_live_timers_fire_with_no_event(make_config) -> None:
         at("2026-10-10 10:58:31", lambda p: value(
             p, "aftersales_response_overdue_tickets", channel="email") == 1)
         assert svc.failed is None
+
+
+def test_the_service_warns_at_start_when_next_year_has_no_notice(
+    make_config, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In December the coming year's calendar is said at start, not at its New Year."""
+    from core.cn_holidays import cn_year, covered_years
+
+    last = max(covered_years())
+    december = local_ms(f"{last}-12-01 09:00:00")
+    cfg = make_config(business_hours=SECTION7["business_hours"])
+    cn_year.cache_clear()
+    with caplog.at_level(logging.INFO), Service(cfg, wall=lambda: december):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+              and r.name == "core.cn_holidays"]
+    assert len(warned) == 1
+    assert f"no State Council notice for {last + 1}" in warned[0]
+    info = [r.getMessage() for r in caplog.records if r.name == "pulse.service"]
+    assert any(f"statutory days only for [{last + 1}]" in m for m in info), info
