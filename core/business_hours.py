@@ -205,7 +205,7 @@ def _parse_calendar(name: object, body: object, key: str,
         errors.append(f'{key}.hours must be a non-empty list of "HH:MM-HH:MM"')
     else:
         for i, text in enumerate(raw_hours):
-            span = _parse_span(text, f"{key}.hours[{i}]", errors)
+            span = _parse_span(text, f"{key}.hours[{i}]", errors, wrap=True)
             if span is not None:
                 spans.append(span)
     spans.sort(key=lambda s: s.start_s)
@@ -231,8 +231,8 @@ def _parse_calendar(name: object, body: object, key: str,
 def parse_span(text: object, key: str, *, wrap: bool = False) -> Span:
     """One `"HH:MM-HH:MM"` span (e.g. a score rule's `hours`); ConfigError naming `key`.
 
-    ``wrap``: a span ending at or before its start runs past midnight (a score's
-    ``"22:00-02:00"``); its ``end_s`` is then more than a day (26:00 there)."""
+    ``wrap``: a span ending at or before its start runs past midnight (``"22:00-02:00"``,
+    opened on the day it starts); its ``end_s`` is then more than a day (26:00 there)."""
     errors: list[str] = []
     span = _parse_span(text, key, errors, wrap)
     if span is None:
