@@ -12,7 +12,7 @@ from kafka import KafkaConsumer
 from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
 from core.config import Config
-from pulse.simulator import Simulator, bad_messages, scenario
+from pulse.simulation import Simulator, bad_messages, scenario
 
 Message = tuple[str, str | None, bytes]  # (topic, key, value)
 

@@ -13,7 +13,7 @@ from consumers.decode import Decoder, Rejection
 from core.config import load_config
 from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
-from pulse.simulator import Simulator, bad_messages, scenario
+from pulse.simulation import Simulator, bad_messages, scenario
 from tests.oracle import compute, diff, from_exposition
 
 Message = tuple[str, str | None, bytes | None]

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from consumers.decode import Decoder, Rejection, parse_ts_ms
+from core.config import SlaConfig
 from core.events import (
     CATEGORIES,
     CHANNELS,
@@ -20,8 +21,7 @@ from core.events import (
     RETURN_REASONS,
     RejectReason,
 )
-from pulse.simulator import (
-    FIRST_RESPONSE_SLA_MS,
+from pulse.simulation import (
     SCENARIOS,
     ScenarioConfig,
     SimEvent,
@@ -30,6 +30,7 @@ from pulse.simulator import (
     scenario,
 )
 
+FIRST_RESPONSE_SLA_MS = {ch: 1000 * SlaConfig().first_response(ch) for ch in CHANNELS}
 START = 1_794_240_000_000  # 2026-11-10T00:00:00+08:00
 MIN = 60_000
 HOUR = 3_600_000
