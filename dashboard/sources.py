@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from core.alerting import ActiveAlert
 from core.config import SlaConfig
+from core.definitions import PEAK_RATIO_ENTER
+from core.errors import ConfigError
+from core.promotions import active_promotion as _active_promotion
+from core.promotions import promotions_from_config
 from core.snapshot import Snapshot
 
 __all__ = [
@@ -31,7 +33,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PEAK_RATIO = 3.0  # SPEC §4: the peak profile applies while the peak ratio is ≥ 3
+PEAK_RATIO = PEAK_RATIO_ENTER  # SPEC §4, used only when no evaluator decides the profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class BoardData:
     # tile → (warn, crit), or an object with light(value) -> green/amber/red (a rule's)
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     peak_periods: tuple[tuple[int, int | None], ...] = ()  # (start ms, end ms or None)
+    # the peak ratio the evaluator decided the profile on (history-aware, §4); None: none
+    peak_ratio: float | None = None
     error: str | None = None
     has_ticket_details: bool = True  # Prometheus carries no ticket ids
     has_alerts: bool = True
@@ -71,20 +75,10 @@ def profile_of(snapshot: Snapshot | None, promotion: str | None) -> str:
 def active_promotion(promotions: Any, timezone: str, clock_ms: int) -> str | None:
     """The name of the configured promotion period that contains ``clock_ms``, if any."""
     try:
-        tz = ZoneInfo(timezone)
-    except (KeyError, ValueError):
+        found = _active_promotion(promotions_from_config(promotions or (), timezone), clock_ms)
+    except ConfigError:
         return None
-    for p in promotions or ():
-        try:
-            start = datetime.fromisoformat(p.start)
-            end = datetime.fromisoformat(p.end)
-        except (AttributeError, TypeError, ValueError):
-            continue
-        start = start if start.tzinfo else start.replace(tzinfo=tz)
-        end = end if end.tzinfo else end.replace(tzinfo=tz)
-        if start.timestamp() * 1000 <= clock_ms < end.timestamp() * 1000:
-            return str(p.name)
-    return None
+    return found.name if found else None
 
 
 def first_response_sla(sla: SlaConfig | None) -> dict[str, float]:
@@ -140,20 +134,22 @@ def _periods(raw: Any) -> tuple[tuple[int, int | None], ...]:
     return tuple(out)
 
 
+def _ratio(raw: Any) -> float | None:
+    return float(raw) if isinstance(raw, int | float) else None
+
+
 class EngineSource:
     """The in-process engine (``pulse run`` / ``pulse demo``) and its alert evaluator.
 
-    ``sla`` is the service's SLA configuration; without it the evaluator's
-    ``config.sla`` is used when it has one, else the SPEC defaults.
+    ``sla`` is the service's SLA configuration (passed by ``pulse.app``); without it the
+    SPEC defaults.
     """
 
     def __init__(self, latest: Callable[[], Snapshot | None], alerting: Any = None, *,
                  sla: SlaConfig | None = None) -> None:
         self._latest = latest
         self._alerting = alerting
-        if sla is None:
-            sla = getattr(getattr(alerting, "config", None), "sla", None)
-        self._sla = first_response_sla(sla if isinstance(sla, SlaConfig) else None)
+        self._sla = first_response_sla(sla)
 
     def read(self) -> BoardData:
         snap = self._latest()
@@ -180,6 +176,7 @@ class EngineSource:
             promotion=str(promotion) if promotion else None,
             thresholds=_thresholds(_ask(a, "thresholds", profile)),
             peak_periods=_periods(_ask(a, "peak_periods")),
+            peak_ratio=_ratio(getattr(prof, "peak_ratio", None)),
             has_alerts=alerts is not None,
             first_response_sla_s=self._sla,
         )

@@ -155,7 +155,7 @@ def _window(snap: Snapshot, wanted_s: int) -> WindowSnapshot | None:
     """The configured window closest to ``wanted_s`` (windows are configurable)."""
     if not snap.windows:
         return None
-    return min(snap.windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
+    return min(snap.sliding_windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
 
 
 def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
@@ -218,17 +218,18 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
     out.append(tile("escalation_rate", esc, fmt_pct(esc),
                     f"{win(w1h)}{_SEP}{w1h.escalations}/{fmt_count(sum(w1h.tickets_created.values()))}"
                     if w1h and esc is not None else f"{win(w1h)}{_SEP}{none}"))
-    csat = w24.csat_satisfied / w24.csat_ratings if w24 and w24.csat_ratings else None
+    csat = w24.csat_share if w24 else None
     out.append(tile("csat", csat, fmt_pct(csat),
                     f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.csat_ratings)}"
                     if w24 and csat is not None else f"{win(w24)}{_SEP}{none}"))
-    nps = (100.0 * (w24.nps_promoters - w24.nps_detractors) / w24.nps_ratings
-           if w24 and w24.nps_ratings else None)
+    nps = w24.nps if w24 else None
     out.append(tile("nps", nps, "–" if nps is None else f"{nps:+.0f}",
                     f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.nps_ratings)}"
                     if w24 and nps is not None else f"{win(w24)}{_SEP}{none}"))
     prof = data.promotion or t(f"profile.{data.profile}", lang)
-    out.append(tile("peak_ratio", snap.peak_ratio, f"{snap.peak_ratio:.1f}×", prof))
+    # the ratio the alert profile was decided on, when an evaluator runs (one definition)
+    peak = snap.peak_ratio if data.peak_ratio is None else data.peak_ratio
+    out.append(tile("peak_ratio", peak, f"{peak:.1f}×", prof))
     return tuple(out)
 
 

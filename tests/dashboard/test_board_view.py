@@ -40,6 +40,7 @@ def snap() -> Snapshot:
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 6 * 3600_000, NOW_MS, rate=20,
                          surge=(NOW_MS - 3 * 3600_000, NOW_MS - 2 * 3600_000)), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 
