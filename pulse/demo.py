@@ -2,8 +2,7 @@
 
 Without ``--config`` it runs with ``pulse/demo.yaml``: email on an office-hours calendar
 with China's holidays, and the shipped platform scores (SPEC §7); customers write again
-(``ticket.message``). An engine that does not know that event type yet rejects it to the
-dead-letter topic like any unknown type, and the demo runs on.
+(``ticket.message``), so turns, customers awaiting a reply and the scores are live.
 """
 
 from __future__ import annotations

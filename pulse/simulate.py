@@ -20,7 +20,10 @@ _FINAL_FLUSH_S = 120.0  # kafka-python's delivery timeout: longer, and records e
 
 
 class LiveTraffic:
-    """Backfills ``backfill_s`` of history at full speed, then produces in real time."""
+    """Backfills ``backfill_s`` of history at full speed, then produces in real time.
+
+    ``customer_messages``: customers write again (``ticket.message``, SPEC §7); on in
+    ``pulse simulate`` and ``pulse demo``, a choice of their own for the benchmarks."""
 
     def __init__(
         self,
@@ -100,7 +103,7 @@ def run_simulate(cfg: Config, args: argparse.Namespace, stop: threading.Event) -
     traffic = LiveTraffic(
         cfg, scenario_name=args.scenario, rate=args.rate, seed=args.seed,
         backfill_s=args.backfill_hours * 3600, surge_after_s=args.surge_after,
-        surge_for_s=args.surge_for,
+        surge_for_s=args.surge_for, customer_messages=True,
     )
     n = traffic.backfill()
     print(f"backfilled {n} events; producing live ({args.scenario}, {args.rate}/min)",
