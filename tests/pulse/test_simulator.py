@@ -358,12 +358,12 @@ def test_bad_messages_are_rejected() -> None:
         next(r for r in raws if b"\xff" in r).decode()
 
 
-def test_generation_speed() -> None:
-    import time
-
+def test_a_month_is_generated_lazily() -> None:
+    """200 k events taken from a 30-day range: generated as they are asked for (how fast
+    is a measurement for bench/, not an assertion here: it flaked on a loaded machine)."""
     sim = Simulator(scenario("normal"), seed=1, start_ms=START)
-    t0 = time.perf_counter()
-    n = sum(1 for _ in itertools.islice(sim.until(START + 30 * DAY), 200_000))
-    elapsed = time.perf_counter() - t0
-    assert n == 200_000
-    assert n / elapsed > 30_000  # ≥ 1M events in well under a minute (≈130k/s measured)
+    taken = list(itertools.islice(sim.until(START + 30 * DAY), 200_000))
+    assert len(taken) == 200_000
+    assert sim.emitted == 200_000  # nothing generated beyond what was taken
+    assert all(a.ts_ms <= b.ts_ms for a, b in itertools.pairwise(taken))
+    assert taken[-1].ts_ms < START + 30 * DAY
