@@ -41,7 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from consumers.admin import ensure_topics
 from core.config import Config
 from pulse.broker import free_port
-from pulse.simulator import bad_messages
+from pulse.simulation import bad_messages
 from tests.conftest import scrape
 from tests.deploy.stack import (
     DEPLOY,
