@@ -53,9 +53,11 @@ def build_layout(refresh_s: float) -> html.Div:
             html.Div(id="clock", className="clock"),
         ]),
         html.Div(id="banner", className="banner banner-warn"),
-        html.Section(className="tiles", children=[_tile(k) for k in TILES]),
         html.Section(className="main", children=[
-            html.Div(className="charts", children=[_chart(k) for k in FIGURES]),
+            html.Div(className="left", children=[
+                html.Section(className="tiles", children=[_tile(k) for k in TILES]),
+                html.Div(className="charts", children=[_chart(k) for k in FIGURES]),
+            ]),
             html.Div(className="side", children=[
                 html.Div(className="panel alerts", children=[
                     html.Div(id="alerts-title", className="panel-title"),
@@ -106,7 +108,10 @@ def render_tickets(rows: Sequence[TicketRow]) -> list[Any]:
             html.Td(r.channel),
             html.Td(r.priority, className=f"prio prio-{r.priority}"),
             html.Td(r.region),
-            html.Td(r.age, className="age"),
+            html.Td(className="age", children=[
+                html.Span(r.age),
+                *([html.Span(r.clock, className="kind")] if r.clock else []),
+            ]),
         ])
         for r in rows
     ]

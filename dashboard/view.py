@@ -8,6 +8,7 @@ Dash layer only turns this view into components.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,13 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.alerting import ActiveAlert
-from core.snapshot import Snapshot, WindowSnapshot
+from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
 from dashboard import figures
 from dashboard.i18n import Names, fmt_count, fmt_duration, fmt_number, fmt_pct, t
-from dashboard.sources import BoardData
+from dashboard.sources import BoardData, BoardSettings, Threshold
 
 __all__ = [
-    "DEFAULT_THRESHOLDS",
+    "MAX_SCORES",
     "TILES",
     "AlertRow",
     "BannerView",
@@ -34,28 +35,13 @@ __all__ = [
 ]
 
 TILES = (
-    "unanswered", "first_response_overdue", "backlog", "first_response_p90",
-    "sla_attainment", "escalation_rate", "csat", "nps", "peak_ratio",
+    "unanswered", "first_response_overdue", "awaiting_reply", "backlog",
+    "first_response_p90", "sla_attainment", "escalation_rate",
+    "csat", "nps", "peak_ratio", "business_hours", *(f"score_{i}" for i in range(3)),
 )
-
-# (warn, crit) per tile; warn > crit means "lower is worse". first_response_p90 is
-# p90 ÷ SLA of the worst channel; rates are ratios; nps is a score; overdue counts the
-# tickets past 2× their SLA (the FirstResponseOverdue2x rule); return_rate is a region's
-# excess over the overall rate. The alert rules' own tile thresholds take precedence.
-DEFAULT_THRESHOLDS: Mapping[str, Mapping[str, tuple[float, float]]] = {
-    "normal": {
-        "unanswered": (50, 150), "overdue": (1, 1), "backlog": (1500, 3000),
-        "first_response_p90": (0.8, 1.0), "sla_attainment": (0.95, 0.92),
-        "escalation_rate": (0.08, 0.10), "csat": (0.85, 0.75), "nps": (30, 0),
-        "peak_ratio": (2.0, 3.0), "consumer_lag": (1000, 1000), "return_rate": (0.10, 0.15),
-    },
-    "peak": {
-        "unanswered": (150, 450), "overdue": (1, 1), "backlog": (4500, 9000),
-        "first_response_p90": (0.9, 1.2), "sla_attainment": (0.92, 0.85),
-        "escalation_rate": (0.10, 0.15), "csat": (0.80, 0.70), "nps": (20, 0),
-        "peak_ratio": (3.0, 5.0), "consumer_lag": (5000, 5000), "return_rate": (0.10, 0.15),
-    },
-}
+MAX_SCORES = 3  # score tiles on the screen; the shipped config has three platform rules
+COMPACT_ALERTS = 5  # more firing rows than this: one line each, without the description
+_LAG_HIGH = 1000  # messages: the banner's own bound without a rule or dashboard.lag_high_messages
 _SEP = "\u2009·\u2009"  # thin spaces: tile subs are narrow
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -68,7 +54,6 @@ class Settings:
     stale_after_s: float = 300.0
     lag_high_messages: int | None = None  # None: the profile's consumer_lag threshold
     display_names: Mapping[str, str] = field(default_factory=dict)
-    max_alerts: int = 4  # as many as the panel shows at 1920×1080; the rest are counted
     act_now_rows: int = 10
 
 
@@ -78,13 +63,13 @@ class TileView:
     label: str
     value: str
     sub: str
-    level: str  # "ok" | "warn" | "crit" | "none"
+    level: str  # "ok" | "warn" | "crit" | "none" | "closed" (outside business hours) | "hidden"
 
     @property
     def size(self) -> str:
         """``""``, ``long`` or ``longer``: smaller type so a long value is never cut."""
         em = sum(1.0 if ord(c) > 0x2E80 else 0.3 if c in ",.:" else 0.6 for c in self.value)
-        return "" if em <= 3.1 else "long" if em <= 3.9 else "longer"
+        return "" if em <= 2.7 else "long" if em <= 3.5 else "longer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +98,7 @@ class TicketRow:
     region: str
     age: str
     level: str
+    clock: str = ""  # "营业时间" / "business time" when the age counts business time only
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +113,8 @@ class BoardView:
     panel_titles: Mapping[str, str]
     alerts_title: str
     alerts: tuple[AlertRow, ...]
-    alerts_note: str  # "no alerts", "3 more", "unavailable" or ""
+    alerts_note: str  # "no alerts", "unavailable" or ""
+    alerts_compact: bool  # many firing: one line per alert, every one of them shown
     act_title: str
     act_header: tuple[str, ...]
     act_now: tuple[TicketRow, ...]
@@ -137,18 +124,11 @@ class BoardView:
 _LIGHTS = {"green": "ok", "amber": "warn", "red": "crit"}
 
 
-def level(value: float | None, th: Any) -> str:
-    """Traffic light of ``value`` against ``(warn, crit)`` (warn > crit: lower is worse),
-    or against a rule's own ``light(value)`` when the evaluator supplies one."""
+def level(value: float | None, th: Threshold | None) -> str:
+    """Traffic light of ``value`` against the rule's own bounds; ``none`` without one."""
     if value is None or th is None:
         return "none"
-    light = getattr(th, "light", None)
-    if callable(light):
-        return _LIGHTS.get(str(light(value)), "none")
-    warn, crit = th
-    if warn <= crit:
-        return "crit" if value >= crit else "warn" if value >= warn else "ok"
-    return "crit" if value <= crit else "warn" if value <= warn else "ok"
+    return _LIGHTS.get(th.light(value), "none")
 
 
 def _window(snap: Snapshot, wanted_s: int) -> WindowSnapshot | None:
@@ -158,28 +138,107 @@ def _window(snap: Snapshot, wanted_s: int) -> WindowSnapshot | None:
     return min(snap.windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
 
 
+def _closed(snap: Snapshot) -> set[str]:
+    """Channels whose business-hours calendar is closed at the clock."""
+    return {ch for ch, is_open in snap.business_hours_open.items() if not is_open}
+
+
+def _per_channel(counts: Mapping[str, int], closed: set[str], lang: str,
+                 name: Names) -> str:
+    """``电话 3 · 邮件 2 休息中``: every channel with a count, none left out."""
+    return _SEP.join(
+        f"{name(ch)} {fmt_count(n)}" + (f" {t('hours.closed', lang)}" if ch in closed else "")
+        for ch, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n
+    )
+
+
+def _overdue_light(counts: Mapping[str, int], counts_2x: Mapping[str, int],
+                   closed: set[str], th: Threshold | None) -> str:
+    """Red past 2x the SLA (the rule's bounds), amber past 1x — open channels only: a
+    closed channel's clock is stopped, its tile says so instead of turning red."""
+    total: int = sum(counts.values())
+    open_n: int = sum(n for ch, n in counts.items() if ch not in closed)
+    open_2x: int = sum(n for ch, n in counts_2x.items() if ch not in closed)
+    if total and not open_n:
+        return "closed"
+    light = level(open_2x, th)
+    return "warn" if open_n and light in ("ok", "none") else light
+
+
+def _score_tiles(snap: Snapshot, lang: str, settings: BoardSettings,
+                 th: Mapping[str, Threshold]) -> list[TileView]:
+    """Each platform score for ``today`` against its target (titles from config.scores)."""
+    today = snap.windows.get("today")
+    titles = {sc.name: sc for sc in settings.scores}
+    names = [sc.name for sc in settings.scores] or sorted(snap.score_targets)
+    out: list[TileView] = []
+    for i in range(MAX_SCORES):
+        key = f"score_{i}"
+        if i >= len(names):
+            out.append(TileView(key, "", "", "", "hidden"))
+            continue
+        score = names[i]
+        conf = titles.get(score)
+        label = (conf.title.get(lang) if conf else None) or score
+        target = snap.score_targets.get(score, conf.target if conf else None)
+        turns = today.score_turns.get(score, 0) if today else 0
+        within = today.score_turns_within.get(score, 0) if today else 0
+        value = within / turns if turns else None
+        if value is None or target is None:
+            light = "none"
+        elif "score" in th:
+            light = level(value, th["score"])
+        else:  # the configured target is the platform's bar, not a copied threshold
+            light = "crit" if value < target else "ok"
+        sub = _SEP.join(x for x in (
+            f"{t('sub.target', lang)} {fmt_pct(target, 0)}" if target is not None else "",
+            f"{t('sub.decided', lang)} {fmt_count(turns)}" if today else t("sub.no_today", lang),
+        ) if x)
+        out.append(TileView(key, label, fmt_pct(value), sub, light))
+    return out
+
+
+def _hours_tile(snap: Snapshot, lang: str, name: Names,
+                settings: BoardSettings) -> TileView:
+    """How many channels are open now, naming the closed ones."""
+    label = t("tile.business_hours", lang)
+    with_calendar = sorted(set(snap.business_hours_open) | set(settings.business_hours.channels))
+    if not with_calendar:
+        return TileView("business_hours", label, t("hours.always", lang),
+                        t("hours.no_calendar", lang), "none")
+    is_open = {ch: snap.business_hours_open.get(ch, True) for ch in with_calendar}
+    closed = [ch for ch in with_calendar if not is_open[ch]]
+    n_open = len(with_calendar) - len(closed)
+    sub = (_SEP.join(f"{name(ch)} {t('hours.closed', lang)}" for ch in closed) if closed
+           else _SEP.join(f"{name(ch)} {t('hours.open', lang)}" for ch in with_calendar))
+    return TileView("business_hours", label, f"{n_open}/{len(with_calendar)}", sub,
+                    "closed" if closed else "ok")
+
+
 def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
-           sla: Mapping[str, float], th: Mapping[str, Any]) -> tuple[TileView, ...]:
+           sla: Mapping[str, float], th: Mapping[str, Threshold]) -> tuple[TileView, ...]:
     def tile(key: str, value: float | None, text: str, sub: str,
              light: str | None = None) -> TileView:
         return TileView(key, t(f"tile.{key}", lang), text, sub,
                         light or level(value, th.get(key)))
 
     if snap is None:
-        return tuple(TileView(k, t(f"tile.{k}", lang), "–", "", "none") for k in TILES)
+        return tuple(TileView(k, t(f"tile.{k}", lang) if not k.startswith("score_") else "",
+                              "–", "", "none") for k in TILES)
     none = t("sub.none", lang)
+    closed = _closed(snap)
     unanswered = sum(snap.unanswered.values())
     oldest = max(snap.oldest_unanswered_age_s.values(), default=0.0)
     overdue = sum(snap.first_response_overdue.values())
-    overdue_2x = sum(getattr(snap, "first_response_overdue_2x", {}).values())
-    # red with the FirstResponseOverdue2x rule (2× SLA), amber for any ticket past 1× SLA
-    overdue_light = level(overdue_2x, th.get("overdue"))
-    if overdue_light == "ok" and overdue:
-        overdue_light = "warn"
-    by_channel = _SEP.join(
-        f"{name(ch)} {n}" for ch, n in sorted(snap.first_response_overdue.items(),
-                                               key=lambda kv: -kv[1]) if n
-    )
+    overdue_light = _overdue_light(snap.first_response_overdue, snap.first_response_overdue_2x,
+                                   closed, th.get("overdue"))
+    awaiting = sum(snap.awaiting_reply.values())
+    waited = max(snap.oldest_awaiting_reply_age_s.values(), default=0.0)
+    late = sum(snap.response_overdue.values())
+    awaiting_light = _overdue_light(snap.response_overdue, snap.response_overdue_2x, closed,
+                                    th.get("response_overdue"))
+    if not late and awaiting_light == "none":
+        awaiting_light = level(awaiting, th.get("awaiting_reply"))
     res_overdue = sum(snap.resolution_overdue.values())
     p1 = sum(v for (p, _c, _r), v in snap.backlog.items() if p == "P1")
     w15, w1h, w24 = _window(snap, 900), _window(snap, 3600), _window(snap, 86400)
@@ -187,10 +246,17 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
     out = [
         tile("unanswered", unanswered, fmt_count(unanswered),
              f"{t('sub.oldest', lang)} {fmt_duration(oldest, lang)}" if unanswered else ""),
-        tile("first_response_overdue", overdue, fmt_count(overdue), by_channel, overdue_light),
+        tile("first_response_overdue", overdue, fmt_count(overdue),
+             _per_channel(snap.first_response_overdue, closed, lang, name), overdue_light),
+        tile("awaiting_reply", awaiting, fmt_count(awaiting), _SEP.join(x for x in (
+            f"{t('sub.res_overdue', lang)} "
+            f"{_per_channel(snap.response_overdue, closed, lang, name)}" if late else "",
+            f"{t('sub.oldest', lang)} {fmt_duration(waited, lang)}" if awaiting else "",
+        ) if x), awaiting_light),
         tile("backlog", snap.total_backlog, fmt_count(snap.total_backlog),
              f"P1 {fmt_count(p1)}{_SEP}{t('sub.res_overdue', lang)} {fmt_count(res_overdue)}"),
     ]
+
     def win(w: WindowSnapshot | None) -> str:
         return fmt_duration(w.seconds, lang) if w else ""
 
@@ -229,11 +295,15 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
                     if w24 and nps is not None else f"{win(w24)}{_SEP}{none}"))
     prof = data.promotion or t(f"profile.{data.profile}", lang)
     out.append(tile("peak_ratio", snap.peak_ratio, f"{snap.peak_ratio:.1f}×", prof))
+    out.append(_hours_tile(snap, lang, name, data.settings))
+    out.extend(_score_tiles(snap, lang, data.settings, th))
     return tuple(out)
 
 
+
+
 def _banner(data: BoardData, snap: Snapshot | None, lang: str, s: Settings,
-            th: Mapping[str, Any]) -> BannerView:
+            th: Mapping[str, Threshold]) -> BannerView:
     """Red when the data is stale or the consumer is behind, saying which."""
     if data.error:
         return BannerView("crit", ("source",), t("banner.source", lang, error=data.error[:120]))
@@ -243,9 +313,10 @@ def _banner(data: BoardData, snap: Snapshot | None, lang: str, s: Settings,
     if not snap.broker_up:
         problems.append(("broker", t("banner.broker", lang)))
     lag = sum(snap.consumer_lag.values())
-    pair = th.get("consumer_lag")
-    lag_high = s.lag_high_messages or (pair[1] if isinstance(pair, tuple) else 1000.0)
-    if snap.ready and lag >= lag_high:
+    rule = th.get("consumer_lag")
+    behind = (lag >= s.lag_high_messages if s.lag_high_messages
+              else rule.light(lag) == "red" if rule is not None else lag >= _LAG_HIGH)
+    if snap.ready and behind:
         problems.append(("lag", t("banner.lag", lang, lag=fmt_count(lag))))
     age = snap.last_event_age_s
     if snap.live and (age is None or age >= s.stale_after_s):
@@ -269,18 +340,47 @@ def _fmt_time(ms: int, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return datetime.fromtimestamp(ms / 1000.0, tz=zone).strftime(fmt)
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _localise(text: str, labels: tuple[tuple[str, str], ...], name: Names) -> str:
+    """Label values inside a rule's text in the board language: ``app 渠道`` → ``移动端渠道``."""
+    values = {v for _k, v in labels}
+    if not values:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        return name(m.group(0)) if m.group(0) in values else m.group(0)
+
+    out = _WORD.sub(sub, text)
+    return re.sub(r"(?<=[^\x00-\x7f]) (?=[\u4e00-\u9fff])", "", out) if name.lang == "zh" else out
+
+
 def _alert_rows(alerts: tuple[ActiveAlert, ...], clock_ms: int, lang: str,
                 name: Names) -> list[AlertRow]:
-    rows = []
+    """Every firing alert, most severe first; episodes of one rule share a row (their
+    labels joined), so a surge of per-channel episodes cannot push another rule off."""
+    groups: dict[tuple[str, str], list[ActiveAlert]] = {}
     for a in sorted(alerts, key=lambda a: (_SEVERITY_ORDER.get(a.severity, 3), a.since_ms,
                                            a.name, a.labels)):
-        label_text = " ".join(name(v) for _k, v in a.labels)
-        title = a.summary(lang) or a.name
+        groups.setdefault((a.name, a.severity), []).append(a)
+    rows = []
+    join = "、" if lang == "zh" else ", "
+    for episodes in groups.values():
+        a = episodes[0]
+        title = _localise(a.summary(lang) or a.name, a.labels, name)
+        own = " ".join(name(v) for _k, v in a.labels)
+        if own and not all(name(v) in title for _k, v in a.labels):
+            title = f"{title} · {own}"
+        others = join.join(" ".join(name(v) for _k, v in e.labels) or e.name
+                           for e in episodes[1:])
+        if others:
+            title = f"{title} · {t('alerts.also', lang)} {others}"
         rows.append(AlertRow(
             severity=a.severity if a.severity in _SEVERITY_ORDER else "info",
             severity_text=name(a.severity),
-            name=f"{title} · {label_text}" if label_text else title,
-            description=a.description(lang),
+            name=title,
+            description=_localise(a.description(lang), a.labels, name),
             since=f"{t('alerts.since', lang)} {fmt_duration((clock_ms - a.since_ms) / 1000, lang)}",
             value=(_fmt_unit(a.value, a, lang) if math.isnan(a.threshold) else
                    f"{_fmt_unit(a.value, a, lang)} {a.comparison} "
@@ -307,17 +407,34 @@ def _fmt_unit(x: float, a: ActiveAlert, lang: str) -> str:
     return fmt_number(x)
 
 
-def _ticket_rows(snap: Snapshot, lang: str, name: Names, limit: int) -> tuple[TicketRow, ...]:
+def _ticket_rows(tickets: tuple[ActionTicket, ...], lang: str, name: Names,
+                 limit: int) -> tuple[TicketRow, ...]:
+    """The act-now list as sent (most urgent first), at most ``limit``; the age is judged
+    in business time where the channel has a calendar (what the SLA counts)."""
     rows = []
-    for a in snap.act_now[:limit]:
-        ratio = a.age_s / a.sla_s if a.sla_s else 0.0
+    for a in tickets[:limit]:
+        age = a.age_s if a.business_age_s is None else a.business_age_s
+        ratio = age / a.sla_s if a.sla_s else 0.0
         rows.append(TicketRow(
             ticket_id=a.ticket_id, kind=t(f"act.kind.{a.kind}", lang), channel=name(a.channel),
             priority=a.priority, region=name(a.region),
-            age=f"{fmt_duration(a.age_s, lang)} / {fmt_duration(a.sla_s, lang)}",
+            age=f"{fmt_duration(age, lang)} / {fmt_duration(a.sla_s, lang)}",
             level="crit" if ratio >= 2 else "warn" if ratio >= 1 else "ok",
+            clock="" if a.business_age_s is None else t("act.business", lang),
         ))
     return tuple(rows)
+
+
+def _red_from(th: Threshold | None) -> float | None:
+    """Where a rising threshold turns red, found through ``light`` alone (bisection on
+    0..10): the return-rate chart draws the rule's line without knowing its fields."""
+    if th is None or th.light(10.0) != "red" or th.light(0.0) == "red":
+        return None
+    lo, hi = 0.0, 10.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if th.light(mid) == "red" else (mid, hi)
+    return round(hi, 6)
 
 
 def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = None) -> BoardView:
@@ -326,29 +443,25 @@ def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = No
     name = Names(lang, s.display_names)
     snap = data.snapshot
     sla_s = data.first_response_sla_s
-    th = {**DEFAULT_THRESHOLDS.get(data.profile, DEFAULT_THRESHOLDS["normal"]),
-          **data.thresholds}
+    th = data.thresholds
     clock_ms = snap.clock_ms if snap is not None else 0
-    all_alerts = _alert_rows(data.alerts, clock_ms, lang, name)
-    shown = tuple(all_alerts[: s.max_alerts])
+    shown = tuple(_alert_rows(data.alerts, clock_ms, lang, name))
     if not data.has_alerts:
         alerts_note = t("alerts.unavailable", lang)
-    elif not all_alerts:
+    elif not shown:
         alerts_note = t("alerts.none", lang)
-    elif len(all_alerts) > len(shown):
-        alerts_note = t("alerts.more", lang, n=len(all_alerts) - len(shown))
     else:
         alerts_note = ""
-    tickets = _ticket_rows(snap, lang, name, s.act_now_rows) if snap is not None else ()
+    tickets = _ticket_rows(snap.act_now, lang, name, s.act_now_rows) if snap is not None else ()
     if not data.has_ticket_details:
         act_note = t("act.unavailable", lang)
+    elif data.act_now_missing:
+        act_note = t("act.missing", lang, n=len(data.act_now_missing),
+                     which=", ".join(data.act_now_missing[:3]))
     else:
         act_note = "" if tickets else t("act.none", lang)
-    excess = th.get("return_rate")
-    excess_crit = (getattr(excess, "red", None) if not isinstance(excess, tuple)
-                   else excess[1])
     figs = figures.build_figures(snap, data, lang, name, sla_s, s.timezone,
-                                 float(excess_crit) if excess_crit is not None else 0.15)
+                                 _red_from(th.get("return_rate")))
     return BoardView(
         lang=lang,
         title=name.title(),
@@ -361,6 +474,7 @@ def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = No
         alerts_title=t("alerts.title", lang),
         alerts=shown,
         alerts_note=alerts_note,
+        alerts_compact=len(shown) > COMPACT_ALERTS,
         act_title=t("act.title", lang),
         act_header=tuple(t(f"act.{k}", lang)
                          for k in ("ticket", "channel", "priority", "region", "age")),

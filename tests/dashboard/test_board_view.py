@@ -14,7 +14,7 @@ from conftest import NOW_MS
 from core.alerting import ActiveAlert
 from core.snapshot import ActionTicket, Snapshot
 from dashboard.i18n import _LABELS, Names, fmt_duration, lang_from_search, t
-from dashboard.sources import BoardData, EngineSource
+from dashboard.sources import BoardData, Bounds, EngineSource
 from dashboard.view import TILES, build_view, level
 
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
@@ -48,14 +48,27 @@ def tiles(view: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("value", "pair", "expected"), [
-    (None, (1, 2), "none"), (0.5, None, "none"),
-    (0, (1, 5), "ok"), (1, (1, 5), "warn"), (4.9, (1, 5), "warn"), (5, (1, 5), "crit"),
-    (0.96, (0.95, 0.92), "ok"), (0.95, (0.95, 0.92), "warn"), (0.92, (0.95, 0.92), "crit"),
+    (None, Bounds(1, 2), "none"), (0.5, None, "none"),
+    (0, Bounds(1, 5), "ok"), (1, Bounds(1, 5), "warn"), (4.9, Bounds(1, 5), "warn"),
+    (5, Bounds(1, 5), "crit"),
+    (0.96, Bounds(0.95, 0.92), "ok"), (0.95, Bounds(0.95, 0.92), "warn"),
+    (0.92, Bounds(0.95, 0.92), "crit"),
     (0.5, SimpleNamespace(light=lambda v: "amber"), "warn"),
     (0.5, SimpleNamespace(light=lambda v: "red"), "crit"),
 ])
 def test_level_against_warn_and_crit(value: float | None, pair: Any, expected: str) -> None:
     assert level(value, pair) == expected
+
+
+@pytest.fixture(scope="module")
+def rules() -> Any:
+    """The shipped rule file's evaluator: the one source of the tiles' bounds."""
+    from alerts.alerting import Alerting
+    from core.config import load_config
+
+    alerting = Alerting.from_config(load_config())
+    yield alerting
+    alerting.close()
 
 
 def test_tiles_show_what_the_snapshot_holds(snap: Snapshot) -> None:
@@ -79,30 +92,47 @@ def test_tiles_show_what_the_snapshot_holds(snap: Snapshot) -> None:
                                              "email": 86400}.get(kv[0], 86400))
     assert tv["first_response_p90"].value == fmt_duration(worst[1][0.9], "en")
     assert tv["first_response_p90"].sub.startswith("15m\u2009·\u2009" + worst[0])
-    assert all(tile.level in ("ok", "warn", "crit") for tile in view.tiles)
+    # no evaluator: no rule bounds, so no traffic lights (the board copies no thresholds)
+    assert tv["sla_attainment"].level == "none"
+
+
+def test_lights_come_from_the_rule_file(snap: Snapshot, rules: Any) -> None:
+    view = build_view(EngineSource(lambda: snap, rules).read(), "en")
+    tv = tiles(view)
+    for key in ("sla_attainment", "escalation_rate", "peak_ratio"):
+        th = rules.thresholds("normal")[key]
+        assert th.light(0.0) in ("green", "amber", "red")
+        assert tv[key].level in ("ok", "warn", "crit"), key
+    att = snap.windows["15m"].first_response_sla_attainment
+    want = {"green": "ok", "amber": "warn", "red": "crit"}[
+        rules.thresholds("normal")["sla_attainment"].light(att)]
+    assert tv["sla_attainment"].level == want
 
 
 def test_thresholds_follow_the_profile(snap: Snapshot) -> None:
     # the same unanswered count is red under normal and green under the peak thresholds
     data = dataclasses.replace(EngineSource(lambda: snap).read(),
-                               thresholds={"unanswered": (10**6, 10**7)})
+                               thresholds={"unanswered": Bounds(10**6, 10**7)})
     assert tiles(build_view(data))["unanswered"].level == "ok"
-    data = dataclasses.replace(data, thresholds={"unanswered": (0, 1)})
+    data = dataclasses.replace(data, thresholds={"unanswered": Bounds(0, 1)})
     assert tiles(build_view(data))["unanswered"].level == "crit"
 
 
-def test_overdue_tile_red_only_past_twice_the_sla(snap: Snapshot) -> None:
+def test_overdue_tile_red_only_past_twice_the_sla(snap: Snapshot, rules: Any) -> None:
     one = dataclasses.replace(snap, first_response_overdue={"chat": 3},
                               first_response_overdue_2x={"chat": 0})
     two = dataclasses.replace(one, first_response_overdue_2x={"chat": 1})
-    assert tiles(build_view(BoardData(one)))["first_response_overdue"].level == "warn"
-    assert tiles(build_view(BoardData(two)))["first_response_overdue"].level == "crit"
+    th = rules.thresholds("normal")
+    assert tiles(build_view(BoardData(one, thresholds=th)))[
+        "first_response_overdue"].level == "warn"
+    assert tiles(build_view(BoardData(two, thresholds=th)))[
+        "first_response_overdue"].level == "crit"
 
 
 def test_peak_tile_names_the_profile_or_promotion(snap: Snapshot) -> None:
     alerting = SimpleNamespace(
-        active_alerts=lambda: (), thresholds=lambda p: {},
-        profile=SimpleNamespace(name="peak", promotion="双11"))
+        active_alerts=lambda: (), thresholds=lambda p: {}, peak_periods=lambda: (),
+        profile=SimpleNamespace(name="peak", reason="promotion", promotion="双11"))
     data = EngineSource(lambda: snap, alerting).read()
     assert (data.profile, data.promotion) == ("peak", "双11")
     view = build_view(data, "en")
@@ -171,11 +201,20 @@ def test_alert_rows_in_the_board_language(snap: Snapshot) -> None:
     assert zh.alerts[1].name == "退货率偏高 · 华南"
 
 
-def test_alert_list_overflow_and_absence(snap: Snapshot) -> None:
-    many = tuple(make_alert(name=f"A{i}", since_ms=snap.clock_ms - i) for i in range(9))
-    view = build_view(BoardData(snap, alerts=many), "en")
-    assert len(view.alerts) == 4
-    assert view.alerts_note == "5 more"
+def test_every_firing_alert_is_listed_compacted_by_severity(snap: Snapshot) -> None:
+    """Seen in a surge: the staffing "peak" alert hid under "2 more". Every rule gets a
+    row, most severe first; many rows turn compact rather than being cut."""
+    many = tuple(make_alert(name=f"A{i}", severity=("critical", "warning")[i % 2],
+                            since_ms=snap.clock_ms - i) for i in range(9))
+    peak = make_alert(name="PeakTraffic", severity="info", summary_en="Peak started")
+    view = build_view(BoardData(snap, alerts=(peak, *many)), "en")
+    assert len(view.alerts) == 10
+    assert view.alerts[-1].name == "Peak started"
+    order = [r.severity for r in view.alerts]
+    assert order == sorted(order, key=["critical", "warning", "info"].index)
+    assert view.alerts_compact
+    assert view.alerts_note == ""
+    assert not build_view(BoardData(snap, alerts=many[:3]), "en").alerts_compact
     assert build_view(BoardData(snap), "en").alerts_note == "No active alerts"
     assert build_view(BoardData(snap, has_alerts=False), "en").alerts_note == "Alerts unavailable"
 
@@ -189,6 +228,7 @@ def test_act_now_rows_at_most_ten(snap: Snapshot) -> None:
     assert (row.ticket_id, row.channel, row.priority, row.region) == ("T0", "chat", "P2", "East")
     assert row.age == "1m / 30s"
     assert row.level == "crit"
+    assert row.kind == "first reply"
     assert build_view(BoardData(snap, has_ticket_details=False), "en").act_note.startswith(
         "This data source")
 
