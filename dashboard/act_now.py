@@ -95,8 +95,9 @@ def merge(lists: Iterable[tuple[ActionTicket, ...]], limit: int = MAX_TICKETS
             seen = best.get(a.ticket_id)
             if seen is None or urgency(a) > urgency(seen):
                 best[a.ticket_id] = a
-    return tuple(sorted(best.values(), key=lambda a: (-urgency(a), -a.age_s, a.ticket_id))
-                 [:limit])
+    # the engine's own order (worst age ÷ SLA first, then id): one replica or many, the
+    # same list
+    return tuple(sorted(best.values(), key=lambda a: (-urgency(a), a.ticket_id))[:limit])
 
 
 def act_now_app(latest: Callable[[], Snapshot | None]
