@@ -291,7 +291,8 @@ class PrometheusSource:
         """The ``/act-now`` URLs of the replicas Prometheus scrapes and finds up."""
         jobs = self._jobs
         if jobs is None:
-            jobs = {lab.get("job", "") for lab, _v in self.query("aftersales_build_info")}
+            jobs = {lab.get("job", "") for lab, _v in
+                    self.query("max by (job) (aftersales_build_info)")}
         return act_now.replica_urls(self._get("/api/v1/targets", state="active"), jobs)
 
     def act_now(self) -> tuple[tuple[ActionTicket, ...], tuple[str, ...]]:
