@@ -53,11 +53,13 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
     warm = 1000
     build_open(engine, decoder, topic, warm, make, start_ms=start - 60_000, end_ms=start - 1,
                first=10**9)
+    engine.tick()
     engine.snapshot()
     rss0 = settled_rss()
     if trace:
         tracemalloc.start(1)
     t = build_open(engine, decoder, topic, n, make, start_ms=start, end_ms=end)
+    engine.tick()
     engine.snapshot()
     rss1 = settled_rss()
     out: dict[str, object] = {

@@ -119,6 +119,7 @@ class StreamReader:
         self.log_resets: dict[str, int] = dict.fromkeys(config.kafka.topics, 0)
         self._watch = LogWatch()
         self._resetting: set[str] = set()  # topics counted since the service was last ready
+        self._resets_view = MappingProxyType(dict(self.log_resets))  # what snapshots carry
         self._log_start_checked = 0.0
         self._ids_wanted_ms = 0.0  # a rebuild is ready once topic ids this new were checked
         self._reset_at: dict[str, float] = {}  # topic -> when its last reset was counted
@@ -342,14 +343,13 @@ class StreamReader:
         return int(waiting) if waiting is not None else self._fetch_position(tp)
 
     def _snapshot(self) -> Snapshot:
+        self.engine.tick()
         snap = self.engine.snapshot(
             ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
             dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
         )
-        snap = replace(snap, rebuilds=self.rebuilds,
-                       log_resets=MappingProxyType(dict(self.log_resets)))
-        if self._offsets:
-            snap = replace(snap, consumer_offsets=self._offsets)
+        snap = replace(snap, rebuilds=self.rebuilds, log_resets=self._resets_view,
+                       consumer_offsets=self._offsets)
         self._last_publish = time.monotonic()
         self._publish(snap)
         if self.ready:
@@ -530,6 +530,7 @@ class StreamReader:
             if now - self._reset_at.get(topic, -_RESET_EPISODE_S) >= _RESET_EPISODE_S:
                 self._reset_at[topic] = now
                 self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
+                self._resets_view = MappingProxyType(dict(self.log_resets))
         fresh = [r for r in found if not r.echo]
         if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
             for r in found:

@@ -29,6 +29,7 @@ from core.business_calendar import (
     next_local_midnight_ms,
 )
 from core.errors import ConfigError
+from core.events import OTHER
 
 __all__ = [
     "ALWAYS_OPEN",
@@ -303,6 +304,14 @@ class BusinessHours:
     def has_calendar(self, channel: str) -> bool:
         """Whether the channel counts business time (else its SLAs run 24x7)."""
         return channel in self._by_channel
+
+    def sla_calendar(self, channel: str) -> Calendar | None:
+        """The calendar a channel's SLAs and scores count in; None: 24x7. ``other`` takes
+        email's, as it takes email's SLAs, unless it has one of its own."""
+        cal = self._by_channel.get(channel)
+        if cal is None and channel == OTHER:
+            cal = self._by_channel.get("email")
+        return cal
 
     @property
     def channels(self) -> frozenset[str]:

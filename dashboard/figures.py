@@ -102,7 +102,7 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
     series = tuple(m for m in snap.arrivals_per_minute if m[0] + 60000 <= snap.clock_ms)
     if not series:
         return _empty(lang)
-    w24 = max(snap.windows.values(), key=lambda w: w.seconds, default=None)
+    w24 = max(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     mean = (sum(w24.tickets_created.values()) / (w24.seconds / 60.0)) if w24 else 0.0
     xs = [_local(m, zone) for m, _ in series]
     ys = [n for _, n in series]
@@ -142,7 +142,7 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
 
 
 def _returns(snap: Snapshot, lang: str, name: Names, excess: float | None) -> dict[str, Any]:
-    w = max(snap.windows.values(), key=lambda w: w.seconds, default=None)
+    w = max(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     if w is None or not w.return_rate:
         return _empty(lang)
     overall = w.return_rate.get("all")
@@ -213,7 +213,7 @@ def _backlog(snap: Snapshot, lang: str, name: Names) -> dict[str, Any]:
 
 def _first_response(snap: Snapshot, lang: str, name: Names,
                     sla: Mapping[str, float]) -> dict[str, Any]:
-    w = min(snap.windows.values(), key=lambda w: w.seconds, default=None)
+    w = min(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     if w is None or not w.first_response_quantiles:
         return _empty(lang)
     traces: list[dict[str, Any]] = []

@@ -10,30 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from core.alerting import ActiveAlert
-from core.business_hours import BusinessHoursConfig
+from core.alerting import ActiveAlert, AlertView
+from core.business_hours import BusinessHours, BusinessHoursConfig
 from core.config import Config, ScoreConfig, SlaConfig
+from core.definitions import PEAK_RATIO_ENTER
+from core.errors import ConfigError
+from core.events import CHANNELS, OTHER
+from core.promotions import active_promotion as _active_promotion
+from core.promotions import promotions_from_config
 from core.snapshot import Snapshot
 
 __all__ = [
     "PEAK_RATIO",
-    "AlertState",
     "BoardData",
     "BoardSettings",
     "BoardSource",
     "Bounds",
     "EngineSource",
-    "ProfileInfo",
     "Threshold",
     "active_promotion",
     "profile_of",
 ]
 
-PEAK_RATIO = 3.0  # SPEC §4: the peak profile applies while the peak ratio is ≥ 3
+PEAK_RATIO = PEAK_RATIO_ENTER  # SPEC §4, used only when no evaluator decides the profile
 
 
 class Threshold(Protocol):
@@ -42,34 +43,6 @@ class Threshold(Protocol):
     def light(self, value: float | None) -> str:
         """``green``, ``amber``, ``red``, or ``none`` when there is no value."""
         ...
-
-
-class ProfileInfo(Protocol):
-    """The alert profile in force: ``normal`` or ``peak``, why, and the promotion if any."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def reason(self) -> str | None: ...
-
-    @property
-    def promotion(self) -> str | None: ...
-
-
-class AlertState(Protocol):
-    """What the board reads from the alert evaluator, on any thread (the shape of
-    ``core.alerting.AlertView`` being written beside it; this declaration goes once that
-    lands). The board imports no alerts code: ``pulse`` hands it the evaluator."""
-
-    def active_alerts(self) -> tuple[ActiveAlert, ...]: ...
-
-    @property
-    def profile(self) -> ProfileInfo: ...
-
-    def thresholds(self, profile: str) -> Mapping[str, Threshold]: ...
-
-    def peak_periods(self) -> tuple[tuple[int, int | None], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +71,14 @@ class BoardSettings:
     sla: SlaConfig = field(default_factory=SlaConfig)
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     scores: tuple[ScoreConfig, ...] = ()
+    _with_calendar: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the rule's one home is BusinessHours.sla_calendar; asked once per channel here
+        hours = BusinessHours(self.business_hours)
+        with_calendar = frozenset(ch for ch in (*CHANNELS, OTHER, *self.business_hours.channels)
+                                  if hours.sla_calendar(ch) is not None)
+        object.__setattr__(self, "_with_calendar", with_calendar)
 
     @classmethod
     def from_config(cls, config: Config) -> BoardSettings:
@@ -113,7 +94,8 @@ class BoardSettings:
         return float(self.sla.response(channel))
 
     def has_calendar(self, channel: str) -> bool:
-        return channel in self.business_hours.channels
+        """Whether the channel's SLAs count business time (``other`` takes email's)."""
+        return channel in self._with_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +109,8 @@ class BoardData:
     # tile -> the bounds of the rule that watches it (empty: no evaluator, no lights)
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     peak_periods: tuple[tuple[int, int | None], ...] = ()  # (start ms, end ms or None)
+    # the peak ratio the evaluator decided the profile on (history-aware, §4); None: none
+    peak_ratio: float | None = None
     error: str | None = None
     has_ticket_details: bool = True
     has_alerts: bool = True
@@ -157,31 +141,23 @@ def profile_of(snapshot: Snapshot | None, promotion: str | None) -> str:
 def active_promotion(promotions: Any, timezone: str, clock_ms: int) -> str | None:
     """The name of the configured promotion period that contains ``clock_ms``, if any."""
     try:
-        tz = ZoneInfo(timezone)
-    except (KeyError, ValueError):
+        found = _active_promotion(promotions_from_config(promotions or (), timezone), clock_ms)
+    except ConfigError:
         return None
-    for p in promotions or ():
-        try:
-            start = datetime.fromisoformat(p.start)
-            end = datetime.fromisoformat(p.end)
-        except (AttributeError, TypeError, ValueError):
-            continue
-        start = start if start.tzinfo else start.replace(tzinfo=tz)
-        end = end if end.tzinfo else end.replace(tzinfo=tz)
-        if start.timestamp() * 1000 <= clock_ms < end.timestamp() * 1000:
-            return str(p.name)
-    return None
+    return found.name if found else None
 
 
 class EngineSource:
     """The in-process engine (``pulse run`` / ``pulse demo``) and its alert evaluator.
 
-    Without an evaluator (alerting disabled) the tiles show their values without traffic
-    lights: the thresholds belong to the rules, and the rules are off.
+    The board reads the evaluator through ``core.alerting.AlertView`` only (``pulse``
+    hands it over; the board imports no alerts code). Without an evaluator (alerting
+    disabled) the tiles show their values without traffic lights: the thresholds belong
+    to the rules, and the rules are off.
     """
 
     def __init__(self, latest: Callable[[], Snapshot | None],
-                 alerting: AlertState | None = None,
+                 alerting: AlertView | None = None,
                  settings: BoardSettings | None = None) -> None:
         self._latest = latest
         self._alerting = alerting
@@ -201,5 +177,6 @@ class EngineSource:
             promotion=prof.promotion or None,
             thresholds=dict(a.thresholds(prof.name)),
             peak_periods=a.peak_periods(),
+            peak_ratio=prof.peak_ratio,
             settings=self._settings,
         )

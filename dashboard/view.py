@@ -133,9 +133,10 @@ def level(value: float | None, th: Threshold | None) -> str:
 
 def _window(snap: Snapshot, wanted_s: int) -> WindowSnapshot | None:
     """The configured window closest to ``wanted_s`` (windows are configurable)."""
-    if not snap.windows:
+    sliding = snap.sliding_windows
+    if not sliding:
         return None
-    return min(snap.windows.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
+    return min(sliding.values(), key=lambda w: (abs(w.seconds - wanted_s), w.seconds))
 
 
 def _closed(snap: Snapshot) -> set[str]:
@@ -186,8 +187,8 @@ def _score_tiles(snap: Snapshot, lang: str, settings: BoardSettings,
         value = within / turns if turns else None
         if value is None or target is None:
             light = "none"
-        elif "score" in th:
-            light = level(value, th["score"])
+        elif "score" in th:  # the rule watches the score minus its target
+            light = level(value - target, th["score"])
         else:  # the configured target is the platform's bar, not a copied threshold
             light = "crit" if value < target else "ok"
         sub = _SEP.join(x for x in (
@@ -202,7 +203,10 @@ def _hours_tile(snap: Snapshot, lang: str, name: Names,
                 settings: BoardSettings) -> TileView:
     """How many channels are open now, naming the closed ones."""
     label = t("tile.business_hours", lang)
-    with_calendar = sorted(set(snap.business_hours_open) | set(settings.business_hours.channels))
+    # the channels with a calendar (a closed one has one, whatever the settings say)
+    with_calendar = sorted(
+        {ch for ch in {*snap.business_hours_open, *settings.business_hours.channels}
+         if settings.has_calendar(ch)} | _closed(snap))
     if not with_calendar:
         return TileView("business_hours", label, t("hours.always", lang),
                         t("hours.no_calendar", lang), "none")
@@ -284,17 +288,18 @@ def _tiles(data: BoardData, snap: Snapshot | None, lang: str, name: Names,
     out.append(tile("escalation_rate", esc, fmt_pct(esc),
                     f"{win(w1h)}{_SEP}{w1h.escalations}/{fmt_count(sum(w1h.tickets_created.values()))}"
                     if w1h and esc is not None else f"{win(w1h)}{_SEP}{none}"))
-    csat = w24.csat_satisfied / w24.csat_ratings if w24 and w24.csat_ratings else None
+    csat = w24.csat_share if w24 else None
     out.append(tile("csat", csat, fmt_pct(csat),
                     f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.csat_ratings)}"
                     if w24 and csat is not None else f"{win(w24)}{_SEP}{none}"))
-    nps = (100.0 * (w24.nps_promoters - w24.nps_detractors) / w24.nps_ratings
-           if w24 and w24.nps_ratings else None)
+    nps = w24.nps if w24 else None
     out.append(tile("nps", nps, "–" if nps is None else f"{nps:+.0f}",
                     f"{win(w24)}{_SEP}{t('sub.ratings', lang)} {fmt_count(w24.nps_ratings)}"
                     if w24 and nps is not None else f"{win(w24)}{_SEP}{none}"))
     prof = data.promotion or t(f"profile.{data.profile}", lang)
-    out.append(tile("peak_ratio", snap.peak_ratio, f"{snap.peak_ratio:.1f}×", prof))
+    # the ratio the alert profile was decided on, when an evaluator runs (one definition)
+    peak = snap.peak_ratio if data.peak_ratio is None else data.peak_ratio
+    out.append(tile("peak_ratio", peak, f"{peak:.1f}×", prof))
     out.append(_hours_tile(snap, lang, name, data.settings))
     out.extend(_score_tiles(snap, lang, data.settings, th))
     return tuple(out)
@@ -440,7 +445,10 @@ def _red_from(th: Threshold | None) -> float | None:
 def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = None) -> BoardView:
     """The whole board for one refresh, in ``lang``."""
     s = settings or Settings()
-    name = Names(lang, s.display_names)
+    # a score's configured title names it in alert texts too (``{score}`` of a rule)
+    titles = {f"{lang}:{sc.name}": sc.title[lang]
+              for sc in data.settings.scores if sc.title.get(lang)}
+    name = Names(lang, {**titles, **s.display_names} if titles else s.display_names)
     snap = data.snapshot
     sla_s = data.first_response_sla_s
     th = data.thresholds

@@ -92,8 +92,7 @@ class Service:
         if not self._thread.is_alive():
             return f"reader thread stopped: {self.failed!r}"
         now = time.monotonic()
-        if (quiet := now - reader.beat_at) > limit:
-            return f"reader loop has not iterated for {quiet:.0f} s"
+        # the most specific cause first: a frozen fetch process also stalls the loop
         fetcher = reader.fetcher()
         if fetcher is not None:
             if (lost := fetcher.lost()) is not None:
@@ -101,6 +100,8 @@ class Service:
                     return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
             elif (silent := fetcher.silent_s()) > limit:
                 return f"fetch process {fetcher.pid} has not answered for {silent:.0f} s"
+        if (quiet := now - reader.beat_at) > limit:
+            return f"reader loop has not iterated for {quiet:.0f} s"
         lag = sum((self.latest.consumer_lag if self.latest else {}).values())
         stuck = now - reader.progress_at
         if lag > 0 and stuck > limit and reader.connected:

@@ -33,6 +33,7 @@ from itertools import accumulate
 from statistics import NormalDist
 from typing import Any
 
+from core.definitions import DEFAULT_FIRST_RESPONSE_SLA_S, DEFAULT_RESOLUTION_SLA_S
 from core.events import (
     CATEGORIES,
     CHANNELS,
@@ -65,13 +66,10 @@ _SLOTS_PER_DAY = _DAY_MS // _SLOT_MS
 _LOCAL_OFFSET_MS = 8 * _HOUR_MS  # the diurnal curve follows China Standard Time
 _CST = timezone(timedelta(hours=8))
 
-# SLAs of SPEC §3 (defaults), in milliseconds.
+# SLAs of SPEC §3 (the defaults of core.definitions), in milliseconds.
 FIRST_RESPONSE_SLA_MS: dict[str, int] = {
-    "chat": 30_000, "phone": 900_000, "app": 1_800_000, "email": 86_400_000,
-}
-RESOLUTION_SLA_MS: dict[str, int] = {
-    "P1": 2 * _HOUR_MS, "P2": 24 * _HOUR_MS, "P3": 48 * _HOUR_MS, "P4": 72 * _HOUR_MS,
-}
+    ch: s * 1000 for ch, s in DEFAULT_FIRST_RESPONSE_SLA_S.items()}
+RESOLUTION_SLA_MS: dict[str, int] = {p: s * 1000 for p, s in DEFAULT_RESOLUTION_SLA_S.items()}
 
 # Mixes (weights need not sum to 1).
 CHANNEL_WEIGHTS: dict[str, float] = {"chat": 50, "phone": 20, "app": 20, "email": 10}

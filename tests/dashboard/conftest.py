@@ -44,6 +44,7 @@ def make_snapshot() -> Callable[..., Snapshot]:
             end - int(hours * 3600_000), end, rate=rate, surge=surge, seed=seed)
         engine = Engine(cfg, lambda: wall_ms)
         feed(engine, msgs, wall_ms)
+        engine.tick()
         return engine.snapshot()
 
     return make

@@ -263,7 +263,7 @@ def test_a_full_board_still_fits(browser: Any, make_snapshot: Any) -> None:
     import dataclasses
     from types import SimpleNamespace
 
-    from core.alerting import ActiveAlert
+    from core.alerting import ActiveAlert, ProfileState
     from core.config import load_config
     from core.snapshot import ActionTicket
     from dashboard.server import BoardServer
@@ -280,8 +280,7 @@ def test_a_full_board_still_fits(browser: Any, make_snapshot: Any) -> None:
               for i in range(9)]
     alerting = SimpleNamespace(active_alerts=lambda: alerts, thresholds=lambda p: {},
                                peak_periods=lambda: (),
-                               profile=SimpleNamespace(name="peak", reason="promotion",
-                                                       promotion="双11大促"))
+                               profile=ProfileState("peak", "promotion", "双11大促"))
     cfg = load_config(dashboard__port=0)
     with BoardServer(cfg.dashboard, EngineSource(lambda: snap, alerting)) as board:
         for query in ("", "?lang=en"):

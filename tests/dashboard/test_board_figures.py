@@ -25,6 +25,7 @@ def surge_snap() -> Snapshot:
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 24 * 3600_000, NOW_MS, rate=10, seed=3,
                          surge=(NOW_MS - 3 * 3600_000, NOW_MS - 2 * 3600_000)), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from core.alerting import ActiveAlert
-from core.business_hours import BusinessHoursConfig
+from core.alerting import ActiveAlert, ProfileState
 from core.config import ScoreConfig, load_config
 from core.snapshot import ActionTicket, Snapshot
 from dashboard.server import BoardServer, settings_of
@@ -38,20 +37,22 @@ SCORES = (
                                       "en": "JD 30-second first response rate"},
                 channels=("chat",), within_s=30, target=0.8),
 )
-SETTINGS = BoardSettings(scores=SCORES, business_hours=BusinessHoursConfig(
-    channels={"email": "office", "phone": "office"}))
+OFFICE = load_config(business_hours={
+    "calendars": {"office": {"days": ["mon", "tue", "wed", "thu", "fri"],
+                             "hours": ["09:00-12:00", "13:30-18:00"], "holidays": "cn"}},
+    "channels": {"email": "office", "phone": "office"}}).business_hours
+SETTINGS = BoardSettings(scores=SCORES, business_hours=OFFICE)
 
 
 class Rules:
-    """The evaluator as the board sees it (AlertState), every alert firing."""
+    """The evaluator as the board sees it (core.alerting.AlertView), every alert firing."""
 
     def __init__(self, alerts: tuple[ActiveAlert, ...]) -> None:
         from alerts.alerting import Alerting
 
         self._rules = Alerting.from_config(load_config())
         self._alerts = alerts
-        self.profile = dataclasses.make_dataclass(
-            "P", ["name", "reason", "promotion"], frozen=True)("peak", "promotion", "双11大促")
+        self.profile = ProfileState("peak", "promotion", "双11大促")
 
     def active_alerts(self) -> tuple[ActiveAlert, ...]:
         return self._alerts

@@ -193,6 +193,7 @@ def snap() -> Snapshot:
 
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 2 * 3600_000, NOW_MS, rate=10), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 

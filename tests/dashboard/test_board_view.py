@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from conftest import NOW_MS
 
-from core.alerting import ActiveAlert
-from core.business_hours import BusinessHoursConfig
-from core.config import ScoreConfig
+from core.alerting import ActiveAlert, ProfileState
+from core.config import ScoreConfig, load_config
 from core.snapshot import ActionTicket, Snapshot
 from dashboard.i18n import _LABELS, Names, fmt_duration, lang_from_search, t
 from dashboard.sources import BoardData, BoardSettings, Bounds, EngineSource
@@ -42,6 +41,7 @@ def snap() -> Snapshot:
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 6 * 3600_000, NOW_MS, rate=20,
                          surge=(NOW_MS - 3 * 3600_000, NOW_MS - 2 * 3600_000)), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 
@@ -134,7 +134,7 @@ def test_overdue_tile_red_only_past_twice_the_sla(snap: Snapshot, rules: Any) ->
 def test_peak_tile_names_the_profile_or_promotion(snap: Snapshot) -> None:
     alerting = SimpleNamespace(
         active_alerts=lambda: (), thresholds=lambda p: {}, peak_periods=lambda: (),
-        profile=SimpleNamespace(name="peak", reason="promotion", promotion="双11"))
+        profile=ProfileState("peak", "promotion", "双11"))
     data = EngineSource(lambda: snap, alerting).read()
     assert (data.profile, data.promotion) == ("peak", "双11")
     view = build_view(data, "en")
@@ -293,7 +293,10 @@ SCORES = (
     ScoreConfig(name="jd_30s", title={"zh": "京东30秒首响率", "en": "JD 30-second first response"},
                 channels=("chat",), within_s=30, target=0.85),
 )
-OFFICE = BusinessHoursConfig(channels={"email": "office", "phone": "office"})
+OFFICE = load_config(business_hours={
+    "calendars": {"office": {"days": ["mon", "tue", "wed", "thu", "fri"],
+                             "hours": ["09:00-12:00", "13:30-18:00"], "holidays": "cn"}},
+    "channels": {"email": "office", "phone": "office"}}).business_hours
 
 
 def section7(snap: Snapshot, **kw: Any) -> Snapshot:
@@ -352,7 +355,7 @@ def test_overdue_outside_business_hours_says_closed_instead_of_red(snap: Snapsho
 
 def test_business_hours_tile_names_the_closed_channels(snap: Snapshot) -> None:
     en = tiles(build_view(data7(snap), "en"))["business_hours"]
-    assert (en.label, en.value, en.level) == ("Channels open", "2/4", "closed")
+    assert (en.label, en.value, en.level) == ("Channels open", "0/2", "closed")
     assert en.sub == "email closed\u2009·\u2009phone closed"
     zh = tiles(build_view(data7(snap), "zh"))["business_hours"]
     assert (zh.label, zh.sub) == ("营业渠道", "邮件 休息中\u2009·\u2009电话 休息中")

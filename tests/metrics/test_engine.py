@@ -29,6 +29,7 @@ def run_engine(messages: list[Message], wall_ms: int) -> str:
             engine.reject(topic, result.reason)
         else:
             engine.process(topic, result, wall_ms)
+    engine.tick()
     snap = engine.snapshot()
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(lambda: snap))
@@ -53,7 +54,8 @@ def scenario_messages(seed: int, hours: float, name: str = "normal") -> list[Mes
 def test_engine_matches_oracle(seed: int, hours: float, name: str) -> None:
     wall = int(time.time() * 1000)
     messages = scenario_messages(seed, hours, name)
-    problems = diff(from_exposition(run_engine(messages, wall)), compute(messages, wall_ms=wall))
+    problems = diff(from_exposition(run_engine(messages, wall)),
+                    compute(messages, wall_ms=wall))
     assert not problems, "\n".join(problems[:30])
 
 
