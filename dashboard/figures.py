@@ -44,7 +44,7 @@ def _base(**extra: Any) -> dict[str, Any]:
         "uirevision": "board", "transition": {"duration": 0},
         "showlegend": True,
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom",
-                   "font": {"size": 16}, "bgcolor": "rgba(0,0,0,0)"},
+                   "font": {"size": 14}, "bgcolor": "rgba(0,0,0,0)"},
         "xaxis": {"gridcolor": _GRID, "zeroline": False, "fixedrange": True},
         "yaxis": {"gridcolor": _GRID, "zeroline": False, "fixedrange": True},
         "bargap": 0.15,
@@ -224,7 +224,7 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
     # line and could not be read
     def label(c: str) -> str:
         p90 = w.first_response_quantiles.get(c, {}).get(0.9)
-        head = plot_text(f"{name(c)} ≤{fmt_duration(sla.get(c), lang)}")
+        head = f"{plot_text(name(c))}<br>≤{plot_text(fmt_duration(sla.get(c), lang))}"
         return head if p90 is None else f"{head}<br>P90 {plot_text(fmt_duration(p90, lang))}"
 
     labels = [label(c) for c in chans]
@@ -242,11 +242,13 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
                    "line": {"color": "#f85149", "width": 3, "dash": "dash"}})
     return {"data": traces, "layout": _base(
         barmode="group",
+        xaxis={"gridcolor": _GRID, "zeroline": False, "fixedrange": True, "tickangle": 0,
+               "tickfont": {"size": 14}},
         yaxis={"gridcolor": _GRID, "fixedrange": True, "range": [0, min(top, 3.0) * 1.2],
                "tickformat": ".0%"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1,
                  "y1": 1, "line": {"color": "#f85149", "width": 3, "dash": "dash"}}],
-        margin={"l": 70, "r": 16, "t": 36, "b": 64},
+        margin={"l": 70, "r": 16, "t": 36, "b": 72},
     )}
 
 

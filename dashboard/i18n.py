@@ -82,6 +82,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "act.kind.awaiting": ("再次回复", "reply again"),
     "act.kind.overdue": ("解决超时", "resolution late"),
     "act.business": ("营业时间", "business time"),
+    "act.no_replicas": ("Prometheus 未抓取到任何副本，无法读取工单明细",
+                        "Prometheus scrapes no replica: no ticket details"),
     "act.missing": ("{n} 个副本的工单明细无法读取：{which}", "{n} replica(s) unreadable: {which}"),
     "banner.ok": ("数据实时 · 最新事件 {age} 前", "Live · last event {age} ago"),
     "banner.waiting": ("等待数据…", "Waiting for data…"),

@@ -99,18 +99,19 @@ def render_alerts(rows: Sequence[AlertRow]) -> list[Any]:
 
 
 def render_tickets(rows: Sequence[TicketRow]) -> list[Any]:
+    """One row per ticket; each cell's text sits in a span the row's grid places (CSS)."""
     return [
         html.Tr(className=f"ticket lvl-{r.level}", children=[
             html.Td(className="tid", children=[
                 html.Span(r.ticket_id, className="mono"),
                 html.Span(r.kind, className="kind"),
             ]),
-            html.Td(r.channel),
-            html.Td(r.priority, className=f"prio prio-{r.priority}"),
-            html.Td(r.region),
+            html.Td(html.Span(r.channel, className="cell-channel")),
+            html.Td(html.Span(r.priority, className=f"cell-prio prio-{r.priority}")),
+            html.Td(html.Span(r.region, className="cell-region")),
             html.Td(className="age", children=[
-                html.Span(r.age),
-                *([html.Span(r.clock, className="kind")] if r.clock else []),
+                html.Span(r.age, className="age-value"),
+                *([html.Span(r.clock, className="age-clock")] if r.clock else []),
             ]),
         ])
         for r in rows

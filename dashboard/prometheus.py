@@ -45,7 +45,7 @@ _STATE = ("backlog_tickets", "unanswered_tickets", "first_response_overdue_ticke
           "response_overdue_2x_tickets")
 _AGE = "(time() - timestamp({m}))"
 QUERIES: Mapping[str, str] = {
-    "window": f'sum by (__name__, window, channel, priority, region, reason) '
+    "window": f'sum by (__name__, window, channel, priority, region, reason, score) '
               f'({{__name__=~"{_W}.+", __name__!~"{_W}(return_rate|(first_)?response_seconds'
               f'(_count)?|peak_ratio)"}})',
     "state": f'sum by (__name__, channel, priority, category, region) '
@@ -54,6 +54,7 @@ QUERIES: Mapping[str, str] = {
     "oldest": "max by (channel) (aftersales_oldest_unanswered_age_seconds)",
     "oldest_awaiting": "max by (channel) (aftersales_oldest_awaiting_reply_age_seconds)",
     "hours_open": "min by (channel) (aftersales_business_hours_open)",
+    "score_target": "max by (score) (aftersales_score_target)",
     "quantiles": f"max by (window, channel, quantile) ({_W}first_response_seconds)",
     "lag": "max by (topic, partition) (aftersales_consumer_lag_messages)",
     "clock": "max(aftersales_clock_timestamp_seconds)",
@@ -185,7 +186,10 @@ def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, i
                                      for lab, v in results.get("oldest_awaiting", [])},
         business_hours_open={lab.get("channel", ""): v >= 1.0
                              for lab, v in results.get("hours_open", [])},
-        score_targets=dict(score_targets or {}),
+        # what the replicas judge against; the board's own config where they say nothing
+        score_targets={**(score_targets or {}),
+                       **{lab.get("score", ""): v for lab, v in results.get("score_target", [])
+                          if lab.get("score")}},
         act_now=act_now,
     )
 
@@ -295,14 +299,16 @@ class PrometheusSource:
                     self.query("max by (job) (aftersales_build_info)")}
         return act_now.replica_urls(self._get("/api/v1/targets", state="active"), jobs)
 
-    def act_now(self) -> tuple[tuple[ActionTicket, ...], tuple[str, ...]]:
-        """The merged act-now list of every replica, and the replicas that did not answer."""
+    def act_now(self) -> tuple[tuple[ActionTicket, ...], tuple[str, ...], int]:
+        """The merged act-now list of every replica, the replicas that did not answer, and
+        how many replicas were asked (0: Prometheus scrapes none, which the board says)."""
         try:
             urls = self.replicas()
         except (requests.RequestException, RuntimeError, ValueError, KeyError) as exc:
             log.warning("prometheus targets not read: %s", exc)
-            return (), ("targets",)
-        return act_now.fetch_all(urls, self._http, self._timeout)
+            return (), ("targets",), 0
+        tickets, missing = act_now.fetch_all(urls, self._http, self._timeout)
+        return tickets, missing, len(urls)
 
     def read(self) -> BoardData:
         now = time.monotonic()
@@ -318,7 +324,7 @@ class PrometheusSource:
         st = self._settings
         try:
             results = {k: self.query(q) for k, q in QUERIES.items()}
-            tickets, missing = self.act_now()
+            tickets, missing, asked = self.act_now()
             snap = snapshot_from_results(
                 results, self.config.windows, wall, self.arrivals(wall),
                 score_targets={sc.name: sc.target for sc in st.scores}, act_now=tickets)
@@ -337,4 +343,4 @@ class PrometheusSource:
         th = dict(self._thresholds(profile)) if self._thresholds else {}
         return BoardData(snap, alerts=alerts or (), profile=profile, promotion=promotion,
                          thresholds=th, has_alerts=alerts is not None, settings=st,
-                         act_now_missing=missing)
+                         act_now_missing=missing, act_now_replicas=asked)

@@ -117,6 +117,8 @@ class BoardData:
     settings: BoardSettings = field(default_factory=BoardSettings)
     # Prometheus mode: replicas whose act-now list could not be read (named in a note)
     act_now_missing: tuple[str, ...] = ()
+    # Prometheus mode: how many replicas were asked for their list (None: the engine's own)
+    act_now_replicas: int | None = None
 
     @property
     def first_response_sla_s(self) -> Mapping[str, float]:

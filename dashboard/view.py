@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from core.alerting import ActiveAlert
 from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
-from dashboard import figures
+from dashboard import figures, fit
 from dashboard.i18n import Names, fmt_count, fmt_duration, fmt_number, fmt_pct, t
 from dashboard.sources import BoardData, BoardSettings, Threshold
 
@@ -40,7 +40,6 @@ TILES = (
     "csat", "nps", "peak_ratio", "business_hours", *(f"score_{i}" for i in range(3)),
 )
 MAX_SCORES = 3  # score tiles on the screen; the shipped config has three platform rules
-COMPACT_ALERTS = 5  # more firing rows than this: one line each, without the description
 _LAG_HIGH = 1000  # messages: the banner's own bound without a rule or dashboard.lag_high_messages
 _SEP = "\u2009·\u2009"  # thin spaces: tile subs are narrow
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -67,9 +66,9 @@ class TileView:
 
     @property
     def size(self) -> str:
-        """``""``, ``long`` or ``longer``: smaller type so a long value is never cut."""
-        em = sum(1.0 if ord(c) > 0x2E80 else 0.3 if c in ",.:" else 0.6 for c in self.value)
-        return "" if em <= 2.7 else "long" if em <= 3.5 else "longer"
+        """Size classes (value, label, sub-line): smaller type so nothing is ever cut."""
+        return " ".join(c for c in (fit.value_size(self.value), fit.label_size(self.label),
+                                    fit.sub_size(self.sub)) if c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +113,17 @@ class BoardView:
     alerts_title: str
     alerts: tuple[AlertRow, ...]
     alerts_note: str  # "no alerts", "unavailable" or ""
-    alerts_compact: bool  # many firing: one line per alert, every one of them shown
+    # "" (two lines per alert, with its description), or "compact" / "dense" / "denser":
+    # one run of text per alert, smaller type, so every firing alert fits (dashboard.fit)
+    alerts_density: str
     act_title: str
     act_header: tuple[str, ...]
     act_now: tuple[TicketRow, ...]
     act_note: str
+
+    @property
+    def alerts_compact(self) -> bool:
+        return bool(self.alerts_density)
 
 
 _LIGHTS = {"green": "ok", "amber": "warn", "red": "crit"}
@@ -463,6 +468,8 @@ def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = No
     tickets = _ticket_rows(snap.act_now, lang, name, s.act_now_rows) if snap is not None else ()
     if not data.has_ticket_details:
         act_note = t("act.unavailable", lang)
+    elif data.act_now_replicas == 0 and not data.act_now_missing:
+        act_note = t("act.no_replicas", lang)
     elif data.act_now_missing:
         act_note = t("act.missing", lang, n=len(data.act_now_missing),
                      which=", ".join(data.act_now_missing[:3]))
@@ -482,7 +489,8 @@ def build_view(data: BoardData, lang: str = "zh", settings: Settings | None = No
         alerts_title=t("alerts.title", lang),
         alerts=shown,
         alerts_note=alerts_note,
-        alerts_compact=len(shown) > COMPACT_ALERTS,
+        alerts_density=fit.alert_density(
+            [(f"{r.severity_text} {r.name} {r.value} {r.since}", r.description) for r in shown]),
         act_title=t("act.title", lang),
         act_header=tuple(t(f"act.{k}", lang)
                          for k in ("ticket", "channel", "priority", "region", "age")),

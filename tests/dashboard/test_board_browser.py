@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from board_browser import LAYOUT_PROBLEMS
 from board_events import traffic
 from conftest import RunningApp, app_config, publish
 
@@ -287,17 +288,7 @@ def test_a_full_board_still_fits(browser: Any, make_snapshot: Any) -> None:
             browser.get(board.url + query)
             wait_for(lambda: browser.js("return document.querySelectorAll('.alert').length"))
             time.sleep(1.0)
-            bad = browser.js("""
-                const bad = [];
-                for (const el of document.querySelectorAll('.alert, #act-body tr, .note')) {
-                  const p = el.closest('.panel').getBoundingClientRect();
-                  if (el.getBoundingClientRect().bottom > p.bottom + 0.5) bad.push(el.className);
-                }
-                for (const el of document.querySelectorAll('.tile-value'))
-                  if (el.scrollWidth > el.clientWidth + 1) bad.push('cut ' + el.textContent);
-                const d = document.scrollingElement;
-                if (d.scrollHeight > innerHeight || d.scrollWidth > innerWidth) bad.push('scroll');
-                return bad;""")
+            bad = browser.js(LAYOUT_PROBLEMS)
             assert bad == [], query
             # issue 16: every firing alert is listed (compacted), none under "5 more"
             assert browser.js("return document.querySelectorAll('.alert').length") == 9

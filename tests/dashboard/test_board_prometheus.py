@@ -133,6 +133,8 @@ def replicas() -> Iterator[tuple[Snapshot, FakePrometheus]]:
     parts = [Engine(cfg, lambda: NOW_MS) for _ in range(2)]
     for i, engine in enumerate(parts):  # Kafka partitions by key: one entity, one replica
         feed(engine, [m for m in msgs if zlib.crc32(m[1].encode()) % 2 == i], NOW_MS)
+    for engine in (whole, *parts):  # every clock to the pinned wall time (Engine.tick)
+        engine.tick()
     snaps = [e.snapshot() for e in parts]
     # each replica serves its own act-now list on a real metrics server, as `pulse run` does
     servers = [MetricsServer(CollectorRegistry(), lambda: True, "127.0.0.1", 0, routes={

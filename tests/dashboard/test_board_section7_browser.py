@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from board_browser import LAYOUT_PROBLEMS
 
 from core.alerting import ActiveAlert, ProfileState
 from core.config import ScoreConfig, load_config
@@ -200,3 +201,24 @@ def test_section7_tiles_and_act_now_in_both_languages(browser: Any, board: Any,
         assert not re.search(r"\b(chat|app|phone|email) ?渠道", text)
         for english in ("chat", "phone", "email", " app"):
             assert english not in text.split("TICKET")[0], english
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_rule_firing_at_once_fits_one_screen(browser: Any, board: Any,
+                                                   lang: str) -> None:
+    """The surge seen on the board: every rule of the shipped file firing (the per-label
+    ones on several labels), long texts, six-digit counts, ten long ticket ids. Every
+    alert is listed, most severe first, compacted; nothing is cut, clipped or hidden."""
+    url, source, _rules = board
+    open_page(browser, url + ("?lang=en" if lang == "en" else ""))
+    want = build_view(source.read(), lang, settings_of(load_config().dashboard))
+    assert browser.js(LAYOUT_PROBLEMS) == []
+    got = browser.js("return [...document.querySelectorAll('.alert')].map(e => "
+                     "[e.className, e.querySelector('.alert-name').textContent]);")
+    rules = {a.name for a in source.read().alerts}
+    assert len(got) == len(want.alerts) == len(rules) >= 11
+    assert [name for _cls, name in got] == [r.name for r in want.alerts]
+    order = [cls.split("sev-")[1] for cls, _name in got]
+    assert order == sorted(order, key=["critical", "warning", "info"].index)
+    assert want.alerts_compact
+    assert browser.text("alerts-note") == ""
