@@ -243,7 +243,7 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
     return {"data": traces, "layout": _base(
         barmode="group",
         xaxis={"gridcolor": _GRID, "zeroline": False, "fixedrange": True, "tickangle": 0,
-               "tickfont": {"size": 14}},
+               "tickfont": {"size": 13}},
         yaxis={"gridcolor": _GRID, "fixedrange": True, "range": [0, min(top, 3.0) * 1.2],
                "tickformat": ".0%"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1,
