@@ -99,16 +99,17 @@ def render_alerts(rows: Sequence[AlertRow]) -> list[Any]:
 
 
 def render_tickets(rows: Sequence[TicketRow]) -> list[Any]:
-    """One row per ticket; each cell's text sits in a span the row's grid places (CSS)."""
+    """One row per ticket, laid out by the row's grid (CSS): the id and the age cells
+    give their spans to it (two lines), the other cells are placed whole."""
     return [
         html.Tr(className=f"ticket lvl-{r.level}", children=[
             html.Td(className="tid", children=[
                 html.Span(r.ticket_id, className="mono"),
                 html.Span(r.kind, className="kind"),
             ]),
-            html.Td(html.Span(r.channel, className="cell-channel")),
-            html.Td(html.Span(r.priority, className=f"cell-prio prio-{r.priority}")),
-            html.Td(html.Span(r.region, className="cell-region")),
+            html.Td(r.channel, className="cell-channel"),
+            html.Td(r.priority, className=f"cell-prio prio-{r.priority}"),
+            html.Td(r.region, className="cell-region"),
             html.Td(className="age", children=[
                 html.Span(r.age, className="age-value"),
                 *([html.Span(r.clock, className="age-clock")] if r.clock else []),

@@ -35,7 +35,7 @@ LAYOUT_PROBLEMS = """
     }
     for (const el of document.querySelectorAll(
          '.tile-value, .tile-label, .tile-sub, .panel-title, .alert-name, .alert-value, '
-         + '.alert-since, #act-body span, #act-head th')) {
+         + '.alert-since, #act-body span, #act-body td:not(.tid):not(.age), #act-head th')) {
       if (el.scrollWidth > el.clientWidth + 1) bad.push('cut ' + el.textContent);
       const box = el.closest('.tile, .panel').getBoundingClientRect();
       const r = el.getBoundingClientRect();
