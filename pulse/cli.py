@@ -18,7 +18,7 @@ from core.errors import PulseError
 from core.logs import FORMATS, LEVELS, configure_logging
 from pulse import __version__
 from pulse.ports import ensure_free, ensure_service_ports
-from pulse.simulator import SCENARIOS
+from pulse.simulation import SCENARIOS
 from pulse.watch import BrokerWatch
 
 __all__ = ["main"]
