@@ -47,6 +47,10 @@ def section7_config() -> Config:
     """Email and phone on office hours (closed at 08:00, the pinned now), three scores."""
     return load_config(
         dashboard__port=0,
+        # chat customers waiting an hour for a first reply, ten minutes for a later one
+        # (email's later ones in business time): every kind of the act-now list ranks
+        sla={"first_response_s": {"chat": 3600, "phone": 900, "app": 1800, "email": 86400},
+             "response_s": {"chat": 600, "email": 600}},
         business_hours={
             "calendars": {"office": {"days": ["mon", "tue", "wed", "thu", "fri"],
                                      "hours": ["09:00-12:00", "13:30-18:00"],
@@ -74,12 +78,18 @@ def conversations() -> list[Message]:
         out.append(("tickets", tid, {"event_id": f"{tid}-{etype}-{ts}", "type": etype,
                                      "ts": ts, "ticket_id": tid, **extra}))
 
-    for i in range(24):
+    for i in range(16):
         tid, t0 = f"W{i:04d}", NOW_MS - 300 * MIN + i * 7 * MIN
         ev(t0, tid, "ticket.created", channel=("chat", "email", "app", "phone")[i % 4],
            category="refund", priority="P3", region=("east", "southwest", "north")[i % 3])
         ev(t0 + 20_000, tid, "ticket.replied", by="agent")
         ev(t0 + 40 * MIN, tid, "ticket.message")  # the customer writes again, unanswered
+    for i in range(2):  # email customers waiting since yesterday afternoon (office hours)
+        tid, t0 = f"Y{i:04d}", NOW_MS - 18 * 60 * MIN + i * 13 * MIN
+        ev(t0, tid, "ticket.created", channel="email", category="refund", priority="P3",
+           region="central")
+        ev(t0 + 20_000, tid, "ticket.replied", by="agent")
+        ev(t0 + 30 * MIN, tid, "ticket.message")
     for i in range(4):
         tid, t0 = f"P{i:04d}", NOW_MS - 30 * 60 * MIN + i * 11 * MIN
         ev(t0, tid, "ticket.created", channel="email" if i % 2 else "chat",
@@ -170,7 +180,7 @@ def test_section7_tiles_and_act_now_over_prometheus(browser: Any, boards: Any,
         assert got["tiles"][key] == tile_of(over_prometheus, key) == tile_of(over_one_engine,
                                                                              key), key
     awaiting = {t.key: t for t in over_one_engine.tiles}["awaiting_reply"]
-    assert int(awaiting.value.replace(",", "")) >= 24  # the customers who wrote again
+    assert int(awaiting.value.replace(",", "")) >= 18  # the customers who wrote again
     hours = got["tiles"]["business_hours"]
     assert hours[0] == "tile-closed"
     assert hours[2] == "0/3"  # email, phone, and `other` on email's calendar: all closed
@@ -183,7 +193,9 @@ def test_section7_tiles_and_act_now_over_prometheus(browser: Any, boards: Any,
     assert len(want) == 10
     assert got["note"] == ""
     kinds = {r.kind for r in over_one_engine.act_now}
-    assert kinds == ({"首次回复", "再次回复"} if lang == "zh" else {"first reply", "reply again"})
+    assert kinds == ({"首次回复", "再次回复", "解决超时"} if lang == "zh"
+                     else {"first reply", "reply again", "resolution late"})
+    assert any(r.clock for r in over_one_engine.act_now)  # email ages in business time
     ids = [r.ticket_id for r in over_one_engine.act_now]
     assert {zlib.crc32(i.encode()) % 2 for i in ids} == {0, 1}  # from both replicas
     assert browser.js(LAYOUT_PROBLEMS) == []
