@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.snapshot import Snapshot
+from dashboard import fit
 from dashboard.i18n import Names, fmt_duration, fmt_pct, t
 from dashboard.sources import PEAK_RATIO, BoardData
 
@@ -211,6 +212,9 @@ def _backlog(snap: Snapshot, lang: str, name: Names) -> dict[str, Any]:
     )}
 
 
+_TICK_EM = 5.0  # a channel's share of the SLA chart's width, in em of its 13 px ticks
+
+
 def _first_response(snap: Snapshot, lang: str, name: Names,
                     sla: Mapping[str, float]) -> dict[str, Any]:
     w = min(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
@@ -225,7 +229,12 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
     def label(c: str) -> str:
         p90 = w.first_response_quantiles.get(c, {}).get(0.9)
         head = f"{plot_text(name(c))}<br>≤{plot_text(fmt_duration(sla.get(c), lang))}"
-        return head if p90 is None else f"{head}<br>P90 {plot_text(fmt_duration(p90, lang))}"
+        if p90 is None:
+            return head
+        value = fmt_duration(p90, lang)
+        # a long p90 ("13时28分") would run into the next channel's label: its own line
+        gap = "<br>" if fit.em(f"P90 {value}") > _TICK_EM else " "
+        return f"{head}<br>P90{gap}{plot_text(value)}"
 
     labels = [label(c) for c in chans]
     for q, colour in _Q_COLOURS.items():
@@ -248,7 +257,7 @@ def _first_response(snap: Snapshot, lang: str, name: Names,
                "tickformat": ".0%"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1,
                  "y1": 1, "line": {"color": "#f85149", "width": 3, "dash": "dash"}}],
-        margin={"l": 70, "r": 16, "t": 36, "b": 72},
+        margin={"l": 70, "r": 16, "t": 36, "b": 88},
     )}
 
 
