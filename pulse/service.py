@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from consumers.reader import StreamReader
 from core.config import Config
 from core.snapshot import Snapshot
+from dashboard.act_now import ACT_NOW_PATH, act_now_app
 from metrics.collector import BuildInfoCollector, SnapshotCollector
 from metrics.server import MetricsServer
 from pulse import __version__
@@ -64,6 +65,8 @@ class Service:
         self.server = MetricsServer(
             self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
+            # the act-now list as JSON, for a Prometheus-mode board over several replicas
+            routes={ACT_NOW_PATH: act_now_app(lambda: self.latest)},
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run_reader, name="reader", daemon=True)
