@@ -39,7 +39,7 @@ from dashboard.server import build_app, settings_of
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
 from metrics.engine import Engine
-from pulse.simulator import Simulator, scenario
+from pulse.simulation import Simulator, scenario
 
 DAY_MS = 86_400_000
 

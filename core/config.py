@@ -25,7 +25,7 @@ from core.definitions import (
     PEAK_RATIO_EXIT,
 )
 from core.errors import ConfigError
-from core.events import CHANNELS, DEFAULT_REGIONS
+from core.events import CHANNELS, DEFAULT_REGIONS, OTHER
 
 __all__ = [
     "AlertingConfig",
@@ -107,8 +107,8 @@ class ScoreConfig:
 
     name: str = ""
     title: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    channels: tuple[str, ...] = ()
-    hours: str = "00:00-24:00"
+    channels: tuple[str, ...] = (*CHANNELS, OTHER)  # every channel unless named
+    hours: str = "00:00-24:00"  # may run past midnight: "22:00-02:00"
     within_s: int = 180
     clock: str = "wall"  # wall | business
     target: float = 0.9
@@ -116,7 +116,7 @@ class ScoreConfig:
     @property
     def span(self) -> Span:
         """``hours`` as seconds after local midnight (validated at load)."""
-        return parse_span(self.hours, f"scores[{self.name}].hours")
+        return parse_span(self.hours, f"scores[{self.name}].hours", wrap=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +248,7 @@ class Config:
             for ch in sc.channels:
                 if ch not in known:
                     raise ConfigError(f"{where}.channels: {ch!r} is not one of {', '.join(known)}")
-            parse_span(sc.hours, f"{where}.hours")
+            parse_span(sc.hours, f"{where}.hours", wrap=True)
             if sc.within_s <= 0:
                 raise ConfigError(f"{where}.within_s: must be a positive number of seconds")
             if sc.clock not in ("wall", "business"):

@@ -122,7 +122,7 @@ class ScoreBook:
         sec = local_second_of_day(start_ms, self._tz)
         mask = 0
         for i, r in enumerate(self._rules):
-            if channel in r.channels and r.lo_s <= sec < r.hi_s:
+            if channel in r.channels and (r.lo_s <= sec < r.hi_s or sec < r.hi_s - 86_400):
                 mask |= 1 << i
         if not mask:
             self._open.pop(ticket_id, None)

@@ -32,9 +32,11 @@ class App:
         )
         self.board: Any = None
         if config.dashboard.enabled:
-            from dashboard.server import BoardServer, EngineSource
+            from dashboard.server import BoardServer
+            from dashboard.sources import BoardSettings, EngineSource
 
-            source = EngineSource(lambda: self.service.latest, self.alerting, sla=config.sla)
+            source = EngineSource(lambda: self.service.latest, self.alerting,
+                                  BoardSettings.from_config(config))
             self.board = BoardServer(config.dashboard, source)
 
     @property

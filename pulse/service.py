@@ -16,6 +16,7 @@ from consumers.reader import StreamReader
 from core import cn_holidays
 from core.config import Config
 from core.snapshot import Snapshot
+from dashboard.act_now import ACT_NOW_PATH, act_now_app
 from metrics.collector import BuildInfoCollector, SnapshotCollector
 from metrics.server import MetricsServer
 from pulse import __version__
@@ -81,6 +82,8 @@ class Service:
         self.server = MetricsServer(
             self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
+            # the act-now list as JSON, for a Prometheus-mode board over several replicas
+            routes={ACT_NOW_PATH: act_now_app(lambda: self.latest)},
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run_reader, name="reader", daemon=True)

@@ -158,6 +158,28 @@ def test_platform_scores_match_the_oracle(tmp_path: Path) -> None:
     assert snap.score_targets == {"chat_1min": 0.9, "email_2h": 0.8}
 
 
+def test_a_score_without_channels_covers_all_and_its_hours_may_wrap_midnight(
+        tmp_path: Path) -> None:
+    """SPEC §7: every key of a score is optional (no ``channels``: every channel), and a
+    score's ``hours`` may run past midnight ("22:00-02:00": the 23:59 chat turn counts)."""
+    rules = [{"name": "night", "hours": "22:00-02:00", "within_s": 60}]
+    wall = [WALL]
+    engine, dec = _engine(tmp_path, wall, rules)
+    assert engine.config.scores[0].channels == ("chat", "phone", "email", "app", "other")
+    log = _scenario()
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, WALL)
+        assert not isinstance(item, Rejection), item
+        engine.process(topic, item, WALL)
+    got = from_exposition(_exposition(engine))
+    want = compute(log.messages, wall_ms=WALL, business_hours=OFFICE, scores=rules,
+                   response_sla={"chat": 60, "email": 7200}, state_horizon_s=12 * 86400)
+    assert not diff(got, want)
+    # chat 22:00 (within) and 22:05 (missed), the 23:59 turn (missed); nothing else starts
+    # between 22:00 and 02:00 local
+    assert engine.snapshot().score_turns_total["night"] == 3
+
+
 def test_a_live_score_decides_a_missed_turn_at_its_limit(tmp_path: Path) -> None:
     wall = [ms("2026-10-12 10:00")]  # a Monday, office open
     engine, dec = _engine(tmp_path, wall, SCORES)
