@@ -296,6 +296,8 @@ def test_shipped_scores_are_the_published_examples() -> None:
     cm = yaml.safe_load((DEPLOY / "k8s" / "configmap.yaml").read_text("utf-8"))
     k8s_scores = yaml.safe_load(cm["data"]["pulse.yaml"])["scores"]
     assert k8s_scores == yaml.safe_load(text)["scores"]
+    demo = yaml.safe_load((ROOT / "pulse" / "demo.yaml").read_text("utf-8"))["scores"]
+    assert demo == k8s_scores  # `pulse demo` shows the shipped rules
 
 
 def test_panel_queries_are_valid_promql(tmp_path: Path) -> None:
