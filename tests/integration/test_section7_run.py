@@ -298,6 +298,10 @@ def test_section7_scenario_through_pulse_run(make_config, tmp_path: Path) -> Non
     assert value(got, "aftersales_window_turns", window="today", channel="chat") < value(
         got, "aftersales_window_turns", window="24h", channel="chat")
     assert sum(got.duplicates.values()) == 10
+    # the one §7 series the oracle leaves out (interpretation 25): the configured targets
+    targets = {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("aftersales_score_target{")}
+    assert targets == {sc["name"]: sc["target"] for sc in SECTION7["scores"]}
     assert {k: v for k, v in (got.orphans or {}).items() if v} == {
         (cfg.kafka.tickets_topic, "ticket.message"): 1}
 
