@@ -358,7 +358,7 @@ def test_section7_live_timers_fire_with_no_event(make_config) -> None:
         assert value(got, "aftersales_score_turns_total", score="chat_3min") == 1  # LA
         assert value(got, "aftersales_business_hours_open", channel="email") == 1
 
-        # 18:01:49: one ms-second before LC's limit runs out; chat's 60 s SLA has passed
+        # 18:01:49.999, a millisecond before LC's limit runs out; chat's 60 s SLA has passed
         got = at(W0 + 169_999, lambda p: value(
             p, "aftersales_response_overdue_tickets", channel="chat") == 1)
         assert value(got, "aftersales_score_turns_total", score="chat_3min") == 1
@@ -369,14 +369,15 @@ def test_section7_live_timers_fire_with_no_event(make_config) -> None:
         assert value(got, "aftersales_score_turns_within_total", score="chat_3min") == 1
         assert value(got, "aftersales_window_score_turns", window="today", score="chat_3min") == 2
 
-        # the evening and the extra holiday: LE has waited 18 h of wall time, far past the
-        # email SLA (2 h), but only 90 s of business time: not overdue, not decided
-        got = at("2026-10-09 12:00:00", lambda p: value(
+        # the evening and the extra holiday's morning (office hours on a normal Friday): LE
+        # has waited 16 h of wall time, far past the email SLA (2 h), but only 90 s of
+        # business time: not overdue, not decided
+        got = at("2026-10-09 10:00:00", lambda p: value(
             p, "aftersales_business_hours_open", channel="email") == 0)
         assert value(got, "aftersales_response_overdue_tickets", channel="email") == 0
         assert value(got, "aftersales_score_turns_total", score="office_1h") == 0
         assert value(got, "aftersales_oldest_awaiting_reply_age_seconds",
-                     channel="email") == pytest.approx(18 * 3600 + 60 + 30)
+                     channel="email") == pytest.approx(16 * 3600 + 90)
         # the makeup Saturday opens at 09:00; office_1h's hour runs out at 09:58:30
         got = at("2026-10-10 09:58:29", lambda p: value(
             p, "aftersales_business_hours_open", channel="email") == 1)
