@@ -60,4 +60,5 @@ def test_a_partial_sla_mapping_keeps_the_other_defaults(tmp_path: Path) -> None:
         [60, 900, 86400, 1800, 86400]
     assert [sla.resolution(p) for p in ("P1", "P2", "P3", "P4", "other")] == \
         [3600, 86400, 172800, 259200, 172800]
-    assert sla.response("chat") == 60 and sla.response("phone") == 900
+    assert sla.response("chat") == 60
+    assert sla.response("phone") == 900
