@@ -78,6 +78,15 @@ class SlaConfig:
     # SPEC §7: every later response; a channel not named here takes its first-response SLA
     response_s: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
+    def __post_init__(self) -> None:
+        # a partial mapping overrides the defaults it names (``first_response_s: {chat: 60}``
+        # keeps phone's, email's and app's): every channel and priority always has an SLA
+        for name, defaults in (("first_response_s", DEFAULT_FIRST_RESPONSE_SLA_S),
+                               ("resolution_s", DEFAULT_RESOLUTION_SLA_S)):
+            given = getattr(self, name)
+            if not set(defaults) <= set(given):
+                object.__setattr__(self, name, MappingProxyType({**defaults, **given}))
+
     def first_response(self, channel: str) -> int:
         s = self.first_response_s
         return s[channel] if channel in s else s["email"]

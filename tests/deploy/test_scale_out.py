@@ -347,6 +347,13 @@ def test_two_replicas_sum_to_one_process_and_survive_a_kill(make_config, tmp_pat
                 tg, tw = tiles(got), tiles(want)
                 assert tg.pop("first_response_p90")[0] != "–"  # worst replica's exact p90
                 tw.pop("first_response_p90")
+                # the peak tile: one process shows the ratio its evaluator decided on (the
+                # baseline over the history it holds, hours here); over Prometheus it is the
+                # full-window ratio the Prometheus peak rule reads
+                prom_peak = prom_a.scalar("aftersales:peak_ratio:ratio")
+                assert prom_peak is not None
+                assert tg.pop("peak_ratio")[0] == f"{prom_peak:.1f}×"
+                tw.pop("peak_ratio")
                 assert tg == tw
                 assert got["fig-returns"]["figure"]["data"] == \
                     want["fig-returns"]["figure"]["data"]

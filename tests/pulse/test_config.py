@@ -48,3 +48,17 @@ def test_missing_env_secret_is_an_error(tmp_path: Path) -> None:
 def test_horizon_must_cover_sla_and_window() -> None:
     with pytest.raises(ConfigError, match="state_horizon_s"):
         load_config(state_horizon_s=3600)
+
+
+def test_a_partial_sla_mapping_keeps_the_other_defaults(tmp_path: Path) -> None:
+    """``first_response_s: {chat: 60}`` changes chat's SLA only (it used to crash the engine
+    with KeyError 'email' at the first phone ticket)."""
+    conf = tmp_path / "pulse.yaml"
+    conf.write_text("sla:\n  first_response_s: {chat: 60}\n  resolution_s: {P1: 3600}\n")
+    sla = load_config(conf).sla
+    assert [sla.first_response(c) for c in ("chat", "phone", "email", "app", "other")] == \
+        [60, 900, 86400, 1800, 86400]
+    assert [sla.resolution(p) for p in ("P1", "P2", "P3", "P4", "other")] == \
+        [3600, 86400, 172800, 259200, 172800]
+    assert sla.response("chat") == 60
+    assert sla.response("phone") == 900
