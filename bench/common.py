@@ -615,13 +615,14 @@ def fold(engine: Any, decoder: Any, topic: str, payloads: Sequence[bytes], wall_
     return bad
 
 
-def new_engine() -> tuple[Any, Any, Any]:
-    """(config, engine, decoder) with the default configuration, wall = the real clock."""
+def new_engine(**overrides: Any) -> tuple[Any, Any, Any]:
+    """(config, engine, decoder) with the default configuration (plus ``overrides``, as
+    ``load_config`` takes them), wall = the real clock."""
     from consumers.decode import Decoder
     from core.config import load_config
     from metrics.engine import Engine
 
-    cfg = load_config(dashboard__enabled=False, alerting__enabled=False)
+    cfg = load_config(dashboard__enabled=False, alerting__enabled=False, **overrides)
     engine = Engine(cfg, lambda: int(time.time() * 1000))
     decoder = Decoder(regions=cfg.regions, max_message_bytes=cfg.max_message_bytes,
                       max_future_skew_s=cfg.max_future_skew_s)
