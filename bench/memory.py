@@ -44,20 +44,20 @@ HOUR_MS = 3_600_000
 
 
 def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
-    cfg, engine, decoder = new_engine()
+    cfg, engine, pipeline = new_engine()
     topic = cfg.kafka.tickets_topic if kind == "tickets" else cfg.kafka.logistics_topic
     make = created_json if kind == "tickets" else return_json
     now = int(time.time() * 1000)
     start, end = now - 20 * HOUR_MS, now - HOUR_MS
     # warm-up: interned codes, window buckets, first snapshot, lazily built structures
     warm = 1000
-    build_open(engine, decoder, topic, warm, make, start_ms=start - 60_000, end_ms=start - 1,
+    build_open(pipeline, topic, warm, make, start_ms=start - 60_000, end_ms=start - 1,
                first=10**9)
     engine.snapshot()
     rss0 = settled_rss()
     if trace:
         tracemalloc.start(1)
-    t = build_open(engine, decoder, topic, n, make, start_ms=start, end_ms=end)
+    t = build_open(pipeline, topic, n, make, start_ms=start, end_ms=end)
     engine.snapshot()
     rss1 = settled_rss()
     out: dict[str, object] = {

@@ -38,7 +38,7 @@ from core.events import (
     TicketResolved,
     TicketTransferred,
 )
-from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
+from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
 from metrics.clock import EventClock
 from metrics.dedupe import SeenIds
 from metrics.histogram import Histogram
@@ -407,10 +407,7 @@ class Engine:
     def snapshot(
         self,
         *,
-        ready: bool = True,
-        consumer_lag: dict[tuple[str, int], int] | None = None,
-        broker_up: bool = True,
-        dead_letter_failures: dict[tuple[str, str], int] | None = None,
+        health: ConsumerHealth | None = None,
     ) -> Snapshot:
         clock = self.tick()
         wall = self.clock.last_wall_ms
@@ -437,7 +434,6 @@ class Engine:
             wall_ms=wall,
             watermark_ms=self.clock.watermark_ms,
             live=self.clock.live,
-            ready=ready,
             last_event_wall_ms=self.last_event_wall_ms,
             events_total=MappingProxyType(self.events_total),
             rejected_total=MappingProxyType(dict(self.rejected_total)),
@@ -445,7 +441,6 @@ class Engine:
             late_total=MappingProxyType(dict(self.late_total)),
             orphan_total=MappingProxyType(dict(self.orphan_total)),
             consumer_errors_total=MappingProxyType(dict(self.consumer_errors_total)),
-            dead_letter_failures_total=MappingProxyType(dict(dead_letter_failures or {})),
             first_response_seconds={k: h.data() for k, h in self.h_first_response.items()},
             resolution_seconds={k: h.data() for k, h in self.h_resolution.items()},
             return_processing_seconds={k: h.data() for k, h in self.h_return.items()},
@@ -457,8 +452,7 @@ class Engine:
             returns_open=MappingProxyType(dict(self.returns.open_by_region)),
             windows=windows,
             peak_ratio=peak,
-            consumer_lag=dict(consumer_lag or {}),
-            broker_up=broker_up,
+            health=health or ConsumerHealth(),
             act_now=self._act_now(clock),
             arrivals_per_minute=self._arrival_series(clock),
             backlog_by_age=self._backlog_by_age(clock),

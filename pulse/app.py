@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.config import Config
 from pulse.service import Service
 
-__all__ = ["App"]
+__all__ = ["App", "rule_thresholds"]
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +68,21 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def rule_thresholds(config: Config) -> Callable[[str], Mapping[str, tuple[float, float]]] | None:
+    """Tile thresholds from the alert rule file, for the board alone (``pulse dashboard``);
+    None (the board's defaults) when the rules cannot be loaded."""
+    from alerts.alerting import Alerting
+
+    try:
+        alerting: Any = Alerting.from_config(replace(config, alerting=replace(
+            config.alerting, sinks=())))
+    except Exception as exc:  # the rules are optional here: the board has defaults
+        log.warning("alert rules not loaded, default tile thresholds: %s", exc)
+        return None
+    fn = getattr(alerting, "thresholds", None)
+    close = getattr(alerting, "close", None)
+    if callable(close):
+        close()
+    return fn if callable(fn) else None

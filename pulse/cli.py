@@ -120,11 +120,12 @@ def _cmd_notify_bridge(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.standalone import dashboard_command
+    from pulse.app import rule_thresholds
 
     cfg = _config(args)
     ensure_free(cfg.dashboard.host, cfg.dashboard.port, "--dashboard-port / dashboard.port")
     stop = _stop_on_signals()
-    return dashboard_command(cfg, args, stop)
+    return dashboard_command(cfg, args, stop, thresholds=rule_thresholds(cfg))
 
 
 # -- flags ---------------------------------------------------------------------------------

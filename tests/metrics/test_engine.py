@@ -9,10 +9,9 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from consumers.decode import Decoder, Rejection
 from core.config import load_config
 from metrics.collector import SnapshotCollector
-from metrics.engine import Engine
+from pulse.pipeline import Pipeline
 from pulse.simulator import Simulator, bad_messages, scenario
 from tests.oracle import compute, diff, from_exposition
 
@@ -20,16 +19,10 @@ Message = tuple[str, str | None, bytes | None]
 
 
 def run_engine(messages: list[Message], wall_ms: int) -> str:
-    cfg = load_config()
-    engine = Engine(cfg, lambda: wall_ms)
-    decoder = Decoder(regions=cfg.regions)
+    pipeline = Pipeline(load_config(), wall=lambda: wall_ms)
     for topic, _key, value in messages:
-        result = decoder.decode(value, wall_ms)
-        if isinstance(result, Rejection):
-            engine.reject(topic, result.reason)
-        else:
-            engine.process(topic, result, wall_ms)
-    snap = engine.snapshot()
+        pipeline.fold(topic, (value,), wall_ms)
+    snap = pipeline.snapshot()
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(lambda: snap))
     return generate_latest(registry).decode()

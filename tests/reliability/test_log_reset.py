@@ -95,13 +95,13 @@ class Readiness:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.start = (svc.reader.ready, svc.reader.rebuilds)
-        publish = svc.reader._publish
+        publish = svc.pipeline._publish
 
         def record(snap: Snapshot) -> None:
             self.published.append((snap.ready, sum(snap.consumer_lag.values()), snap.rebuilds))
             publish(snap)
 
-        svc.reader._publish = record
+        svc.pipeline._publish = record
 
     def _status(self) -> int:
         try:
