@@ -122,8 +122,8 @@ def measure(n: int) -> dict[str, Any]:
 
     from core.events import RejectReason
     from core.snapshot import ConsumerHealth
-    from metrics.collector import SnapshotCollector
-    from metrics.server import MetricsServer
+    from metrics.http_endpoints import MetricsServer
+    from metrics.snapshot_collector import SnapshotCollector
     from pulse.broker import free_port
 
     cfg, engine, pipeline = new_engine()

@@ -14,8 +14,8 @@ from prometheus_client.registry import Collector
 
 from core.config import Config
 from core.snapshot import Snapshot
-from metrics.collector import BuildInfoCollector, SnapshotCollector
-from metrics.server import MetricsServer
+from metrics.http_endpoints import MetricsServer
+from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
 from pulse import __version__
 from pulse.pipeline import Pipeline
 
@@ -43,7 +43,8 @@ class Service:
         self.latest: Snapshot | None = None
         self.complete: Snapshot | None = None  # the last one taken with the state rebuilt
         self.stall_after_s = stall_after_s
-        self.registry = CollectorRegistry(auto_describe=False)
+        # auto_describe: a second collector of a name already served is refused at start-up
+        self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(SnapshotCollector(lambda: self.latest, lambda: self.complete))
         for c in collectors:
             self.registry.register(c)

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from core.config import load_config
-from metrics.collector import SnapshotCollector
+from metrics.snapshot_collector import SnapshotCollector
 from pulse.pipeline import Pipeline
 from pulse.simulator import Simulator, bad_messages, scenario
 from tests.oracle import compute, diff, from_exposition

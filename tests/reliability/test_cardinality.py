@@ -26,8 +26,8 @@ from core.events import (
     PRIORITIES,
     RETURN_REASONS,
 )
-from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
+from metrics.snapshot_collector import SnapshotCollector
 from pulse.pipeline import Pipeline
 
 CFG = load_config()
