@@ -20,70 +20,40 @@ from zoneinfo import ZoneInfo
 from alerts.collector import AlertCollector
 from alerts.evaluator import Evaluator
 from alerts.notifier import Notifier
-from alerts.profiles import (
-    NORMAL,
-    PEAK,
-    Profile,
-    ProfileTracker,
-    Promotion,
-    promotions_from_config,
-)
+from alerts.profiles import NORMAL, PEAK, ProfileTracker
 from alerts.rules import Rule, load_rules
 from alerts.signals import SIGNALS
 from alerts.sinks import Sink, SinkContext, build_sinks
 from alerts.sinks.base import SinkOptions
 from alerts.sinks.log import LogSink
-from core.alerting import ActiveAlert, Notification
+from core.alerting import ActiveAlert, AlertView, Notification, ProfileState, TileThreshold
 from core.config import Config
+from core.definitions import PEAK_RATIO_ENTER, PEAK_RATIO_EXIT
+from core.promotions import Promotion, promotions_from_config
 from core.snapshot import Snapshot
 
-__all__ = ["Alerting", "TileThreshold"]
+__all__ = ["Alerting", "TileThreshold"]  # TileThreshold: re-exported from core.alerting
 
 log = logging.getLogger(__name__)
 _PEAK = SIGNALS["peak_ratio"]
 _PEAK_PARAMS = {k: p.default for k, p in _PEAK.params.items()}
-_NORMAL = Profile(NORMAL)
+_NORMAL = ProfileState(NORMAL)
 _PERIODS = 50  # peak periods remembered for the board's arrivals chart
-
-
-@dataclass(frozen=True, slots=True)
-class TileThreshold:
-    """Traffic-light bounds for one wall-board tile, from the rule that watches it.
-
-    Red when ``value op red`` holds (the fire threshold in force), amber when
-    ``value op amber`` holds (the rule's ``warn``; None: no amber), green otherwise.
-    """
-
-    rule: str
-    op: str
-    red: float
-    amber: float | None
-    unit: str
-    profile: str
-
-    def light(self, value: float | None) -> str:
-        """``green``, ``amber``, ``red`` — or ``none`` when there is no value."""
-        from alerts.rules import compare
-
-        if value is None:
-            return "none"
-        if compare(self.op, value, self.red):
-            return "red"
-        if self.amber is not None and compare(self.op, value, self.amber):
-            return "amber"
-        return "green"
 
 
 @dataclass(frozen=True, slots=True)
 class _State:
     active: tuple[ActiveAlert, ...] = ()
-    profile: Profile = _NORMAL
+    profile: ProfileState = _NORMAL
     clock_ms: int | None = None
     peak_periods: tuple[tuple[int, int | None], ...] = ()
 
 
-class Alerting:
-    """Build with :meth:`from_config`; the service calls :meth:`on_snapshot` and :meth:`close`."""
+class Alerting(AlertView):
+    """Build with :meth:`from_config`; the service calls :meth:`on_snapshot` and :meth:`close`.
+
+    Readers (the board) see it as a :class:`core.alerting.AlertView`.
+    """
 
     def __init__(
         self,
@@ -94,13 +64,11 @@ class Alerting:
         timezone: str = "Asia/Shanghai",
         eval_interval_s: int = 15,
         repeat_interval_s: int = 4 * 3600,
-        peak_ratio_enter: float = 3.0,
-        peak_ratio_exit: float = 2.7,
+        peak_ratio_enter: float = PEAK_RATIO_ENTER,
+        peak_ratio_exit: float = PEAK_RATIO_EXIT,
         notifier: Notifier | None = None,
         history: int = 200,
-        config: Config | None = None,
     ) -> None:
-        self.config = config  # the board reads config.sla from it
         self.rules = rules
         self.timezone = ZoneInfo(timezone)
         self.promotions = promotions
@@ -131,8 +99,7 @@ class Alerting:
             LogSink(SinkOptions("log", "log"), context)]
         return cls(rules, sinks, promotions=promotions, timezone=ac.timezone,
                    eval_interval_s=ac.eval_interval_s, repeat_interval_s=ac.repeat_interval_s,
-                   peak_ratio_enter=ac.peak_ratio_enter, peak_ratio_exit=ac.peak_ratio_exit,
-                   config=cfg)
+                   peak_ratio_enter=ac.peak_ratio_enter, peak_ratio_exit=ac.peak_ratio_exit)
 
     # -- the consumer thread ---------------------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
@@ -197,7 +164,7 @@ class Alerting:
         return self._state.active
 
     @property
-    def profile(self) -> Profile:
+    def profile(self) -> ProfileState:
         """The profile in force: ``.name`` (normal/peak), ``.reason``, ``.promotion``."""
         return self._state.profile
 
@@ -221,6 +188,3 @@ class Alerting:
                 out[rule.tile] = TileThreshold(rule.name, rule.op, th.threshold, th.warn,
                                                rule.signal.unit, name)
         return out
-
-    def rule(self, name: str) -> Rule | None:
-        return next((r for r in self.rules if r.name == name), None)

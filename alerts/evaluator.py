@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from alerts.profiles import Profile
 from alerts.render import fill, format_value
-from alerts.rules import SEVERITIES, Rule, Thresholds, compare
+from alerts.rules import SEVERITIES, Rule, Thresholds
 from alerts.signals import Labels, SignalContext, parse_duration
-from core.alerting import ActiveAlert, Notification
+from core.alerting import ActiveAlert, Notification, compare
 from core.snapshot import Snapshot
 
 __all__ = ["Evaluator"]
@@ -53,7 +53,6 @@ class Evaluator:
         self.context = SignalContext(keep_ms=_history_ms(rules))
         self._episodes: dict[tuple[str, Labels], _Episode] = {}
         self.active: tuple[ActiveAlert, ...] = ()
-        self.last_values: dict[str, dict[Labels, float]] = {}
         self._after = ""
 
     def evaluate(self, snap: Snapshot, profile: Profile,
@@ -79,7 +78,6 @@ class Evaluator:
             except Exception:  # a broken signal must not stop the other rules or the stream
                 log.exception("signal %s of rule %s failed", rule.signal.name, rule.name)
                 continue
-            self.last_values[rule.name] = values
             th = rule.thresholds(profile.name)
             known = {k for (name, k) in self._episodes if name == rule.name}
             for key in sorted(set(values) | known):
@@ -150,7 +148,3 @@ class Evaluator:
             resolved_summary_en=fill(rs.en, subs) if rs else "",
             unit=unit,
         )
-
-    def firing(self, rule_name: str) -> int:
-        """How many episodes of ``rule_name`` are firing now."""
-        return sum(1 for a in self.active if a.name == rule_name)

@@ -29,12 +29,13 @@ from typing import Any
 
 import yaml
 
-from alerts.profiles import Promotion, promotions_from_config
 from alerts.render import format_value
 from alerts.rules import DEFAULT_RULES_FILE, Rule, Thresholds, load_rules
 from alerts.signals import SIGNALS, prom_duration
 from core.config import Config
+from core.definitions import PEAK_RATIO_ENTER
 from core.errors import ConfigError
+from core.promotions import Promotion, promotions_from_config
 
 __all__ = ["RECORDED_SERIES", "RUNBOOK_URL", "export_command", "export_rules", "rule_expr",
            "runbook_anchor", "series_namer"]
@@ -57,6 +58,9 @@ RECORDED_SERIES: Mapping[str, str] = {
         "aftersales_backlog_tickets",
         "aftersales_first_response_overdue_2x_tickets",
         "aftersales_resolution_overdue_tickets",
+        "aftersales_response_overdue_2x_tickets",
+        "aftersales_window_score_turns",
+        "aftersales_window_score_turns_within",
     )
 }
 
@@ -115,7 +119,7 @@ def peak_condition(series: Any, promotions: Sequence[Promotion], enter: float) -
 
 
 def rule_expr(rule: Rule, recorded: bool = False, promotions: Sequence[Promotion] = (),
-              peak_enter: float = 3.0) -> str:
+              peak_enter: float = PEAK_RATIO_ENTER) -> str:
     series = series_namer(recorded)
     q = rule.signal.promql(rule.param_map, series)
     if rule.peak is None:
@@ -162,7 +166,7 @@ def _alert(rule: Rule, recorded: bool, promotions: Sequence[Promotion],
 
 
 def export_rules(rules: Sequence[Rule], *, recorded: bool = False,
-                 promotions: Sequence[Promotion] = (), peak_enter: float = 3.0,
+                 promotions: Sequence[Promotion] = (), peak_enter: float = PEAK_RATIO_ENTER,
                  runbook_url: str = RUNBOOK_URL) -> str:
     """The Prometheus rule file text (one group, rules in file order)."""
     doc = {"groups": [{

@@ -27,7 +27,6 @@ __all__ = [
     "Rule",
     "Text",
     "Thresholds",
-    "compare",
     "load_rules",
     "parse_rules",
 ]
@@ -44,20 +43,6 @@ _RULE_FIELDS = {
     "labels", "summary", "description", "resolved_summary", "peak", "repeat_interval", "tile",
 }
 _PEAK_FIELDS = {"threshold", "clear", "warn"}
-
-
-def compare(op: str, value: float, threshold: float) -> bool:
-    if op == ">":
-        return value > threshold
-    if op == ">=":
-        return value >= threshold
-    if op == "<":
-        return value < threshold
-    if op == "<=":
-        return value <= threshold
-    if op == "==":
-        return value == threshold
-    return value != threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +147,9 @@ def _params(r: _Reader, signal: Signal, given: dict[str, str],
     window_names = set(windows) if windows is not None else None
     for key, spec in signal.params.items():
         value = given.get(key, spec.default)
-        if spec.kind == "window":
+        if spec.kind == "window" and value == "today":
+            pass  # the calendar window of §2, on unless today_window: false
+        elif spec.kind == "window":
             if window_names is not None and value not in window_names:
                 raise r.fail("expr", f"{key}={value!r} is not a configured window "
                                      f"({', '.join(sorted(window_names))})")

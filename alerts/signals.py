@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from core.definitions import attainment, escalation_rate, peak_ratio
 from core.snapshot import Snapshot
 
 __all__ = [
@@ -139,10 +140,9 @@ def _sla_attainment(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) ->
     w = snap.windows.get(p["window"])
     if w is None:
         return {}
-    total = sum(w.first_responses.values())
-    if total < max(1, int(p["min_responses"])):
-        return {}
-    return {(): sum(w.first_responses_within_sla.values()) / total}
+    value = attainment(sum(w.first_responses_within_sla.values()),
+                       sum(w.first_responses.values()), int(p["min_responses"]))
+    return {} if value is None else {(): value}
 
 
 def _sla_attainment_q(p: Mapping[str, str], s: Series) -> str:
@@ -157,6 +157,38 @@ def _overdue_2x(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Val
 
 def _overdue_2x_q(p: Mapping[str, str], s: Series) -> str:
     return _sum(s, "aftersales_first_response_overdue_2x_tickets", by="channel")
+
+
+def _response_overdue_2x(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Values:
+    return {(("channel", ch),): float(n) for ch, n in snap.response_overdue_2x.items()}
+
+
+def _response_overdue_2x_q(p: Mapping[str, str], s: Series) -> str:
+    return _sum(s, "aftersales_response_overdue_2x_tickets", by="channel")
+
+
+def _score_shortfall(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Values:
+    """Each platform score (§7) of the window minus its target (−0.05: 5 points short),
+    where the window holds at least ``min_turns`` decided turns of it."""
+    w = snap.windows.get(p["window"])
+    if w is None:
+        return {}
+    out: Values = {}
+    for name, turns in w.score_turns.items():
+        target = snap.score_targets.get(name)
+        score = attainment(w.score_turns_within.get(name, 0), turns, int(p["min_turns"]))
+        if target is not None and score is not None:
+            out[(("score", name),)] = score - target
+    return out
+
+
+def _score_shortfall_q(p: Mapping[str, str], s: Series) -> str:
+    m = f'window="{p["window"]}"'
+    floor = max(1, int(p["min_turns"]))
+    score = (f"{_sum(s, _W + 'score_turns_within', m, 'score')}"
+             f" / ({_sum(s, _W + 'score_turns', m, 'score')} >= {floor})")
+    # every replica exposes the same configured target: max, not sum
+    return f"({score}) - on(score) max by (score) ({s('aftersales_score_target')})"
 
 
 def _backlog_growth(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Values:
@@ -195,10 +227,9 @@ def _escalation_rate(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -
     w = snap.windows.get(p["window"])
     if w is None:
         return {}
-    created = sum(w.tickets_created.values())
-    if created < max(1, int(p["min_tickets"])):
-        return {}
-    return {(): w.escalations / created}
+    value = escalation_rate(w.escalations, sum(w.tickets_created.values()),
+                            int(p["min_tickets"]))
+    return {} if value is None else {(): value}
 
 
 def _escalation_rate_q(p: Mapping[str, str], s: Series) -> str:
@@ -251,8 +282,8 @@ def _peak_ratio(snap: Snapshot, ctx: SignalContext, p: Mapping[str, str]) -> Val
     n_long = sum(long_.tickets_created.values())
     if n_long <= 0:
         return {}
-    n_short = sum(short.tickets_created.values())
-    return {(): (n_short / (short.seconds / 60.0)) / (n_long / (covered_s / 60.0))}
+    return {(): peak_ratio(sum(short.tickets_created.values()), short.seconds, n_long,
+                           long_.seconds, covered_s)}
 
 
 def _peak_ratio_q(p: Mapping[str, str], s: Series) -> str:
@@ -304,6 +335,17 @@ SIGNALS: Mapping[str, Signal] = MappingProxyType({s.name: s for s in (
          "Unanswered tickets older than twice their channel's first-response SLA.",
          ("aftersales_first_response_overdue_2x_tickets",), ("channel",), "count", {},
          _overdue_2x, _overdue_2x_q),
+    _sig("response_overdue_2x",
+         "Open tickets whose customer has waited (a later turn included) longer than twice "
+         "the channel's response SLA.",
+         ("aftersales_response_overdue_2x_tickets",), ("channel",), "count", {},
+         _response_overdue_2x, _response_overdue_2x_q),
+    _sig("score_below_target",
+         "A platform score (§7) of the window minus its target, once the window holds "
+         "min_turns decided turns of it.",
+         (_W + "score_turns", _W + "score_turns_within", "aftersales_score_target"),
+         ("score",), "ratio", {"window": Param(_WIN, "today"), "min_turns": Param(_INT, "50")},
+         _score_shortfall, _score_shortfall_q),
     _sig("backlog_growth_per_min",
          "Slope of the total open backlog over the range, tickets per minute.",
          ("aftersales_backlog_tickets",), (), "per_min", {"range": Param(_DUR, "10m")},

@@ -219,7 +219,7 @@ def sim_records(n_min: int, *, days: float = 7.0, seed: int = 11) -> list[Record
     the parameters change (event times then lie further in the past, which the pipeline
     measures the same way: Kafka timestamps are the produce time, so nothing is skipped
     by the state-horizon check)."""
-    from pulse.simulator import Simulator, scenario
+    from pulse.simulation import Simulator, scenario
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"sim-s{seed}-d{days:g}-n{n_min}.pickle"

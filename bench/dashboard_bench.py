@@ -39,7 +39,7 @@ from dashboard.server import build_app, settings_of
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
 from metrics.engine import Engine
-from pulse.simulator import Simulator, scenario
+from pulse.simulation import Simulator, scenario
 
 DAY_MS = 86_400_000
 
@@ -74,6 +74,7 @@ def build_state(rate: float) -> tuple[Engine, Alerting, Clock, Simulator, int]:
             engine.process(topics[ev.topic], event, wall.ms)  # type: ignore[arg-type]
             n += 1
         if ev.ts_ms >= next_eval:
+            engine.tick()
             alerting.evaluate(engine.snapshot())
             next_eval += 60_000
     wall.ms = end
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     engine, alerting, wall, sim, n = build_state(args.rate)
+    engine.tick()
     snap: Snapshot = engine.snapshot()
     built = time.perf_counter() - t0
     cfg = load_config()
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             event = dec.decode(orjson.dumps(ev.value), wall.ms)
             if hasattr(event, "event_id"):
                 engine.process(topics[ev.topic], event, wall.ms)  # type: ignore[arg-type]
+        engine.tick()
         latest["snap"] = engine.snapshot()
         t = time.perf_counter()
         out = refresher(i, "", sent)

@@ -127,7 +127,7 @@ def _producer(args: argparse.Namespace) -> int:
     from consumers.admin import ensure_topics
     from core.config import load_config
     from pulse.simulate import LiveTraffic
-    from pulse.simulator import Simulator
+    from pulse.simulation import Simulator
 
     cfg = load_config(args.config, kafka__bootstrap_servers=args.bootstrap_servers)
     ensure_topics(cfg.kafka)

@@ -53,12 +53,12 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
     warm = 1000
     build_open(pipeline, topic, warm, make, start_ms=start - 60_000, end_ms=start - 1,
                first=10**9)
-    engine.snapshot()
+    pipeline.snapshot()
     rss0 = settled_rss()
     if trace:
         tracemalloc.start(1)
     t = build_open(pipeline, topic, n, make, start_ms=start, end_ms=end)
-    engine.snapshot()
+    pipeline.snapshot()
     rss1 = settled_rss()
     out: dict[str, object] = {
         "kind": kind, "n": n, "rss_before": rss0, "rss_after": rss1,

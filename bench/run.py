@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.common import Bench, Result, Row, log, machine_info, table
 
-ORDER = ("throughput", "freshness", "rebuild", "memory", "scrape", "scaling")
+ORDER = ("throughput", "freshness", "rebuild", "memory", "scrape", "scaling", "dedupe")
 NEEDS_BROKER = {"throughput", "freshness", "rebuild"}
 
 

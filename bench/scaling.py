@@ -80,10 +80,12 @@ def measure(n: int, m: int) -> dict[str, Any]:
     now = int(time.time() * 1000)
     build_open(pipeline, cfg.kafka.tickets_topic, 1000, created_json,
                start_ms=now - 21 * HOUR_MS, end_ms=now - 20 * HOUR_MS - 1, first=2 * 10**9)
+    engine.tick()
     engine.snapshot()
     rss0 = settled_rss()
     build_s = build_open(pipeline, cfg.kafka.tickets_topic, n, created_json,
                          start_ms=now - 20 * HOUR_MS, end_ms=now - HOUR_MS)
+    engine.tick()
     engine.snapshot()
     rss1 = settled_rss()
 

@@ -138,8 +138,8 @@ def measure(n: int) -> dict[str, Any]:
             engine.reject(topic, reason)
     lag = {(t, p): 0 for t in cfg.kafka.topics for p in range(3)}
 
-    snap_times = timed(lambda: engine.snapshot(health=ConsumerHealth(lag=lag)), 21)[1:]
-    snap = engine.snapshot(health=ConsumerHealth(lag=lag))
+    snap_times = timed(lambda: pipeline.snapshot(ConsumerHealth(lag=lag)), 21)[1:]
+    snap = pipeline.snapshot(ConsumerHealth(lag=lag))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(lambda: snap))
     body = generate_latest(registry)

@@ -22,6 +22,7 @@ from consumers.wire import (
     WireEscalated,
     WireExchanged,
     WireInspected,
+    WireMessage,
     WireRated,
     WireReceived,
     WireRefunded,
@@ -49,6 +50,7 @@ from core.events import (
     ShipmentDelivered,
     TicketCreated,
     TicketEscalated,
+    TicketMessage,
     TicketRated,
     TicketReopened,
     TicketReplied,
@@ -161,6 +163,7 @@ class Decoder:
                 TicketReplied(e, t, w.ticket_id, w.by is None or w.by == "agent")
                 if w.ticket_id else None
             ),
+            WireMessage: self._fast_simple(TicketMessage),
             WireTransferred: self._fast_simple(TicketTransferred),
             WireEscalated: self._fast_simple(TicketEscalated),
             WireResolved: self._fast_simple(TicketResolved),
@@ -181,6 +184,7 @@ class Decoder:
         self._builders: dict[str, Callable[[Mapping[str, Any], str, int], Event]] = {
             "ticket.created": self._created,
             "ticket.replied": self._replied,
+            "ticket.message": self._simple(TicketMessage),
             "ticket.transferred": self._simple(TicketTransferred),
             "ticket.escalated": self._simple(TicketEscalated),
             "ticket.resolved": self._simple(TicketResolved),

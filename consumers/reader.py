@@ -131,6 +131,7 @@ class StreamReader:
         self.log_resets: dict[str, int] = dict.fromkeys(config.kafka.topics, 0)
         self._watch = LogWatch()
         self._resetting: set[str] = set()  # topics counted since the service was last ready
+        self._resets_view = MappingProxyType(dict(self.log_resets))  # what snapshots carry
         self._log_start_checked = 0.0
         self._ids_wanted_ms = 0.0  # a rebuild is ready once topic ids this new were checked
         self._reset_at: dict[str, float] = {}  # topic -> when its last reset was counted
@@ -306,7 +307,7 @@ class StreamReader:
             offsets=self._offsets,
             dead_letter_failures=MappingProxyType(
                 self._dlq.failures() if self._dlq is not None else {}),
-            rebuilds=self.rebuilds, log_resets=MappingProxyType(dict(self.log_resets)),
+            rebuilds=self.rebuilds, log_resets=self._resets_view,
         )
 
     def publish(self) -> None:
@@ -480,6 +481,7 @@ class StreamReader:
             if now - self._reset_at.get(topic, -_RESET_EPISODE_S) >= _RESET_EPISODE_S:
                 self._reset_at[topic] = now
                 self.log_resets[topic] = self.log_resets.get(topic, 0) + 1
+                self._resets_view = MappingProxyType(dict(self.log_resets))
         fresh = [r for r in found if not r.echo]
         if not fresh:  # the rebuild under way already reads the new log: fix the DLQ mark
             for r in found:

@@ -33,6 +33,10 @@ class WireReplied(_Wire, tag="ticket.replied", frozen=True, gc=False):
     by: str | None = None
 
 
+class WireMessage(_Wire, tag="ticket.message", frozen=True, gc=False):
+    ticket_id: str
+
+
 class WireTransferred(_Wire, tag="ticket.transferred", frozen=True, gc=False):
     ticket_id: str
 
@@ -90,12 +94,13 @@ class WireCancelled(_Wire, tag="return.cancelled", frozen=True, gc=False):
 
 
 WireEvent = (
-    WireCreated | WireReplied | WireTransferred | WireEscalated | WireResolved | WireReopened
-    | WireRated | WireDelivered | WireRequested | WireReceived | WireInspected | WireRefunded
-    | WireExchanged | WireCancelled
+    WireCreated | WireReplied | WireMessage | WireTransferred | WireEscalated | WireResolved
+    | WireReopened | WireRated | WireDelivered | WireRequested | WireReceived | WireInspected
+    | WireRefunded | WireExchanged | WireCancelled
 )
 WIRE_TYPES: tuple[type[_Wire], ...] = (
-    WireCreated, WireReplied, WireTransferred, WireEscalated, WireResolved, WireReopened,
+    WireCreated, WireReplied, WireMessage, WireTransferred, WireEscalated, WireResolved,
+    WireReopened,
     WireRated, WireDelivered, WireRequested, WireReceived, WireInspected, WireRefunded,
     WireExchanged, WireCancelled,
 )

@@ -189,7 +189,7 @@ class BusinessCalendar:
     """One named calendar in one timezone, with each local date's open intervals cached."""
 
     __slots__ = ("_cn", "_days", "_extra_holidays", "_extra_workdays", "_last", "_open",
-                 "_spans", "_tz", "config")
+                 "_overnight", "_spans", "_tz", "config")
 
     def __init__(self, config: CalendarConfig, tz: ZoneInfo,
                  extra_holidays: frozenset[dt.date] = frozenset(),
@@ -198,6 +198,7 @@ class BusinessCalendar:
         self._tz = tz
         self._open = config.days
         self._spans = tuple((s.start_s, s.end_s) for s in config.spans)
+        self._overnight = any(e > _DAY_S for _, e in self._spans)  # a span past midnight
         self._cn = config.holidays == "cn"
         self._extra_holidays = extra_holidays
         self._extra_workdays = extra_workdays
@@ -231,26 +232,37 @@ class BusinessCalendar:
                       _day_start_s(self._tz, ordinal + 1) * 1000, ordinal)
         return ordinal
 
+    def _spans_of(self, ordinal: int) -> list[tuple[int, int]]:
+        """The open spans a local date starts, in epoch seconds (a span past midnight, as
+        "22:00-02:00", ends on the next date)."""
+        if not self.is_open_day(dt.date.fromordinal(ordinal)):
+            return []
+        midnight = (ordinal - _EPOCH_ORDINAL) * _DAY_S
+        return [
+            (max(a, midnight + s - o), min(b, midnight + e - o))
+            for a, b, o in _segments(self._tz, ordinal)
+            for s, e in self._spans
+        ]
+
     def _day(self, ordinal: int) -> tuple[int, ...]:
-        """Open intervals of a local date as a flat (start, end, start, end, ...) in ms."""
+        """Open intervals of a local date as a flat (start, end, start, end, ...) in ms,
+        within that date (the part of the day before's overnight span included)."""
         got = self._days.get(ordinal)
         if got is not None:
             return got
+        pieces = self._spans_of(ordinal)
+        if self._overnight:
+            first, end = _day_start_s(self._tz, ordinal), _day_start_s(self._tz, ordinal + 1)
+            pieces = [(max(lo, first), min(hi, end))
+                      for lo, hi in pieces + self._spans_of(ordinal - 1)]
         out: list[int] = []
-        if self.is_open_day(dt.date.fromordinal(ordinal)):
-            midnight = (ordinal - _EPOCH_ORDINAL) * _DAY_S
-            pieces = sorted(
-                (max(a, midnight + s - o), min(b, midnight + e - o))
-                for a, b, o in _segments(self._tz, ordinal)
-                for s, e in self._spans
-            )
-            for lo, hi in pieces:
-                if lo >= hi:
-                    continue
-                if out and lo <= out[-1] // 1000:
-                    out[-1] = max(out[-1], hi * 1000)
-                else:
-                    out += (lo * 1000, hi * 1000)
+        for lo, hi in sorted(pieces):
+            if lo >= hi:
+                continue
+            if out and lo <= out[-1] // 1000:
+                out[-1] = max(out[-1], hi * 1000)
+            else:
+                out += (lo * 1000, hi * 1000)
         got = tuple(out)
         if len(self._days) >= _DAY_CACHE_MAX:
             self._days.clear()

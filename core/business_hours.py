@@ -29,6 +29,7 @@ from core.business_calendar import (
     next_local_midnight_ms,
 )
 from core.errors import ConfigError
+from core.events import OTHER
 
 __all__ = [
     "ALWAYS_OPEN",
@@ -204,7 +205,7 @@ def _parse_calendar(name: object, body: object, key: str,
         errors.append(f'{key}.hours must be a non-empty list of "HH:MM-HH:MM"')
     else:
         for i, text in enumerate(raw_hours):
-            span = _parse_span(text, f"{key}.hours[{i}]", errors)
+            span = _parse_span(text, f"{key}.hours[{i}]", errors, wrap=True)
             if span is not None:
                 spans.append(span)
     spans.sort(key=lambda s: s.start_s)
@@ -227,16 +228,19 @@ def _parse_calendar(name: object, body: object, key: str,
     )
 
 
-def parse_span(text: object, key: str) -> Span:
-    """One `"HH:MM-HH:MM"` span (e.g. a score rule's `hours`); ConfigError naming `key`."""
+def parse_span(text: object, key: str, *, wrap: bool = False) -> Span:
+    """One `"HH:MM-HH:MM"` span (e.g. a score rule's `hours`); ConfigError naming `key`.
+
+    ``wrap``: a span ending at or before its start runs past midnight (``"22:00-02:00"``,
+    opened on the day it starts); its ``end_s`` is then more than a day (26:00 there)."""
     errors: list[str] = []
-    span = _parse_span(text, key, errors)
+    span = _parse_span(text, key, errors, wrap)
     if span is None:
         raise ConfigError("; ".join(errors))
     return span
 
 
-def _parse_span(text: object, key: str, errors: list[str]) -> Span | None:
+def _parse_span(text: object, key: str, errors: list[str], wrap: bool = False) -> Span | None:
     m = _SPAN_RE.fullmatch(text) if isinstance(text, str) else None
     if m is None:
         errors.append(f'{key}: {text!r} is not "HH:MM-HH:MM"')
@@ -246,6 +250,8 @@ def _parse_span(text: object, key: str, errors: list[str]) -> Span | None:
         errors.append(f"{key}: {text!r} is not a time of day (00:00 to 24:00)")
         return None
     start, end = (h1 * 60 + m1) * 60, (h2 * 60 + m2) * 60
+    if end <= start and wrap:
+        return Span(start, end + 86_400)
     if end <= start:
         errors.append(f"{key}: {text!r} ends before it starts (a span may not cross midnight: "
                       f"split it in two)")
@@ -303,6 +309,14 @@ class BusinessHours:
     def has_calendar(self, channel: str) -> bool:
         """Whether the channel counts business time (else its SLAs run 24x7)."""
         return channel in self._by_channel
+
+    def sla_calendar(self, channel: str) -> Calendar | None:
+        """The calendar a channel's SLAs and scores count in; None: 24x7. ``other`` takes
+        email's, as it takes email's SLAs, unless it has one of its own."""
+        cal = self._by_channel.get(channel)
+        if cal is None and channel == OTHER:
+            cal = self._by_channel.get("email")
+        return cal
 
     @property
     def channels(self) -> frozenset[str]:

@@ -17,8 +17,15 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from core.business_hours import BusinessHoursConfig, Span, parse_business_hours, parse_span
+from core.definitions import (
+    DEFAULT_FIRST_RESPONSE_SLA_S,
+    DEFAULT_RESOLUTION_SLA_S,
+    DEFAULT_RETURN_PROCESSING_SLA_S,
+    PEAK_RATIO_ENTER,
+    PEAK_RATIO_EXIT,
+)
 from core.errors import ConfigError
-from core.events import CHANNELS, DEFAULT_REGIONS
+from core.events import CHANNELS, DEFAULT_REGIONS, OTHER
 
 __all__ = [
     "AlertingConfig",
@@ -64,16 +71,10 @@ class SlaConfig:
     """SLA seconds; ``other`` channel takes email's, ``other`` priority takes P3's."""
 
     first_response_s: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType(
-            {"chat": 30, "phone": 900, "app": 1800, "email": 86400}
-        )
-    )
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_FIRST_RESPONSE_SLA_S)))
     resolution_s: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType(
-            {"P1": 7200, "P2": 86400, "P3": 172800, "P4": 259200}
-        )
-    )
-    return_processing_s: int = 172800
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_RESOLUTION_SLA_S)))
+    return_processing_s: int = DEFAULT_RETURN_PROCESSING_SLA_S
     # SPEC §7: every later response; a channel not named here takes its first-response SLA
     response_s: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -106,8 +107,8 @@ class ScoreConfig:
 
     name: str = ""
     title: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    channels: tuple[str, ...] = ()
-    hours: str = "00:00-24:00"
+    channels: tuple[str, ...] = (*CHANNELS, OTHER)  # every channel unless named
+    hours: str = "00:00-24:00"  # may run past midnight: "22:00-02:00"
     within_s: int = 180
     clock: str = "wall"  # wall | business
     target: float = 0.9
@@ -115,7 +116,7 @@ class ScoreConfig:
     @property
     def span(self) -> Span:
         """``hours`` as seconds after local midnight (validated at load)."""
-        return parse_span(self.hours, f"scores[{self.name}].hours")
+        return parse_span(self.hours, f"scores[{self.name}].hours", wrap=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +161,8 @@ class AlertingConfig:
     eval_interval_s: int = 15
     repeat_interval_s: int = 4 * 3600
     sinks: tuple[Mapping[str, Any], ...] = ()  # empty: one log sink
-    peak_ratio_enter: float = 3.0  # the peak profile starts at this peak ratio…
-    peak_ratio_exit: float = 2.7  # …and ends below this one (hysteresis)
+    peak_ratio_enter: float = PEAK_RATIO_ENTER  # the peak profile starts at this ratio…
+    peak_ratio_exit: float = PEAK_RATIO_EXIT  # …and ends below this one (hysteresis)
     runbook_url: str = ""  # base of the exported rules' runbook_url (empty: docs/runbook.md)
 
 
@@ -247,7 +248,7 @@ class Config:
             for ch in sc.channels:
                 if ch not in known:
                     raise ConfigError(f"{where}.channels: {ch!r} is not one of {', '.join(known)}")
-            parse_span(sc.hours, f"{where}.hours")
+            parse_span(sc.hours, f"{where}.hours", wrap=True)
             if sc.within_s <= 0:
                 raise ConfigError(f"{where}.within_s: must be a positive number of seconds")
             if sc.clock not in ("wall", "business"):

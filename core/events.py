@@ -30,6 +30,7 @@ __all__ = [
     "ShipmentDelivered",
     "TicketCreated",
     "TicketEscalated",
+    "TicketMessage",
     "TicketRated",
     "TicketReopened",
     "TicketReplied",
@@ -52,7 +53,7 @@ DEFAULT_REGIONS: tuple[str, ...] = (
 )
 
 TICKET_TYPES: tuple[str, ...] = (
-    "ticket.created", "ticket.replied", "ticket.transferred", "ticket.escalated",
+    "ticket.created", "ticket.replied", "ticket.message", "ticket.transferred", "ticket.escalated",
     "ticket.resolved", "ticket.reopened", "ticket.rated",
 )
 LOGISTICS_TYPES: tuple[str, ...] = (
@@ -107,6 +108,18 @@ class TicketReplied(NamedTuple):
     @property
     def type(self) -> str:
         return "ticket.replied"
+
+
+class TicketMessage(NamedTuple):
+    """A later message from the customer (SPEC §7): it may open a conversation turn."""
+
+    event_id: str
+    ts_ms: int
+    ticket_id: str
+
+    @property
+    def type(self) -> str:
+        return "ticket.message"
 
 
 class TicketTransferred(NamedTuple):
@@ -221,8 +234,8 @@ class ReturnClosed(NamedTuple):
 
 
 Event = (
-    TicketCreated | TicketReplied | TicketTransferred | TicketEscalated | TicketResolved
-    | TicketReopened | TicketRated | ShipmentDelivered | ReturnRequested | ReturnReceived
-    | ReturnInspected | ReturnClosed
+    TicketCreated | TicketReplied | TicketMessage | TicketTransferred | TicketEscalated
+    | TicketResolved | TicketReopened | TicketRated | ShipmentDelivered | ReturnRequested
+    | ReturnReceived | ReturnInspected | ReturnClosed
 )
 

@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.definitions import attainment, csat_share, escalation_rate, nps_score
+
 __all__ = [
+    "TODAY",
     "ActionTicket",
     "ConsumerHealth",
     "HistogramData",
@@ -18,6 +21,9 @@ __all__ = [
     "WindowSnapshot",
     "replace_snapshot",
 ]
+
+TODAY = "today"
+"""The calendar window's name (``window`` label): local midnight to the clock (SPEC §2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +81,20 @@ class WindowSnapshot:
 
     @property
     def first_response_sla_attainment(self) -> float | None:
-        total = sum(self.first_responses.values())
-        return sum(self.first_responses_within_sla.values()) / total if total else None
+        return attainment(sum(self.first_responses_within_sla.values()),
+                          sum(self.first_responses.values()))
 
     @property
     def escalation_rate(self) -> float | None:
-        created = sum(self.tickets_created.values())
-        return self.escalations / created if created else None
+        return escalation_rate(self.escalations, sum(self.tickets_created.values()))
+
+    @property
+    def csat_share(self) -> float | None:
+        return csat_share(self.csat_satisfied, self.csat_ratings)
+
+    @property
+    def nps(self) -> float | None:
+        return nps_score(self.nps_promoters, self.nps_detractors, self.nps_ratings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,3 +249,9 @@ class Snapshot:
     @property
     def total_backlog(self) -> int:
         return sum(self.backlog.values())
+
+    @property
+    def sliding_windows(self) -> Mapping[str, WindowSnapshot]:
+        """``windows`` without the calendar window ``today``, whose length changes through
+        the day (0 s at midnight): for rates per minute and "the shortest/longest window"."""
+        return {k: w for k, w in self.windows.items() if k != TODAY}

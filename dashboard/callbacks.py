@@ -65,6 +65,8 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     *(spec for key in FIGURES for spec in _figure_specs(key)),
     OutputSpec("alerts-title", "children", lambda v: v.alerts_title),
     OutputSpec("alerts-list", "children", lambda v: v.alerts, render_alerts),
+    OutputSpec("alerts-list", "className",
+               lambda v: f"alert-list {v.alerts_density}".rstrip()),
     OutputSpec("alerts-note", "children", lambda v: v.alerts_note),
     OutputSpec("act-title", "children", lambda v: v.act_title),
     OutputSpec("act-head", "children", lambda v: v.act_header, render_head),

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.snapshot import Snapshot
+from dashboard import fit
 from dashboard.i18n import Names, fmt_duration, fmt_pct, t
 from dashboard.sources import PEAK_RATIO, BoardData
 
@@ -44,7 +45,7 @@ def _base(**extra: Any) -> dict[str, Any]:
         "uirevision": "board", "transition": {"duration": 0},
         "showlegend": True,
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom",
-                   "font": {"size": 16}, "bgcolor": "rgba(0,0,0,0)"},
+                   "font": {"size": 14}, "bgcolor": "rgba(0,0,0,0)"},
         "xaxis": {"gridcolor": _GRID, "zeroline": False, "fixedrange": True},
         "yaxis": {"gridcolor": _GRID, "zeroline": False, "fixedrange": True},
         "bargap": 0.15,
@@ -102,7 +103,7 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
     series = tuple(m for m in snap.arrivals_per_minute if m[0] + 60000 <= snap.clock_ms)
     if not series:
         return _empty(lang)
-    w24 = max(snap.windows.values(), key=lambda w: w.seconds, default=None)
+    w24 = max(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     mean = (sum(w24.tickets_created.values()) / (w24.seconds / 60.0)) if w24 else 0.0
     xs = [_local(m, zone) for m, _ in series]
     ys = [n for _, n in series]
@@ -141,15 +142,15 @@ def _arrivals(snap: Snapshot, data: BoardData, lang: str, zone: Any) -> dict[str
     )}
 
 
-def _returns(snap: Snapshot, lang: str, name: Names, excess: float) -> dict[str, Any]:
-    w = max(snap.windows.values(), key=lambda w: w.seconds, default=None)
+def _returns(snap: Snapshot, lang: str, name: Names, excess: float | None) -> dict[str, Any]:
+    w = max(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     if w is None or not w.return_rate:
         return _empty(lang)
     overall = w.return_rate.get("all")
     regions = [r for r in w.orders_delivered if r != "all" and
                (r != "other" or w.orders_delivered.get(r))]
     regions.sort(key=lambda r: w.return_rate.get(r, 0.0))
-    limit = overall * (1.0 + excess) if overall is not None else None
+    limit = overall * (1.0 + excess) if overall is not None and excess is not None else None
     colours, texts = [], []
     for r in regions:
         rate = w.return_rate.get(r)
@@ -160,7 +161,7 @@ def _returns(snap: Snapshot, lang: str, name: Names, excess: float) -> dict[str,
     shapes, annotations = [], []
     for x, label, colour, dash, side in (
         (overall, f"{t('chart.returns.all', lang)} {fmt_pct(overall)} ", _FG, "solid", "right"),
-        (limit, f" +{excess * 100:.0f}%", "#f85149", "dash", "left"),
+        (limit, f" +{(excess or 0.0) * 100:.0f}%", "#f85149", "dash", "left"),
     ):
         if x is None:
             continue
@@ -211,46 +212,61 @@ def _backlog(snap: Snapshot, lang: str, name: Names) -> dict[str, Any]:
     )}
 
 
+_TICK_EM = 5.0  # a channel's share of the SLA chart's width, in em of its 13 px ticks
+
+
 def _first_response(snap: Snapshot, lang: str, name: Names,
                     sla: Mapping[str, float]) -> dict[str, Any]:
-    w = min(snap.windows.values(), key=lambda w: w.seconds, default=None)
+    w = min(snap.sliding_windows.values(), key=lambda w: w.seconds, default=None)
     if w is None or not w.first_response_quantiles:
         return _empty(lang)
     traces: list[dict[str, Any]] = []
     top = 1.0
     chans = [c for c in (*_CHANNELS, "other")
              if c in _CHANNELS or c in w.first_response_quantiles]
-    labels = [plot_text(f"{name(c)} ≤{fmt_duration(sla.get(c), lang)}") for c in chans]
+    # the p90 goes under each channel's name: a label on a bar near 100 % sat on the SLA
+    # line and could not be read
+    def label(c: str) -> str:
+        p90 = w.first_response_quantiles.get(c, {}).get(0.9)
+        head = f"{plot_text(name(c))}<br>≤{plot_text(fmt_duration(sla.get(c), lang))}"
+        if p90 is None:
+            return head
+        value = fmt_duration(p90, lang)
+        # a long p90 ("13时28分") would run into the next channel's label: its own line
+        gap = "<br>" if fit.em(f"P90 {value}") > _TICK_EM else " "
+        return f"{head}<br>P90{gap}{plot_text(value)}"
+
+    labels = [label(c) for c in chans]
     for q, colour in _Q_COLOURS.items():
-        ys, texts = [], []
+        ys = []
         for c in chans:
             v = w.first_response_quantiles.get(c, {}).get(q)
             ratio = v / sla[c] if v is not None and sla.get(c) else None
             ys.append(None if ratio is None else round(min(ratio, 3.0), 2))
-            texts.append("" if v is None or q != 0.9 else fmt_duration(v, lang))
             top = max(top, ratio or 0.0)
-        traces.append({"type": "bar", "x": labels, "y": ys, "text": texts,
-                       "name": t(f"q.{q}", lang), "marker": {"color": colour},
-                       "textposition": "outside", "textfont": {"size": 15},
-                       "cliponaxis": False})
+        traces.append({"type": "bar", "x": labels, "y": ys,
+                       "name": t(f"q.{q}", lang), "marker": {"color": colour}})
     traces.append({"type": "scatter", "mode": "lines", "x": [labels[0]], "y": [None],
                    "name": t("chart.first_response.sla", lang),
                    "line": {"color": "#f85149", "width": 3, "dash": "dash"}})
     return {"data": traces, "layout": _base(
-        barmode="group", uniformtext={"mode": "show", "minsize": 15},
+        barmode="group",
+        xaxis={"gridcolor": _GRID, "zeroline": False, "fixedrange": True, "tickangle": 0,
+               "tickfont": {"size": 13}},
         yaxis={"gridcolor": _GRID, "fixedrange": True, "range": [0, min(top, 3.0) * 1.2],
                "tickformat": ".0%"},
         shapes=[{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1,
                  "y1": 1, "line": {"color": "#f85149", "width": 3, "dash": "dash"}}],
-        margin={"l": 70, "r": 16, "t": 36, "b": 40},
+        margin={"l": 70, "r": 16, "t": 36, "b": 88},
     )}
 
 
 def build_figures(snap: Snapshot | None, data: BoardData, lang: str, name: Names,
                   sla: Mapping[str, float], tz: str,
-                  return_excess: float = 0.15) -> dict[str, dict[str, Any]]:
+                  return_excess: float | None = None) -> dict[str, dict[str, Any]]:
     """All four figures for one refresh, keyed by :data:`FIGURES`; ``return_excess``: how
-    far above the overall rate a region's return rate is marked (the alert's threshold)."""
+    far above the overall rate a region's return rate is marked (the alert rule's
+    threshold; None without a rule: no line)."""
     if snap is None:
         return {k: _empty(lang) for k in FIGURES}
     return {

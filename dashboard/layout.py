@@ -53,9 +53,11 @@ def build_layout(refresh_s: float) -> html.Div:
             html.Div(id="clock", className="clock"),
         ]),
         html.Div(id="banner", className="banner banner-warn"),
-        html.Section(className="tiles", children=[_tile(k) for k in TILES]),
         html.Section(className="main", children=[
-            html.Div(className="charts", children=[_chart(k) for k in FIGURES]),
+            html.Div(className="left", children=[
+                html.Section(className="tiles", children=[_tile(k) for k in TILES]),
+                html.Div(className="charts", children=[_chart(k) for k in FIGURES]),
+            ]),
             html.Div(className="side", children=[
                 html.Div(className="panel alerts", children=[
                     html.Div(id="alerts-title", className="panel-title"),
@@ -97,16 +99,21 @@ def render_alerts(rows: Sequence[AlertRow]) -> list[Any]:
 
 
 def render_tickets(rows: Sequence[TicketRow]) -> list[Any]:
+    """One row per ticket, laid out by the row's grid (CSS): the id and the age cells
+    give their spans to it (two lines), the other cells are placed whole."""
     return [
         html.Tr(className=f"ticket lvl-{r.level}", children=[
             html.Td(className="tid", children=[
                 html.Span(r.ticket_id, className="mono"),
                 html.Span(r.kind, className="kind"),
             ]),
-            html.Td(r.channel),
-            html.Td(r.priority, className=f"prio prio-{r.priority}"),
-            html.Td(r.region),
-            html.Td(r.age, className="age"),
+            html.Td(r.channel, className="cell-channel"),
+            html.Td(r.priority, className=f"cell-prio prio-{r.priority}"),
+            html.Td(r.region, className="cell-region"),
+            html.Td(className="age", children=[
+                html.Span(r.age, className="age-value"),
+                *([html.Span(r.clock, className="age-clock")] if r.clock else []),
+            ]),
         ])
         for r in rows
     ]

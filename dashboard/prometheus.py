@@ -3,8 +3,10 @@
 With several replicas in one consumer group each holds a share of the partitions, so the
 additive series (counts, backlog, window counts) are summed; ratios (return rate, peak
 ratio, SLA attainment) are recomputed here from the sums exactly as the engine computes
-them; quantiles cannot be summed and take the worst replica (``max``). Prometheus has no
-ticket ids, so the "act now" table is empty on this path.
+them; quantiles cannot be summed and take the worst replica (``max``); a channel is open
+only while every replica says so (``min``). Prometheus has no ticket ids (it must not: a
+label per ticket is unbounded), so the "act now" table comes from the replicas
+themselves: see :mod:`dashboard.act_now`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ import requests
 from core.alerting import ActiveAlert
 from core.config import Config
 from core.definitions import peak_ratio, return_rates
-from core.snapshot import ConsumerHealth, Snapshot, WindowSnapshot
-from dashboard.sources import BoardData, active_promotion, first_response_sla, profile_of
+from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
+from dashboard import act_now
+from dashboard.sources import (
+    BoardData,
+    BoardSettings,
+    Threshold,
+    active_promotion,
+    profile_of,
+)
 
 __all__ = ["QUERIES", "PrometheusSource", "snapshot_from_results"]
 
@@ -31,16 +40,21 @@ log = logging.getLogger(__name__)
 
 _W = "aftersales_window_"
 _STATE = ("backlog_tickets", "unanswered_tickets", "first_response_overdue_tickets",
-          "first_response_overdue_2x_tickets", "resolution_overdue_tickets", "returns_open")
+          "first_response_overdue_2x_tickets", "resolution_overdue_tickets", "returns_open",
+          "awaiting_reply_tickets", "response_overdue_tickets",
+          "response_overdue_2x_tickets")
 _AGE = "(time() - timestamp({m}))"
 QUERIES: Mapping[str, str] = {
-    "window": f'sum by (__name__, window, channel, priority, region, reason) '
-              f'({{__name__=~"{_W}.+", __name__!~"{_W}(return_rate|first_response_seconds'
+    "window": f'sum by (__name__, window, channel, priority, region, reason, score) '
+              f'({{__name__=~"{_W}.+", __name__!~"{_W}(return_rate|(first_)?response_seconds'
               f'(_count)?|peak_ratio)"}})',
     "state": f'sum by (__name__, channel, priority, category, region) '
              f'({{__name__=~"aftersales_({"|".join(_STATE)})"}})',
     "backlog_age": "sum by (priority, age) (aftersales_backlog_age_tickets)",
     "oldest": "max by (channel) (aftersales_oldest_unanswered_age_seconds)",
+    "oldest_awaiting": "max by (channel) (aftersales_oldest_awaiting_reply_age_seconds)",
+    "hours_open": "min by (channel) (aftersales_business_hours_open)",
+    "score_target": "max by (score) (aftersales_score_target)",
     "quantiles": f"max by (window, channel, quantile) ({_W}first_response_seconds)",
     "lag": "max by (topic, partition) (aftersales_consumer_lag_messages)",
     "clock": "max(aftersales_clock_timestamp_seconds)",
@@ -96,12 +110,17 @@ def _window(name: str, seconds: int, res: Result,
         # the summary's _sum adds up across replicas (its _count is first_responses)
         first_response_sum_s={lab.get("channel", ""): v for lab, v in mine
                               if lab.get("__name__") == _W + "first_response_seconds_sum"},
+        turns=by("turns", "channel"), responses=by("responses", "channel"),
+        responses_within_sla=by("responses_within_sla", "channel"),
+        score_turns=by("score_turns", "score"),
+        score_turns_within=by("score_turns_within", "score"),
     )
 
 
 def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, int],
-                          wall_ms: int, arrivals: tuple[tuple[int, int], ...] = ()
-                          ) -> Snapshot | None:
+                          wall_ms: int, arrivals: tuple[tuple[int, int], ...] = (),
+                          score_targets: Mapping[str, float] | None = None,
+                          act_now: tuple[ActionTicket, ...] = ()) -> Snapshot | None:
     """The Snapshot the engine(s) behind Prometheus would have published (None: no data)."""
     def scalar(key: str) -> float | None:
         res = results.get(key) or []
@@ -121,6 +140,10 @@ def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, i
     wres = results.get("window", [])
     ws = {name: _window(name, secs, wres, quantiles.get(name, {}))
           for name, secs in windows.items()}
+    if any(lab.get("window") == "today" for lab, _v in wres):
+        # the calendar window: its length is clock - local midnight, unknown here; the
+        # board reads only its counts
+        ws["today"] = _window("today", 0, wres, quantiles.get("today", {}))
     (short, short_s), (long_, long_s) = (min(windows.items(), key=lambda kv: kv[1]),
                                          max(windows.items(), key=lambda kv: kv[1]))
     state = results.get("state", [])
@@ -158,6 +181,18 @@ def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, i
         arrivals_per_minute=arrivals,
         backlog_by_age={(lab.get("priority", ""), lab.get("age", "")): round(v)
                         for lab, v in results.get("backlog_age", [])},
+        awaiting_reply=_by(state, "aftersales_awaiting_reply_tickets", "channel"),
+        response_overdue=_by(state, "aftersales_response_overdue_tickets", "channel"),
+        response_overdue_2x=_by(state, "aftersales_response_overdue_2x_tickets", "channel"),
+        oldest_awaiting_reply_age_s={lab.get("channel", ""): v
+                                     for lab, v in results.get("oldest_awaiting", [])},
+        business_hours_open={lab.get("channel", ""): v >= 1.0
+                             for lab, v in results.get("hours_open", [])},
+        # what the replicas judge against; the board's own config where they say nothing
+        score_targets={**(score_targets or {}),
+                       **{lab.get("score", ""): v for lab, v in results.get("score_target", [])
+                          if lab.get("score")}},
+        act_now=act_now,
     )
 
 
@@ -195,15 +230,24 @@ def _alert(a: Mapping[str, Any]) -> ActiveAlert | None:
 
 
 class PrometheusSource:
-    """Polls Prometheus at most every ``min_interval_s`` however many screens are open."""
+    """Polls Prometheus at most every ``min_interval_s`` however many screens are open.
+
+    ``thresholds(profile)`` gives the tile bounds of the rule file the wiring loaded (the
+    rules Prometheus itself evaluates); without it the tiles have no lights. ``jobs``:
+    the scrape jobs whose targets serve ``/act-now`` (None: every job with an
+    ``aftersales_build_info`` series).
+    """
 
     def __init__(self, url: str, config: Config, *,
-                 thresholds: Callable[[str], Mapping[str, tuple[float, float]]] | None = None,
+                 thresholds: Callable[[str], Mapping[str, Threshold]] | None = None,
+                 settings: BoardSettings | None = None, jobs: set[str] | None = None,
                  wall: Callable[[], int] | None = None, timeout_s: float = 3.0,
                  min_interval_s: float = 1.0, session: requests.Session | None = None) -> None:
         self.url = url.rstrip("/")
         self.config = config
         self._thresholds = thresholds
+        self._settings = settings or BoardSettings.from_config(config)
+        self._jobs = jobs
         self._wall = wall or (lambda: int(time.time() * 1000))
         self._timeout = timeout_s
         self._min_interval = min_interval_s
@@ -249,6 +293,25 @@ class PrometheusSource:
             return None
         return tuple(a for a in map(_alert, data.get("alerts", [])) if a is not None)
 
+    def replicas(self) -> list[str]:
+        """The ``/act-now`` URLs of the replicas Prometheus scrapes and finds up."""
+        jobs = self._jobs
+        if jobs is None:
+            jobs = {lab.get("job", "") for lab, _v in
+                    self.query("max by (job) (aftersales_build_info)")}
+        return act_now.replica_urls(self._get("/api/v1/targets", state="active"), jobs)
+
+    def act_now(self) -> tuple[tuple[ActionTicket, ...], tuple[str, ...], int]:
+        """The merged act-now list of every replica, the replicas that did not answer, and
+        how many replicas were asked (0: Prometheus scrapes none, which the board says)."""
+        try:
+            urls = self.replicas()
+        except (requests.RequestException, RuntimeError, ValueError, KeyError) as exc:
+            log.warning("prometheus targets not read: %s", exc)
+            return (), ("targets",), 0
+        tickets, missing = act_now.fetch_all(urls, self._http, self._timeout)
+        return tickets, missing, len(urls)
+
     def read(self) -> BoardData:
         now = time.monotonic()
         with self._lock:
@@ -260,24 +323,26 @@ class PrometheusSource:
 
     def _read(self) -> BoardData:
         wall = self._wall()
-        sla = first_response_sla(self.config.sla)
+        st = self._settings
         try:
             results = {k: self.query(q) for k, q in QUERIES.items()}
-            snap = snapshot_from_results(results, self.config.windows, wall,
-                                         self.arrivals(wall))
+            tickets, missing, asked = self.act_now()
+            snap = snapshot_from_results(
+                results, self.config.windows, wall, self.arrivals(wall),
+                score_targets={sc.name: sc.target for sc in st.scores}, act_now=tickets)
         except (requests.RequestException, RuntimeError, ValueError, KeyError) as exc:
             log.warning("prometheus query failed: %s", exc)
             prev = self._cached[1].snapshot if self._cached else None
             return BoardData(prev, error=f"Prometheus: {type(exc).__name__}",
-                             has_ticket_details=False, first_response_sla_s=sla)
+                             has_ticket_details=False, settings=st)
         if snap is None:
             return BoardData(None, error="Prometheus: no aftersales_* series",
-                             has_ticket_details=False, first_response_sla_s=sla)
+                             has_ticket_details=False, settings=st)
         a = self.config.alerting
         promotion = active_promotion(a.promotions, a.timezone, snap.clock_ms)
         profile = profile_of(snap, promotion)
         alerts = self.alerts()
         th = dict(self._thresholds(profile)) if self._thresholds else {}
         return BoardData(snap, alerts=alerts or (), profile=profile, promotion=promotion,
-                         thresholds=th, has_ticket_details=False,
-                         has_alerts=alerts is not None, first_response_sla_s=sla)
+                         thresholds=th, has_alerts=alerts is not None, settings=st,
+                         act_now_missing=missing, act_now_replicas=asked)

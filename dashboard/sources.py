@@ -8,30 +8,94 @@ same data.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from core.alerting import ActiveAlert
-from core.config import SlaConfig
+from core.alerting import ActiveAlert, AlertView
+from core.business_hours import BusinessHours, BusinessHoursConfig
+from core.config import Config, ScoreConfig, SlaConfig
+from core.definitions import PEAK_RATIO_ENTER
+from core.errors import ConfigError
+from core.events import CHANNELS, OTHER
+from core.promotions import active_promotion as _active_promotion
+from core.promotions import promotions_from_config
 from core.snapshot import Snapshot
 
 __all__ = [
     "PEAK_RATIO",
     "BoardData",
+    "BoardSettings",
     "BoardSource",
+    "Bounds",
     "EngineSource",
+    "Threshold",
     "active_promotion",
-    "first_response_sla",
     "profile_of",
 ]
 
-log = logging.getLogger(__name__)
+PEAK_RATIO = PEAK_RATIO_ENTER  # SPEC §4, used only when no evaluator decides the profile
 
-PEAK_RATIO = 3.0  # SPEC §4: the peak profile applies while the peak ratio is ≥ 3
+
+class Threshold(Protocol):
+    """Traffic-light bounds of one tile, from the rule that watches it (the rule file)."""
+
+    def light(self, value: float | None) -> str:
+        """``green``, ``amber``, ``red``, or ``none`` when there is no value."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """``(warn, crit)`` as a :class:`Threshold`; ``warn > crit`` means lower is worse.
+    For callers with fixed bounds (tests, a rule's export): the board copies none."""
+
+    warn: float
+    crit: float
+
+    def light(self, value: float | None) -> str:
+        if value is None:
+            return "none"
+        if self.warn <= self.crit:
+            return "red" if value >= self.crit else "amber" if value >= self.warn else "green"
+        return "red" if value <= self.crit else "amber" if value <= self.warn else "green"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardSettings:
+    """What the board judges against, passed in by the wiring from the service config:
+    the SLAs (first response, every later response, resolution), the business-hours
+    calendars (which channels count business time) and the platform scores (titles,
+    targets)."""
+
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
+    scores: tuple[ScoreConfig, ...] = ()
+    _with_calendar: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the rule's one home is BusinessHours.sla_calendar; asked once per channel here
+        hours = BusinessHours(self.business_hours)
+        with_calendar = frozenset(ch for ch in (*CHANNELS, OTHER, *self.business_hours.channels)
+                                  if hours.sla_calendar(ch) is not None)
+        object.__setattr__(self, "_with_calendar", with_calendar)
+
+    @classmethod
+    def from_config(cls, config: Config) -> BoardSettings:
+        return cls(config.sla, config.business_hours, tuple(config.scores))
+
+    def first_response_sla_s(self) -> dict[str, float]:
+        """First-response SLA seconds by channel, ``other`` included (it takes email's)."""
+        out = {ch: float(v) for ch, v in self.sla.first_response_s.items()}
+        out["other"] = float(self.sla.first_response("other"))
+        return out
+
+    def response_sla_s(self, channel: str) -> float:
+        return float(self.sla.response(channel))
+
+    def has_calendar(self, channel: str) -> bool:
+        """Whether the channel's SLAs count business time (``other`` takes email's)."""
+        return channel in self._with_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +106,23 @@ class BoardData:
     alerts: tuple[ActiveAlert, ...] = ()
     profile: str = "normal"
     promotion: str | None = None
-    # tile → (warn, crit), or an object with light(value) -> green/amber/red (a rule's)
-    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    # tile -> the bounds of the rule that watches it (empty: no evaluator, no lights)
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     peak_periods: tuple[tuple[int, int | None], ...] = ()  # (start ms, end ms or None)
+    # the peak ratio the evaluator decided the profile on (history-aware, §4); None: none
+    peak_ratio: float | None = None
     error: str | None = None
-    has_ticket_details: bool = True  # Prometheus carries no ticket ids
+    has_ticket_details: bool = True
     has_alerts: bool = True
-    first_response_sla_s: Mapping[str, float] = field(
-        default_factory=lambda: first_response_sla(None)
-    )
+    settings: BoardSettings = field(default_factory=BoardSettings)
+    # Prometheus mode: replicas whose act-now list could not be read (named in a note)
+    act_now_missing: tuple[str, ...] = ()
+    # Prometheus mode: how many replicas were asked for their list (None: the engine's own)
+    act_now_replicas: int | None = None
+
+    @property
+    def first_response_sla_s(self) -> Mapping[str, float]:
+        return self.settings.first_response_sla_s()
 
 
 class BoardSource(Protocol):
@@ -71,115 +143,42 @@ def profile_of(snapshot: Snapshot | None, promotion: str | None) -> str:
 def active_promotion(promotions: Any, timezone: str, clock_ms: int) -> str | None:
     """The name of the configured promotion period that contains ``clock_ms``, if any."""
     try:
-        tz = ZoneInfo(timezone)
-    except (KeyError, ValueError):
+        found = _active_promotion(promotions_from_config(promotions or (), timezone), clock_ms)
+    except ConfigError:
         return None
-    for p in promotions or ():
-        try:
-            start = datetime.fromisoformat(p.start)
-            end = datetime.fromisoformat(p.end)
-        except (AttributeError, TypeError, ValueError):
-            continue
-        start = start if start.tzinfo else start.replace(tzinfo=tz)
-        end = end if end.tzinfo else end.replace(tzinfo=tz)
-        if start.timestamp() * 1000 <= clock_ms < end.timestamp() * 1000:
-            return str(p.name)
-    return None
-
-
-def first_response_sla(sla: SlaConfig | None) -> dict[str, float]:
-    """First-response SLA seconds by channel, ``other`` included (it takes email's)."""
-    cfg = sla or SlaConfig()
-    out = {ch: float(v) for ch, v in cfg.first_response_s.items()}
-    out["other"] = float(cfg.first_response("other"))
-    return out
-
-
-def _ask(obj: Any, name: str, *args: Any) -> Any:
-    """``obj.name`` (called when it is a method); ``None`` when missing or failing.
-
-    The evaluator is written separately and may be absent, older or newer: a missing or
-    failing piece of it must cost the board that piece only, never the whole screen.
-    """
-    if obj is None:
-        return None
-    try:
-        value = getattr(obj, name, None)
-        if callable(value):
-            value = value(*args)
-    except Exception:  # the board must keep drawing whatever the evaluator does
-        log.debug("alerting.%s failed", name, exc_info=True)
-        return None
-    return value
-
-
-def _thresholds(raw: Any) -> dict[str, Any]:
-    """Tile → ``(warn, crit)`` pairs or objects with ``light(value)`` (the rule's own)."""
-    out: dict[str, Any] = {}
-    if isinstance(raw, Mapping):
-        for key, th in raw.items():
-            if callable(getattr(th, "light", None)):
-                out[str(key)] = th
-                continue
-            try:
-                warn, crit = th
-                out[str(key)] = (float(warn), float(crit))
-            except (TypeError, ValueError):
-                continue
-    return out
-
-
-def _periods(raw: Any) -> tuple[tuple[int, int | None], ...]:
-    out: list[tuple[int, int | None]] = []
-    for item in raw or ():
-        try:
-            start, end = item[0], item[1]
-            out.append((int(start), None if end is None else int(end)))
-        except (TypeError, ValueError, IndexError):
-            continue
-    return tuple(out)
+    return found.name if found else None
 
 
 class EngineSource:
     """The in-process engine (``pulse run`` / ``pulse demo``) and its alert evaluator.
 
-    ``sla`` is the service's SLA configuration; without it the evaluator's
-    ``config.sla`` is used when it has one, else the SPEC defaults.
+    The board reads the evaluator through ``core.alerting.AlertView`` only (``pulse``
+    hands it over; the board imports no alerts code). Without an evaluator (alerting
+    disabled) the tiles show their values without traffic lights: the thresholds belong
+    to the rules, and the rules are off.
     """
 
-    def __init__(self, latest: Callable[[], Snapshot | None], alerting: Any = None, *,
-                 sla: SlaConfig | None = None) -> None:
+    def __init__(self, latest: Callable[[], Snapshot | None],
+                 alerting: AlertView | None = None,
+                 settings: BoardSettings | None = None) -> None:
         self._latest = latest
         self._alerting = alerting
-        if sla is None:
-            sla = getattr(getattr(alerting, "config", None), "sla", None)
-        self._sla = first_response_sla(sla if isinstance(sla, SlaConfig) else None)
+        self._settings = settings or BoardSettings()
 
     def read(self) -> BoardData:
         snap = self._latest()
         a = self._alerting
         if a is None:
             return BoardData(snap, profile=profile_of(snap, None), has_alerts=False,
-                             first_response_sla_s=self._sla)
-        alerts = _ask(a, "active_alerts")
-        if alerts is None:
-            alerts = _ask(a, "active")
-        prof = _ask(a, "profile")  # a name, or an object with .name and .promotion
-        profile: Any
-        promotion: Any
-        if isinstance(prof, str):
-            profile, promotion = prof, _ask(a, "promotion")
-        else:
-            profile, promotion = getattr(prof, "name", None), getattr(prof, "promotion", None)
-        if profile not in ("normal", "peak"):
-            profile = profile_of(snap, promotion)
+                             settings=self._settings)
+        prof = a.profile
         return BoardData(
             snapshot=snap,
-            alerts=tuple(x for x in alerts or () if isinstance(x, ActiveAlert)),
-            profile=profile,
-            promotion=str(promotion) if promotion else None,
-            thresholds=_thresholds(_ask(a, "thresholds", profile)),
-            peak_periods=_periods(_ask(a, "peak_periods")),
-            has_alerts=alerts is not None,
-            first_response_sla_s=self._sla,
+            alerts=a.active_alerts(),
+            profile=prof.name,
+            promotion=prof.promotion or None,
+            thresholds=dict(a.thresholds(prof.name)),
+            peak_periods=a.peak_periods(),
+            peak_ratio=prof.peak_ratio,
+            settings=self._settings,
         )

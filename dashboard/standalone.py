@@ -7,6 +7,7 @@ across replicas) instead of one process's engine.
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -15,16 +16,18 @@ from core.config import Config
 from core.errors import ConfigError
 from dashboard.prometheus import PrometheusSource
 from dashboard.server import BoardServer
+from dashboard.sources import Threshold
 
-__all__ = ["Thresholds", "dashboard_command"]
+__all__ = ["dashboard_command"]
 
-# tile thresholds by profile name (the alert rule file's, wired in by pulse/)
-Thresholds = Callable[[str], Mapping[str, tuple[float, float]]]
+log = logging.getLogger(__name__)
 
-def dashboard_command(config: Config, args: argparse.Namespace, stop: threading.Event,
-                      thresholds: Thresholds | None = None) -> int:
-    """Serve the board over Prometheus until ``stop`` is set; ``thresholds`` None: the
-    board's defaults."""
+
+def dashboard_command(config: Config, args: argparse.Namespace, stop: threading.Event, *,
+                      thresholds: Callable[[str], Mapping[str, Threshold]] | None = None
+                      ) -> int:
+    """Serve the board over Prometheus until ``stop`` is set; ``thresholds``: the tile
+    bounds of the rule file, loaded by the wiring (the board does not import alerts)."""
     url = getattr(args, "prometheus_url", None) or config.dashboard.prometheus_url
     if not url:
         raise ConfigError("--prometheus-url (or dashboard.prometheus_url) is required")

@@ -30,9 +30,9 @@ def alert_rules_text() -> str:
     """What ``pulse rules export --recorded --config deploy/pulse/pulse.yaml`` prints."""
     sys.path.insert(0, str(ROOT))
     from alerts.export import export_rules
-    from alerts.profiles import promotions_from_config
     from alerts.rules import load_rules
     from core.config import load_config
+    from core.promotions import promotions_from_config
 
     cfg = load_config(CONFIG)
     rules = load_rules(cfg.alerting.rules_file or None, windows=cfg.windows)

@@ -1,62 +1,224 @@
-"""Event ids accepted within the largest window, for duplicate detection.
+"""Event ids remembered for the state horizon, for duplicate detection (SPEC §1, §2).
 
-An id is a duplicate when it was accepted while the clock was within the largest window
-of the current clock (``accepted_clock > clock - window``), exactly: the ids themselves
-are kept (no hashes that could collide), each with the clock it was accepted at.
+The rule, exact up to hash collisions: an id is a duplicate at clock ``c`` when an event
+with that id was accepted at a time ``s > c - horizon``; ``s`` is the clock it was
+accepted at, or its own ``ts`` when that is later (a live event a little ahead of the
+wall clock). An event whose ``ts`` is itself older than the horizon is a duplicate too
+(its original, if any, would have been forgotten: it cannot be told from a re-sent copy,
+and it could change no state, its ticket being forgotten as well).
 
-One dict ``id -> acceptance clock`` answers the lookup; the clock values are the
-engine's clock objects, shared by every event accepted at the same clock. Expiry rebuilds
-the dict without the ids that left, at most once every quarter window of clock, so it
-costs a few passes over each id in its lifetime and nothing per event (no per-id
-generation lists); between two passes the dict holds up to 1¼ windows of ids.
+A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
+
+* **recent** — the ids accepted in the current and the previous *period* (horizon / 48,
+  3.5 h at 7 days; longer while events arrive far behind the clock, see
+  :meth:`SeenIds.expire`), in two dicts
+  ``event_id -> s``: the lookup of an event is one dict probe (two just after a period
+  ends), at C speed, as before;
+* **sealed** — when a period ends, the older dict becomes a *run*: the 64-bit hashes of
+  its ids, sorted, in an ``array('q')``, and each id's ``s`` exactly, as an unsigned
+  offset from the run's start in a parallel ``array('I')``: 12 bytes per id, built by
+  C-level ``map``/``sorted`` passes (no per-id Python code). A run leaves whole when its
+  newest id is older than the horizon.
+
+The older dict and the runs are searched only for an event whose ``ts`` is earlier than
+the newest time they hold (``_prev_hi``, ``_sealed_hi``): a re-sent copy carries its
+original's ``ts``, and the original was accepted at ``s >= ts``, so a copy whose ``ts`` is
+later has its original, if any, in a newer form. The rule is therefore exact for every
+copy whose ``ts`` is not later than its original's ``s`` (any re-delivery, re-send or
+replay of the same event); an id re-used by another event with a later ``ts`` is caught
+while its original is in the newer dict, not always after. The runs searched are those
+ending after the copy's ``ts``, oldest first: a re-sent copy is found in the first one or
+two (its original was accepted close to its ``ts``); a never-seen event with an old ``ts``
+(a first backfill) costs a ``bisect`` in each (bench/dedupe.py measures both).
+
+The hash is Python's own ``hash(str)`` (SipHash, 64 bits on a 64-bit build): the dict
+lookup has already computed it and the ``str`` caches it, where blake2b costs ~0.5 µs per
+id. It is salted per process, which is fine: the state is rebuilt from the log by the
+process that uses it, and the salt keeps whoever writes event ids from aiming collisions
+at it. Among n remembered ids some pair shares a hash with probability ≈ n²/2⁶⁵
+(≈ 1 × 10⁻⁶ at 6.2 M ids); a collision makes a genuine event count as a duplicate.
 """
 
 from __future__ import annotations
 
-import math
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import repeat
+from operator import and_, lshift, or_, rshift, sub
 
 __all__ = ["SeenIds"]
 
-_GENERATIONS = 4
+_PERIODS = 48  # per horizon: how long an id stays in a dict (one to two periods)
+_DICT_CAP = 1 << 20  # ids in the two dicts that seal the older one whatever (expire)
+_LAGGING = 64  # more than 1/64 of a period's ids behind the older dict: do not seal it
+_OFF_BITS = 42  # offset bits in a sort key (h << 42 | offset): 139 years of ms
+_OFF_MASK = (1 << _OFF_BITS) - 1
+
+
+class _Run:
+    """The ids of one sealed period: sorted hashes, and each one's time exactly."""
+
+    __slots__ = ("hashes", "hi", "lo", "offsets")
+
+    def __init__(self, ids: dict[str, int]) -> None:
+        self.lo = lo = min(ids.values())
+        self.hi = max(ids.values()) + 1  # every time in the run is in [lo, hi)
+        keys = sorted(
+            map(or_, map(lshift, map(hash, ids), repeat(_OFF_BITS)), map(sub, ids.values(),
+                                                                          repeat(lo)))
+        )
+        self.hashes = array("q", map(rshift, keys, repeat(_OFF_BITS)))
+        code = "I" if self.hi - lo <= 1 << 32 else "q"
+        self.offsets = array(code, map(and_, keys, repeat(_OFF_MASK)))
+
+    def accepted_after(self, h: int, floor: int) -> bool:
+        """Whether hash ``h`` was accepted here at a time after ``floor``."""
+        hashes = self.hashes
+        i = bisect_left(hashes, h)
+        n = len(hashes)
+        while i < n and hashes[i] == h:  # equal hashes: the same id, re-accepted
+            if self.lo + self.offsets[i] > floor:
+                return True
+            i += 1
+        return False
+
+    def __len__(self) -> int:
+        return len(self.hashes)
 
 
 class SeenIds:
-    __slots__ = ("_accepted", "_gen_ms", "_next_expiry", "_oldest", "_window_ms")
+    """Accepted event ids and the time each was accepted at, for one horizon."""
+
+    __slots__ = (
+        "_cur",
+        "_his",
+        "_horizon_ms",
+        "_lagging",
+        "_period_ms",
+        "_prev",
+        "_prev_hi",
+        "_runs",
+        "_sealed_hi",
+        "_switch_at",
+    )
 
     def __init__(self, window_ms: int) -> None:
-        self._window_ms = window_ms
-        self._gen_ms = max(1, window_ms // _GENERATIONS)
-        self._accepted: dict[str, int] = {}  # event_id -> clock when accepted
-        self._next_expiry: int | None = None  # clock of the next pass (None: the first call)
-        self._oldest: float = -math.inf  # no id in the dict was accepted before this
+        """``window_ms``: how long an id is remembered (the state horizon)."""
+        self._horizon_ms = window_ms
+        self._period_ms = max(1, window_ms // _PERIODS)
+        self._cur: dict[str, int] = {}  # ids accepted since the period began …
+        self._prev: dict[str, int] = {}  # … and in the period before
+        self._switch_at: float = float("-inf")  # the clock the period ends at
+        self._runs: list[_Run] = []  # sealed periods, oldest first
+        self._his: list[int] = []  # their ends, non-decreasing (for bisect)
+        self._prev_hi: float = float("-inf")  # every id in _prev was accepted before it
+        self._sealed_hi: float = float("-inf")  # … every id in a run before this
+        self._lagging = 0  # events this period with a ts before _prev_hi
 
+    # -- the hot path ----------------------------------------------------------------
+    def add(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
+        """True when ``event_id`` is a duplicate at ``clock_ms`` (nothing is stored);
+        otherwise remember it at ``max(clock_ms, ts_ms)`` and return False.
+        ``clock_ms`` never decreases from one call to the next (the engine's clock)."""
+        floor = clock_ms - self._horizon_ms
+        if ts_ms <= floor:
+            return True  # older than the horizon (module docstring)
+        s = self._cur.get(event_id)
+        if s is None and ts_ms < self._prev_hi:  # else its original is not in _prev
+            s = self._prev.get(event_id)
+            self._lagging += 1
+        if (s is not None and s > floor) or (
+            ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor)
+        ):
+            return True
+        self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
+        return False
+
+    # -- the plain interface (tests, tools) ------------------------------------------
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
-        accepted = self._accepted.get(event_id)
-        return accepted is not None and accepted > clock_ms - self._window_ms
+        """Whether ``event_id`` was accepted after ``clock - horizon`` (any ``ts``)."""
+        floor = clock_ms - self._horizon_ms
+        s = self._cur.get(event_id)
+        if s is None:
+            s = self._prev.get(event_id)
+        return (s is not None and s > floor) or self._sealed(event_id, floor, floor)
 
     def remember(self, event_id: str, clock_ms: int) -> None:
-        """``clock_ms`` never decreases from one call to the next (the engine's clock)."""
-        self._accepted[event_id] = clock_ms
-
-    @property
-    def accepted(self) -> dict[str, int]:
-        """The dict itself, for a caller that inlines the lookup (it is replaced on expiry:
-        read it again after :meth:`expire`)."""
-        return self._accepted
+        """Remember ``event_id`` as accepted at ``clock_ms`` (which never decreases)."""
+        self._cur[event_id] = clock_ms
 
     def expire(self, clock_ms: int) -> None:
-        """Forget the ids accepted at or before ``clock - window``, a quarter window late
-        at most (they are no longer duplicates either way). The dict is rebuilt only
-        when some id has actually left."""
-        nxt = self._next_expiry
-        if nxt is not None and clock_ms < nxt:
-            return
-        floor = clock_ms - self._window_ms
-        if self._oldest <= floor and self._accepted:
-            kept = self._accepted = {k: v for k, v in self._accepted.items() if v > floor}
-            # ids accepted from now on carry a clock >= clock_ms (it never goes back)
-            self._oldest = min(kept.values()) if kept else clock_ms
-        self._next_expiry = clock_ms + self._gen_ms
+        """Called with the clock now and then (every snapshot): ends the period when it
+        is over, and drops the runs whose ids were all accepted at or before
+        ``clock - horizon``.
+
+        At the end of a period the older dict is sealed into a run unless more than
+        1/64 of the period's events had a ``ts`` before its newest time: then events
+        still arrive that far behind the clock — partitions read in fetch order on a
+        rebuild, a sparse topic hours or days ahead of a dense one, a clock that went
+        live while a partition was behind — and sealing it would send each of them to
+        the runs; the two dicts are merged instead, until the laggards catch up or the
+        dicts hold ``_DICT_CAP`` ids (~180 MiB at most, a day of the large platform: the
+        dict before this one held a day always)."""
+        held = len(self._cur) + len(self._prev)
+        if clock_ms >= self._switch_at or held > _DICT_CAP:
+            self._switch(clock_ms, held > _DICT_CAP or self._lagging * _LAGGING <= len(self._cur))
+        floor = clock_ms - self._horizon_ms
+        gone = bisect_right(self._his, floor + 1)  # runs whose every time is <= floor
+        if gone:
+            del self._runs[:gone]
+            del self._his[:gone]
 
     def __len__(self) -> int:
-        return len(self._accepted)
+        """Ids held (including those past the horizon whose run has not left yet)."""
+        return len(self._cur) + len(self._prev) + sum(map(len, self._runs))
+
+    @property
+    def sealed_bytes(self) -> int:
+        """Bytes of the sealed runs' arrays (the dicts are measured by RSS)."""
+        return sum(
+            len(r.hashes) * 8 + len(r.offsets) * r.offsets.itemsize for r in self._runs
+        )
+
+    @property
+    def sealed_ids(self) -> int:
+        return sum(map(len, self._runs))
+
+    # -- internals -------------------------------------------------------------------
+    def _switch(self, clock_ms: int, seal: bool) -> None:
+        """A period is over: the older dict becomes a run (``seal``) or takes the newer
+        one's ids; the newer one starts empty."""
+        floor = clock_ms - self._horizon_ms
+        prev, cur = self._prev, self._cur
+        cur_hi = max(cur.values()) + 1 if cur else float("-inf")
+        if seal or not prev:
+            if prev and self._prev_hi - 1 > floor:
+                run = _Run(prev)
+                hi = max(run.hi, self._his[-1]) if self._his else run.hi
+                self._runs.append(run)
+                self._his.append(hi)
+                self._sealed_hi = hi
+            self._prev, self._prev_hi = cur, cur_hi
+        else:
+            prev.update(cur)  # a re-accepted id keeps its newer time
+            self._prev_hi = max(self._prev_hi, cur_hi)
+        if self._prev_hi - 1 <= floor:
+            self._prev = {}  # the clock jumped past all of them
+            self._prev_hi = float("-inf")
+        self._cur = {}
+        self._lagging = 0
+        self._switch_at = clock_ms + self._period_ms
+
+    def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
+        """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
+        time ``>= ts`` and ``> floor`` can (the original was accepted at or after its
+        ts)."""
+        his = self._his
+        if not his:
+            return False
+        h = hash(event_id)
+        runs = self._runs
+        for i in range(bisect_right(his, max(ts_ms, floor + 1)), len(runs)):
+            if runs[i].accepted_after(h, floor):
+                return True
+        return False

@@ -8,7 +8,7 @@ front: the library has no hook for extra paths, so only the routing is ours.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from wsgiref.simple_server import make_server
 
@@ -31,8 +31,10 @@ class MetricsServer:
         *,
         not_ready: Callable[[], str | None] | None = None,
         not_live: Callable[[], str | None] | None = None,
+        routes: Mapping[str, Callable[..., Iterable[bytes]]] | None = None,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
+        self._routes = dict(routes or {})  # further WSGI apps by path (e.g. /act-now)
         self._ready = ready
         self._not_ready = not_ready
         self._not_live = not_live
@@ -61,6 +63,8 @@ class MetricsServer:
             return [f"not ready: {why or 'rebuilding state from the log'}\n".encode()]
         if path in ("/metrics", "/"):
             return self._metrics(environ, start)  # type: ignore[no-any-return]
+        if path in self._routes:
+            return self._routes[path](environ, start)
         start("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found\n"]
 

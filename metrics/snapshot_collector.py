@@ -136,6 +136,10 @@ class SnapshotCollector(Collector):
         yield fam("aftersales_log_resets",
                   "Times a topic's log went back (recreated, truncated, broker emptied) and "
                   "the state was rebuilt; since process start.", ["topic"], s.log_resets)
+        yield fam("aftersales_score_turns", "Conversation turns a platform score decided "
+                  "(within its limit or missed).", ["score"], s.score_turns_total)
+        yield fam("aftersales_score_turns_within", "Decided turns answered within the "
+                  "score's limit.", ["score"], s.score_turns_within_total)
 
     @staticmethod
     def _histograms(s: Snapshot) -> Iterator[Metric]:
@@ -154,6 +158,9 @@ class SnapshotCollector(Collector):
         yield fam("aftersales_return_processing_seconds",
                   "Return processing time (refunded/exchanged − requested).",
                   "region", s.return_processing_seconds)
+        yield fam("aftersales_response_seconds",
+                  "Response time of every answered conversation turn (reply − turn start).",
+                  "channel", s.response_seconds)
 
     @staticmethod
     def _state(s: Snapshot) -> Iterator[Metric]:
@@ -179,6 +186,21 @@ class SnapshotCollector(Collector):
              s.oldest_unanswered_age_s),
             ("aftersales_returns_open", "Returns requested and not yet closed.", "region",
              s.returns_open),
+            ("aftersales_awaiting_reply_tickets",
+             "Open tickets in a conversation turn no agent has answered yet.", "channel",
+             s.awaiting_reply),
+            ("aftersales_response_overdue_tickets",
+             "Tickets awaiting a reply longer than the channel's response SLA.", "channel",
+             s.response_overdue),
+            ("aftersales_response_overdue_2x_tickets",
+             "Tickets awaiting a reply longer than twice the channel's response SLA.",
+             "channel", s.response_overdue_2x),
+            ("aftersales_oldest_awaiting_reply_age_seconds",
+             "Wait of the longest-waiting customer (0 when none).", "channel",
+             s.oldest_awaiting_reply_age_s),
+            ("aftersales_business_hours_open",
+             "1 while the channel's business-hours calendar is open (1 without one).",
+             "channel", {ch: 1.0 if v else 0.0 for ch, v in s.business_hours_open.items()}),
         )
         age = GaugeMetricFamily("aftersales_backlog_age_tickets",
                                 "Open tickets by priority and age bucket.",
@@ -191,6 +213,12 @@ class SnapshotCollector(Collector):
             for lab, value in data.items():
                 g.add_metric([lab], value)
             yield g
+        target = GaugeMetricFamily("aftersales_score_target",
+                                   "The configured target of each platform score (0-1).",
+                                   labels=["score"])
+        for name, value in s.score_targets.items():
+            target.add_metric([name], value)
+        yield target
 
     @staticmethod
     def _windows(s: Snapshot) -> Iterator[Metric]:
@@ -220,6 +248,18 @@ class SnapshotCollector(Collector):
                               "Exact first-response time quantiles in the window.", ws,
                               "first_responses", "first_response_quantiles",
                               "first_response_sum_s")
+        yield labelled(p + "turns", "Conversation turns started in the window.", "channel",
+                       "turns")
+        yield labelled(p + "responses", "Turns answered in the window.", "channel", "responses")
+        yield labelled(p + "responses_within_sla", "Turns answered within the response SLA.",
+                       "channel", "responses_within_sla")
+        yield _window_summary(p + "response_seconds",
+                              "Exact response time quantiles (every answered turn) in the "
+                              "window.", ws, "responses", "response_quantiles", "response_sum_s")
+        yield labelled(p + "score_turns", "Turns a platform score decided in the window.",
+                       "score", "score_turns")
+        yield labelled(p + "score_turns_within", "Decided turns within the score's limit, "
+                       "decided in the window.", "score", "score_turns_within")
         yield labelled(p + "resolutions", "Resolutions in the window.", "priority", "resolutions")
         yield labelled(p + "resolutions_within_sla", "Resolutions within the SLA.", "priority",
                        "resolutions_within_sla")

@@ -15,6 +15,15 @@ the tuple it was given (an open ticket after its first agent reply, a transfer o
 escalation): index readers use the labels, never the flags, and profiles with the same
 labels compare equal, so the current tuple still finds and removes the old one. No
 re-indexing on the hot path; the stale copy lives until the ticket leaves the index.
+
+Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
+at the creation, so the ticket tuple itself is its entry in the ``awaiting`` index; a later
+turn (opened by a customer message) has its start in ``later_turns`` and its own entry
+``(start_ms, ticket_id, profile)``, which sorts the same way.
+
+A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
+(by priority and channel) instead of ``open_by_priority``: overdue by business time is a
+prefix of each list only when one calendar orders it. Without calendars nothing changes.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from sortedcontainers import SortedList
 
 __all__ = [
     "AGENT",
+    "AWAITING",
     "CREATED",
     "ESCALATED",
     "ID",
@@ -46,23 +56,31 @@ AGENT = 2  # an agent has replied
 TRANSFERRED = 4
 ESCALATED = 8
 REOPENED = 16
+AWAITING = 32  # a conversation turn is open (the customer waits for an agent reply)
+_FLAG_SLOTS = 64
 
 
 class Profile:
     """The labels and flags of a ticket: immutable, shared by every ticket with the same
     labels and flags. Siblings (same labels, other flags) share one family list."""
 
-    __slots__ = ("_family", "backlog_key", "category", "channel", "flags", "priority", "region")
+    __slots__ = ("_family", "backlog_key", "category", "channel", "flags", "open_index",
+                 "priority", "region", "sla_key")
 
     def __init__(self, channel: str, category: str, priority: str, region: str,
-                 flags: int = OPEN, family: list[Profile | None] | None = None) -> None:
+                 flags: int = OPEN, family: list[Profile | None] | None = None,
+                 open_index: SortedList | None = None) -> None:
         self.channel = channel
         self.category = category
         self.priority = priority
         self.region = region
         self.flags = flags
         self.backlog_key = (priority, category, region)
-        self._family: list[Profile | None] = [None] * 32 if family is None else family
+        self.sla_key = (priority, channel)
+        # the index of open tickets this one belongs in (by priority, or by priority and
+        # channel for a channel with a calendar)
+        self.open_index: SortedList = SortedList() if open_index is None else open_index
+        self._family: list[Profile | None] = [None] * _FLAG_SLOTS if family is None else family
         self._family[flags] = self
 
     def __eq__(self, other: object) -> bool:
@@ -76,7 +94,7 @@ class Profile:
         p = self._family[flags]
         if p is None:
             p = Profile(self.channel, self.category, self.priority, self.region, flags,
-                        self._family)
+                        self._family, self.open_index)
         return p
 
 
@@ -143,8 +161,10 @@ class TicketBook:
         priorities: Iterable[str],
         categories: Iterable[str],
         regions: Iterable[str],
+        calendar_channels: Iterable[str] = (),
     ) -> None:
         channels, priorities = tuple(channels), tuple(priorities)
+        self.calendar_channels = frozenset(calendar_channels)
         self.tickets: dict[str, Ticket] = {}
         # open tickets by (priority, category, region)
         self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(
@@ -152,6 +172,13 @@ class TicketBook:
         )
         self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
+        self.open_by_calendar: dict[tuple[str, str], SortedList] = {
+            (p, c): SortedList() for p in priorities for c in channels
+            if c in self.calendar_channels
+        }
+        # open turns by channel: first turns (the ticket tuple), later turns (own entry)
+        self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
+        self.later_turns: dict[str, int] = {}  # ticket id -> start of its open later turn
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket ids by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
@@ -164,7 +191,11 @@ class TicketBook:
         key = (channel, category, priority, region)
         p = self._profiles.get(key)
         if p is None:
-            p = self._profiles[key] = Profile(channel, category, priority, region)
+            index = self.open_by_calendar.get((priority, channel))
+            if index is None:
+                index = self.open_by_priority[priority]
+            p = self._profiles[key] = Profile(channel, category, priority, region,
+                                              OPEN | AWAITING, open_index=index)
         return p
 
     def create(
@@ -177,12 +208,14 @@ class TicketBook:
         return True
 
     def add(self, ticket_id: str, ts_ms: int, profile: Profile) -> None:
-        """Create a ticket that is known not to exist yet (``profile``: flags OPEN)."""
+        """Create a ticket that is known not to exist yet (``profile``: flags OPEN and
+        AWAITING, from :meth:`profile`): its creation opens its first turn."""
         t = (ts_ms, ticket_id, profile)
         self.tickets[ticket_id] = t
         self.backlog[profile.backlog_key] += 1
-        self.open_by_priority[profile.priority].add(t)
+        profile.open_index.add(t)
         self.unanswered[profile.channel].add(t)
+        self.awaiting[profile.channel].add(t)
         self._order.add(ts_ms, ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
@@ -203,29 +236,61 @@ class TicketBook:
         p = t[PROFILE]
         new = self._replace(t, p.flags | OPEN)
         self.backlog[p.backlog_key] += 1
-        self.open_by_priority[p.priority].add(new)
+        p.open_index.add(new)
         if not p.flags & AGENT:
             self.unanswered[p.channel].add(new)
 
     def _close(self, t: Ticket) -> None:
+        """Closed (resolved or forgotten): its open turn, if any, ends unanswered."""
         p = t[PROFILE]
-        self._replace(t, p.flags & ~OPEN)
+        self._replace(t, p.flags & ~(OPEN | AWAITING))
         self.backlog[p.backlog_key] -= 1
-        self.open_by_priority[p.priority].remove(t)
+        p.open_index.remove(t)
         if not p.flags & AGENT:
             self.unanswered[p.channel].remove(t)
+        if p.flags & AWAITING:
+            self._end_turn(t)
+
+    def _end_turn(self, t: Ticket) -> None:
+        """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
+        start = self.later_turns.pop(t[ID], None)
+        self.awaiting[t[PROFILE].channel].remove(t if start is None else (start, t[ID], t[PROFILE]))
+
+    def turn_start(self, t: Ticket) -> int | None:
+        """The start of the ticket's open turn; None when no turn is open."""
+        if not t[PROFILE].flags & AWAITING:
+            return None
+        start = self.later_turns.get(t[ID])
+        return t[CREATED] if start is None else start
+
+    def open_turn(self, t: Ticket, ts_ms: int) -> bool:
+        """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
+        p = t[PROFILE]
+        if p.flags & (OPEN | AWAITING) != OPEN:
+            return False
+        new = self._replace(t, p.flags | AWAITING)
+        self.later_turns[t[ID]] = ts_ms
+        self.awaiting[p.channel].add((ts_ms, t[ID], new[PROFILE]))
+        return True
 
     def agent_replied(self, t: Ticket) -> bool:
-        """Mark an agent reply; True when it is the ticket's first response."""
+        """Mark an agent reply (it answers the open turn); True when it is the ticket's
+        first response."""
         p = t[PROFILE]
-        if p.flags & AGENT:
+        flags = p.flags
+        if flags & AWAITING:
+            self._end_turn(t)
+        if flags & AGENT:
+            if flags & AWAITING:
+                self._replace(t, flags & ~AWAITING)
             return False
-        self._replace(t, p.flags | AGENT)
-        if p.flags & OPEN:
+        self._replace(t, (flags | AGENT) & ~AWAITING)
+        if flags & OPEN:
             self.unanswered[p.channel].remove(t)
         return True
 
     def resolve(self, t: Ticket) -> None:
+        """Resolve an open ticket; its open turn ends unanswered."""
         if t[PROFILE].flags & OPEN:
             self._close(t)
 

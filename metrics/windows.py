@@ -25,6 +25,13 @@ quantiles the window serves. Counts are kept per code and expanded into slots on
 Each window also keeps a running sum per value series, in integer thousandths (values
 are whole milliseconds in seconds): exact and independent of the order of the entries,
 like the histograms' ``_sum``, and read in O(1) at a scrape.
+
+The calendar window ``today`` (SPEC §2/§7, ``today=<timezone>``) is the same kind of
+window with another edge: it holds ``local midnight <= ts <= clock``, i.e. its exclusive
+lower edge is ``midnight - 1`` ms (integer milliseconds: exact). Its edge only moves when
+the clock crosses a local midnight, and then every entry of the day before leaves at once
+(with no event: :meth:`SlidingWindows.advance` is all it takes). History is kept down to
+the lowest edge of all windows, so at least max(largest window, time since midnight).
 """
 
 from __future__ import annotations
@@ -34,10 +41,14 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from sortedcontainers import SortedList
 
-__all__ = ["SlidingWindows", "quantile"]
+from core.business_hours import local_midnight_ms, next_local_midnight_ms
+from core.snapshot import TODAY
+
+__all__ = ["TODAY", "SlidingWindows", "quantile"]
 
 _CHUNK_MS = 60_000
 _MAX_CODES = 1 << 16  # codes are stored as unsigned 16-bit integers
@@ -93,18 +104,46 @@ class _Window:
         self.series: list[SortedList] = [SortedList() for _ in range(n_series)]
         self.sums: list[int] = [0] * n_series  # per series: sum of the values, in 1/1000
 
+    def edge(self, clock_ms: int) -> int:
+        """The exclusive lower edge at ``clock_ms``."""
+        return clock_ms - self.ms
+
+
+class _Today(_Window):
+    """``midnight <= ts <= clock``: the exclusive edge is the local midnight minus 1 ms.
+    The day's bounds are cached: the edge is recomputed once a day, not at every tick."""
+
+    __slots__ = ("_day", "tz")
+
+    def __init__(self, tz: ZoneInfo, n_series: int) -> None:
+        super().__init__(TODAY, 0, n_series)
+        self.tz = tz
+        self._day = (0, -1)  # [midnight, next midnight) of the cached day; empty at first
+        self.lo = self.edge(0)
+
+    def edge(self, clock_ms: int) -> int:
+        start, end = self._day
+        if not start <= clock_ms < end:
+            start = local_midnight_ms(clock_ms, self.tz)
+            self._day = (start, next_local_midnight_ms(clock_ms, self.tz))
+        return start - 1
+
 
 class SlidingWindows:
     """Running per-window totals and value series over exact sliding windows."""
 
-    def __init__(self, windows: Mapping[str, int], n_slots: int, n_series: int = 0) -> None:
+    def __init__(self, windows: Mapping[str, int], n_slots: int, n_series: int = 0,
+                 today: ZoneInfo | None = None) -> None:
+        """``today``: the timezone of the calendar window ``today`` (None: no such window)."""
+        if today is not None and TODAY in windows:
+            raise ValueError(f"a sliding window may not be named {TODAY!r}")
         self._windows = [_Window(n, s, n_series) for n, s in windows.items()]
+        if today is not None:
+            self._windows.append(_Today(today, n_series))
         self._by_name = {w.name: w for w in self._windows}
-        self._largest = max(self._windows, key=lambda w: w.ms)
-        # an entry above the smallest window's edge is inside every window
-        self._smallest = min(self._windows, key=lambda w: w.ms)
-        self._floor = self._largest.lo  # at or below: no window can ever see an entry
-        self._inner = self._smallest.lo  # above: every window sees it
+        self._floor = 0  # at or below the lowest edge: no window can ever see an entry
+        self._inner = 0  # above the highest edge: every window sees it
+        self._edges()
         self._chunks: dict[int, _Chunk] = {}
         self._evicted_below = 0
         self._pending: list[tuple[int, int, float]] = []  # entries ahead of the clock
@@ -210,12 +249,16 @@ class SlidingWindows:
                     total[code] += 1
                     self._apply_late(ts, code, code_series[code], value)
         for w in self._windows:
-            new_lo = clock_ms - w.ms
+            new_lo = w.edge(clock_ms)
             if new_lo > w.lo:
                 self._leave(w, w.lo, new_lo)
                 w.lo = new_lo
-        self._floor, self._inner = self._largest.lo, self._smallest.lo
+        self._edges()
         self._evict()
+
+    def _edges(self) -> None:
+        los = [w.lo for w in self._windows]
+        self._floor, self._inner = min(los), max(los)
 
     def _leave(self, w: _Window, lo: int, new_lo: int) -> None:
         """Subtract every counted entry with ``lo < ts <= new_lo``."""
@@ -261,7 +304,7 @@ class SlidingWindows:
         # A chunk goes once every entry it can hold is at or below the largest window's
         # edge. New entries always land above that edge, so everything below the previous
         # eviction point is already gone: only the keys in between need a look.
-        below = (self._largest.lo + 1) // _CHUNK_MS  # chunks wholly at or below the edge
+        below = (self._floor + 1) // _CHUNK_MS  # chunks wholly at or below the lowest edge
         start, chunks = self._evicted_below, self._chunks
         if below <= start:
             return
@@ -278,7 +321,11 @@ class SlidingWindows:
         return [w.name for w in self._windows]
 
     def seconds(self, name: str) -> int:
-        return self._by_name[name].ms // 1000
+        """The window's length; for ``today`` the whole seconds since local midnight."""
+        w = self._by_name[name]
+        if isinstance(w, _Today):
+            return max(0, (self._clock - w.lo - 1) // 1000)
+        return w.ms // 1000
 
     def counts(self, name: str) -> list[int]:
         """Per slot: the entries inside the window."""

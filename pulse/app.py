@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from core.config import Config
 from pulse.service import Service
 
-__all__ = ["App", "rule_thresholds"]
+__all__ = ["App"]
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +32,11 @@ class App:
         )
         self.board: Any = None
         if config.dashboard.enabled:
-            from dashboard.server import BoardServer, EngineSource
+            from dashboard.server import BoardServer
+            from dashboard.sources import BoardSettings, EngineSource
 
-            source = EngineSource(lambda: self.service.latest, self.alerting, sla=config.sla)
+            source = EngineSource(lambda: self.service.latest, self.alerting,
+                                  BoardSettings.from_config(config))
             self.board = BoardServer(config.dashboard, source)
 
     @property
@@ -68,21 +68,3 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def rule_thresholds(config: Config) -> Callable[[str], Mapping[str, tuple[float, float]]] | None:
-    """Tile thresholds from the alert rule file, for the board alone (``pulse dashboard``);
-    None (the board's defaults) when the rules cannot be loaded."""
-    from alerts.alerting import Alerting
-
-    try:
-        alerting: Any = Alerting.from_config(replace(config, alerting=replace(
-            config.alerting, sinks=())))
-    except Exception as exc:  # the rules are optional here: the board has defaults
-        log.warning("alert rules not loaded, default tile thresholds: %s", exc)
-        return None
-    fn = getattr(alerting, "thresholds", None)
-    close = getattr(alerting, "close", None)
-    if callable(close):
-        close()
-    return fn if callable(fn) else None

@@ -18,7 +18,7 @@ from core.errors import PulseError
 from core.logs import FORMATS, LEVELS, configure_logging
 from pulse import __version__
 from pulse.ports import ensure_free, ensure_service_ports
-from pulse.simulator import SCENARIOS
+from pulse.simulation import SCENARIOS
 from pulse.watch import BrokerWatch
 
 __all__ = ["main"]
@@ -119,13 +119,21 @@ def _cmd_notify_bridge(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from alerts.alerting import Alerting
     from dashboard.standalone import dashboard_command
-    from pulse.app import rule_thresholds
 
     cfg = _config(args)
     ensure_free(cfg.dashboard.host, cfg.dashboard.port, "--dashboard-port / dashboard.port")
+    # the tile bounds come from the rule file Prometheus evaluates too (no sinks: the
+    # evaluator here only answers thresholds)
+    rules = Alerting.from_config(replace(cfg, alerting=replace(cfg.alerting, sinks=())))
     stop = _stop_on_signals()
-    return dashboard_command(cfg, args, stop, thresholds=rule_thresholds(cfg))
+    try:
+        return dashboard_command(cfg, args, stop, thresholds=rules.thresholds)
+    finally:
+        rules.close()
 
 
 # -- flags ---------------------------------------------------------------------------------

@@ -1,8 +1,14 @@
-"""``pulse demo``: a local broker, a day of history, a live 双11 surge, and everything on."""
+"""``pulse demo``: a local broker, a day of history, a live 双11 surge, and everything on.
+
+Without ``--config`` it runs with ``pulse/demo.yaml``: email on an office-hours calendar
+with China's holidays, and the shipped platform scores (SPEC §7); customers write again
+(``ticket.message``), so turns, customers awaiting a reply and the scores are live.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import logging
 import threading
 import time
@@ -17,9 +23,12 @@ from pulse.broker import LocalBroker
 from pulse.ports import ensure_service_ports
 from pulse.simulate import LiveTraffic
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_CONFIG", "run_demo"]
 
 log = logging.getLogger(__name__)
+
+DEMO_CONFIG = "demo.yaml"
+"""The demo's configuration file, inside the ``pulse`` package (shipped in the wheel)."""
 
 
 def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
@@ -34,17 +43,27 @@ def run_demo(args: argparse.Namespace, stop: threading.Event) -> int:
         overrides["dashboard__port"] = args.dashboard_port
     if args.no_dashboard:
         overrides["dashboard__enabled"] = False
-    cfg = load_config(args.config, **overrides)
+    if args.config:
+        cfg = load_config(args.config, **overrides)
+    else:
+        with importlib.resources.as_file(
+            importlib.resources.files("pulse") / DEMO_CONFIG
+        ) as path:
+            cfg = load_config(path, **overrides)
     check_settings(cfg.kafka)
     ensure_service_ports(cfg)  # before the broker starts: a port in use is one line
     with LocalBroker() as broker:
         cfg = replace(cfg, kafka=replace(cfg.kafka, bootstrap_servers=broker.bootstrap))
         print(f"broker:     {broker.bootstrap} (Tansu, in memory)", flush=True)
         ensure_topics(cfg.kafka)
+        calendars = ", ".join(f"{ch}: {name}" for ch, name in cfg.business_hours.channels.items())
+        print(f"config:     {args.config or 'the demo config (pulse/demo.yaml)'}; business "
+              f"hours {calendars or 'none (24x7)'}; scores "
+              f"{', '.join(s.name for s in cfg.scores) or 'none'}", flush=True)
         traffic = LiveTraffic(
             cfg, scenario_name="double11", rate=args.rate, seed=args.seed,
             backfill_s=24 * 3600, surge_after_s=args.surge_after, surge_for_s=args.surge_for,
-            with_bad_messages=True,
+            with_bad_messages=True, customer_messages=True,
         )
         t0 = time.monotonic()
         n = traffic.backfill()

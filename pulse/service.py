@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 
 from core.config import Config
 from core.snapshot import Snapshot
+from dashboard.act_now import ACT_NOW_PATH, act_now_app
 from metrics.http_endpoints import MetricsServer
 from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
 from pulse import __version__
@@ -66,6 +67,8 @@ class Service:
         self.server = MetricsServer(
             self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
+            # the act-now list as JSON, for a Prometheus-mode board over several replicas
+            routes={ACT_NOW_PATH: act_now_app(lambda: self.latest)},
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run_reader, name="reader", daemon=True)
@@ -91,8 +94,7 @@ class Service:
         if not self._thread.is_alive():
             return f"reader thread stopped: {self.failed!r}"
         now = time.monotonic()
-        if (quiet := now - reader.beat_at) > limit:
-            return f"reader loop has not iterated for {quiet:.0f} s"
+        # the most specific cause first: a frozen fetch process also stalls the loop
         fetcher = reader.fetcher()
         if fetcher is not None:
             if (lost := fetcher.lost()) is not None:
@@ -100,6 +102,8 @@ class Service:
                     return f"{lost[0]} and was not started again for {lost[1]:.0f} s"
             elif (silent := fetcher.silent_s()) > limit:
                 return f"fetch process {fetcher.pid} has not answered for {silent:.0f} s"
+        if (quiet := now - reader.beat_at) > limit:
+            return f"reader loop has not iterated for {quiet:.0f} s"
         lag = sum((self.latest.consumer_lag if self.latest else {}).values())
         stuck = now - reader.progress_at
         if lag > 0 and stuck > limit and reader.connected:

@@ -10,7 +10,7 @@ import time
 from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
 from core.config import Config
-from pulse.simulator import Simulator, bad_messages, scenario
+from pulse.simulation import Simulator, bad_messages, scenario
 
 __all__ = ["LiveTraffic", "run_simulate"]
 
@@ -20,7 +20,10 @@ _FINAL_FLUSH_S = 120.0  # kafka-python's delivery timeout: longer, and records e
 
 
 class LiveTraffic:
-    """Backfills ``backfill_s`` of history at full speed, then produces in real time."""
+    """Backfills ``backfill_s`` of history at full speed, then produces in real time.
+
+    ``customer_messages``: customers write again (``ticket.message``, SPEC §7); on in
+    ``pulse simulate`` and ``pulse demo``, a choice of their own for the benchmarks."""
 
     def __init__(
         self,
@@ -33,16 +36,18 @@ class LiveTraffic:
         surge_after_s: float = 180.0,
         surge_for_s: float = 3600.0,
         with_bad_messages: bool = False,
+        customer_messages: bool = False,
     ) -> None:
         now = int(time.time() * 1000)
         self.start_ms = now - int(backfill_s * 1000)
         if scenario_name == "double11":
             surge_start = backfill_s + surge_after_s
             sc = scenario("double11", rate=rate, surge_start_s=surge_start,
-                          surge_end_s=surge_start + surge_for_s)
+                          surge_end_s=surge_start + surge_for_s,
+                          customer_messages=customer_messages)
         else:
-            sc = scenario(scenario_name, rate=rate)
-        self.sim = Simulator(sc, seed=seed, start_ms=self.start_ms)
+            sc = scenario(scenario_name, rate=rate, customer_messages=customer_messages)
+        self.sim = Simulator(sc, seed=seed, start_ms=self.start_ms, sla=cfg.sla)
         self.publisher = EventPublisher(cfg.kafka)
         self.seed = seed
         self.sent = 0
@@ -98,7 +103,7 @@ def run_simulate(cfg: Config, args: argparse.Namespace, stop: threading.Event) -
     traffic = LiveTraffic(
         cfg, scenario_name=args.scenario, rate=args.rate, seed=args.seed,
         backfill_s=args.backfill_hours * 3600, surge_after_s=args.surge_after,
-        surge_for_s=args.surge_for,
+        surge_for_s=args.surge_for, customer_messages=True,
     )
     n = traffic.backfill()
     print(f"backfilled {n} events; producing live ({args.scenario}, {args.rate}/min)",

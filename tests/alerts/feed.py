@@ -79,4 +79,5 @@ class Feed:
 
     def snap(self, *, ready: bool = True,
              lag: dict[tuple[str, int], int] | None = None) -> Snapshot:
+        self.engine.tick()
         return self.engine.snapshot(health=ConsumerHealth(ready=ready, lag=lag or {}))

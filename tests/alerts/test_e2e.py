@@ -15,7 +15,7 @@ from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
 from core.config import Config
 from pulse.app import App
-from pulse.simulator import Simulator, scenario
+from pulse.simulation import Simulator, scenario
 
 pytestmark = [pytest.mark.broker, pytest.mark.prometheus, pytest.mark.slow]
 

@@ -36,6 +36,11 @@ SPEC_RULES = {
     "PeakTraffic": ("peak_ratio", {"short": "15m", "long": "24h"}, ">=", 3, 2.7, 60, "info"),
     "DataStale": ("last_event_age_seconds", {}, ">", 300, 60, 0, "critical"),
     "ConsumerLagHigh": ("consumer_lag_messages", {}, ">", 10000, 5000, 300, "warning"),
+    # SPEC §4 over §7: customers waiting again beyond 2x the response SLA; a platform
+    # score for today below its target once it has 50 decided turns
+    "ResponseOverdue2x": ("response_overdue_2x", {}, ">", 0, 0, 60, "warning"),
+    "PlatformScoreLow": ("score_below_target", {"window": "today", "min_turns": "50"}, "<",
+                         0, 0.01, 300, "warning"),
 }
 
 

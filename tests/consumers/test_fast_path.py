@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from consumers.decode import Decoder, Rejection, fast_ts_ms, parse_ts_ms
 from core.config import load_config
 from core.events import DEFAULT_REGIONS, EVENT_TYPES
-from pulse.simulator import rfc3339
+from pulse.simulation import rfc3339
 from tests.integration.helpers import simulated
 from tests.reliability.test_hostile_input import WALL, hostile_bytes, hostile_objects
 

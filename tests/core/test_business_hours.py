@@ -478,3 +478,38 @@ def test_random_calendars_in_awkward_zones_match_the_oracle(
         assert oracle.is_open(change) is not oracle.is_open(ts)
     for minute in range(ts // M + 1, (change - 1) // M + 1):
         assert oracle.open_minute(minute) is oracle.is_open(ts)
+
+
+# -- a span past midnight ("22:00-02:00", opened on the day it starts) ---------------------
+
+NIGHT = BusinessHours(parse_business_hours({
+    "calendars": {"night": {"days": ["fri"], "hours": ["09:00-12:00", "22:00-02:00"]}},
+    "channels": {"chat": "night"},
+})).calendar("chat")
+
+
+def test_a_span_past_midnight_belongs_to_the_day_it_starts() -> None:
+    assert NIGHT.is_open(at(2026, 11, 27, 23))  # Friday night
+    assert NIGHT.is_open(at(2026, 11, 28, 1, 59))  # Saturday 01:59: Friday's span
+    assert not NIGHT.is_open(at(2026, 11, 28, 2))  # end exclusive
+    assert not NIGHT.is_open(at(2026, 11, 28, 23))  # Saturday is not an open day
+    assert not NIGHT.is_open(at(2026, 11, 27, 1))  # Thursday's night is not open
+    assert NIGHT.business_ms(at(2026, 11, 27, 21), at(2026, 11, 28, 3)) == 4 * H
+    assert NIGHT.deadline_ms(at(2026, 11, 27, 23), 2 * H) == at(2026, 11, 28, 1)
+    assert NIGHT.next_change_ms(at(2026, 11, 27, 23)) == at(2026, 11, 28, 2)  # not midnight
+    assert NIGHT.next_change_ms(at(2026, 11, 28, 2)) == at(2026, 12, 4, 9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.integers(at(2026, 11, 20), at(2026, 12, 20)),
+       span=st.integers(0, 9 * 86_400_000))
+def test_a_span_past_midnight_as_the_oracle_counts_it(a: int, span: int) -> None:
+    from tests.oracle.bizhours import BusinessHours as OracleHours
+
+    cfg = {"calendars": {"night": {"days": ["fri", "sun"],
+                                   "hours": ["09:00-12:00", "22:00-02:00"]}},
+           "channels": {"chat": "night"}}
+    oracle = OracleHours.from_config(cfg)
+    cal = BusinessHours(parse_business_hours(cfg)).calendar("chat")
+    assert cal.business_ms(a, a + span) == oracle.business_ms("chat", a, a + span)
+    assert cal.is_open(a) == oracle.is_open("chat", a)

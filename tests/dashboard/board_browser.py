@@ -20,7 +20,32 @@ from typing import Any
 
 import requests
 
-__all__ = ["Browser"]
+__all__ = ["LAYOUT_PROBLEMS", "Browser"]
+
+
+# What a wall-board must never do (run with Browser.js): a row or note below its panel's
+# bottom (hidden), text wider than its box (cut with "…" or clipped), an element outside
+# its tile or panel, or a page that scrolls. Returns what it found.
+LAYOUT_PROBLEMS = """
+    const bad = [];
+    for (const el of document.querySelectorAll('.alert, #act-body tr, .note')) {
+      const p = el.closest('.panel').getBoundingClientRect();
+      if (el.getBoundingClientRect().bottom > p.bottom + 0.5)
+        bad.push('hidden ' + el.className + ': ' + el.textContent.slice(0, 40));
+    }
+    for (const el of document.querySelectorAll(
+         '.tile-value, .tile-label, .tile-sub, .panel-title, .alert-name, .alert-value, '
+         + '.alert-since, #act-body span, #act-body td:not(.tid):not(.age), #act-head th')) {
+      if (el.scrollWidth > el.clientWidth + 1) bad.push('cut ' + el.textContent);
+      const box = el.closest('.tile, .panel').getBoundingClientRect();
+      const r = el.getBoundingClientRect();
+      if (r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5)
+        bad.push('outside ' + el.textContent);
+    }
+    const d = document.scrollingElement;
+    if (d.scrollHeight > innerHeight || d.scrollWidth > innerWidth) bad.push('scroll');
+    return bad;
+"""
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 """Realistic after-sales traffic for the board's tests, with SPEC §1 JSON events.
 
-``pulse.simulator`` is the project's generator; this small seeded one keeps the board's
+``pulse.simulation`` is the project's generator; this small seeded one keeps the board's
 tests independent of its scenarios and lets a test pin exactly what happens when (a
 surge, a regional return spike, tickets left unanswered).
 """

@@ -44,6 +44,7 @@ def make_snapshot() -> Callable[..., Snapshot]:
             end - int(hours * 3600_000), end, rate=rate, surge=surge, seed=seed)
         engine = Engine(cfg, lambda: wall_ms)
         feed(engine, msgs, wall_ms)
+        engine.tick()
         return engine.snapshot()
 
     return make
@@ -119,7 +120,8 @@ class RunningApp:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip("Debian chromium + chromium-driver are not installed "
+        # a missing part is a failure, not a skip (scripts/test.sh installs them)
+        pytest.fail("Debian chromium + chromium-driver are not installed "
                     "(tests/dashboard/install-browser.sh)")
     b = Browser(CHROMIUM, CHROMEDRIVER, CHROME_FLAGS)
     try:

@@ -28,7 +28,7 @@ from consumers.publish import EventPublisher  # noqa: E402
 from core.config import load_config  # noqa: E402
 from pulse.app import App  # noqa: E402
 from pulse.broker import LocalBroker, free_port  # noqa: E402
-from pulse.simulator import Simulator, scenario  # noqa: E402
+from pulse.simulation import Simulator, scenario  # noqa: E402
 
 DAY_MS = 86_400_000
 

@@ -11,7 +11,7 @@ from conftest import NOW_MS
 
 from core.snapshot import Snapshot
 from dashboard.figures import FIGURES, peak_spans, plot_text
-from dashboard.sources import BoardData
+from dashboard.sources import BoardData, Bounds
 from dashboard.view import build_view
 
 
@@ -25,6 +25,7 @@ def surge_snap() -> Snapshot:
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 24 * 3600_000, NOW_MS, rate=10, seed=3,
                          surge=(NOW_MS - 3 * 3600_000, NOW_MS - 2 * 3600_000)), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 
@@ -57,7 +58,12 @@ def test_arrivals_shade_the_surge(surge_snap: Snapshot) -> None:
 
 
 def test_return_rates_against_overall_and_the_alert_line(surge_snap: Snapshot) -> None:
-    fig = figs(surge_snap)["returns"]
+    from alerts.alerting import Alerting
+    from core.config import load_config
+
+    rules = Alerting.from_config(load_config())  # the shipped rule: 15 % above `all`
+    fig = figs(surge_snap, thresholds=rules.thresholds("normal"))["returns"]
+    rules.close()
     w = surge_snap.windows["24h"]
     overall = w.return_rate["all"]
     xs = [s["x0"] for s in fig["layout"]["shapes"]]
@@ -73,9 +79,11 @@ def test_return_rates_against_overall_and_the_alert_line(surge_snap: Snapshot) -
 
 
 def test_return_line_follows_the_rule_threshold(surge_snap: Snapshot) -> None:
-    fig = figs(surge_snap, thresholds={"return_rate": (0.1, 0.3)})["returns"]
+    fig = figs(surge_snap, thresholds={"return_rate": Bounds(0.1, 0.3)})["returns"]
     overall = surge_snap.windows["24h"].return_rate["all"]
     assert fig["layout"]["shapes"][1]["x0"] == pytest.approx(overall * 130, abs=0.05)
+    # no rule, no line: the board copies no threshold
+    assert len(figs(surge_snap)["returns"]["layout"]["shapes"]) == 1
 
 
 def test_backlog_by_priority_and_age(surge_snap: Snapshot) -> None:

@@ -26,10 +26,12 @@ from prometheus_client import CollectorRegistry
 
 from core.config import load_config
 from core.snapshot import Snapshot
+from dashboard.act_now import ACT_NOW_PATH, act_now_app
 from dashboard.prometheus import ARRIVALS, PrometheusSource
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
 from metrics.engine import Engine
+from metrics.http_endpoints import MetricsServer
 from metrics.snapshot_collector import SnapshotCollector
 
 Sample = tuple[str, dict[str, str], float]
@@ -75,8 +77,10 @@ def evaluate(expr: str, data: list[Sample]) -> list[dict[str, Any]]:
 
 class FakePrometheus:
     def __init__(self, data: list[Sample], arrivals: tuple[tuple[int, int], ...],
-                 alerts: list[dict[str, Any]]) -> None:
+                 alerts: list[dict[str, Any]], targets: list[dict[str, Any]] | None = None
+                 ) -> None:
         self.data, self.arrivals, self.alerts = data, arrivals, alerts
+        self.targets = targets or []
         self.queries: list[str] = []
         fake = self
 
@@ -95,6 +99,8 @@ class FakePrometheus:
                     body = {"resultType": "matrix", "result": [{"metric": {}, "values": values}]}
                 elif url.path == "/api/v1/alerts":
                     body = {"alerts": fake.alerts}
+                elif url.path == "/api/v1/targets":
+                    body = {"activeTargets": fake.targets, "droppedTargets": []}
                 else:
                     self.send_error(404)
                     return
@@ -127,8 +133,18 @@ def replicas() -> Iterator[tuple[Snapshot, FakePrometheus]]:
     parts = [Engine(cfg, lambda: NOW_MS) for _ in range(2)]
     for i, engine in enumerate(parts):  # Kafka partitions by key: one entity, one replica
         feed(engine, [m for m in msgs if zlib.crc32(m[1].encode()) % 2 == i], NOW_MS)
+    for engine in (whole, *parts):  # every clock to the pinned wall time (Engine.tick)
+        engine.tick()
     snaps = [e.snapshot() for e in parts]
-    data = samples(snaps[0], "r0") + samples(snaps[1], "r1")
+    # each replica serves its own act-now list on a real metrics server, as `pulse run` does
+    servers = [MetricsServer(CollectorRegistry(), lambda: True, "127.0.0.1", 0, routes={
+        ACT_NOW_PATH: act_now_app(lambda s=s: s)}).start() for s in snaps]
+    targets = [{"health": "up", "labels": {"job": "aftersales-pulse", "instance": f"r{i}"},
+                "scrapeUrl": f"http://127.0.0.1:{srv.port}/metrics"}
+               for i, srv in enumerate(servers)]
+    data = samples(snaps[0], "r0") + samples(snaps[1], "r1") + [
+        ("aftersales_build_info", {"job": "aftersales-pulse", "instance": f"r{i}"}, 1.0)
+        for i in range(2)]
     arrivals: dict[int, int] = {}
     for s in snaps:
         for m, n in s.arrivals_per_minute:
@@ -143,9 +159,11 @@ def replicas() -> Iterator[tuple[Snapshot, FakePrometheus]]:
         {"labels": {"alertname": "Pending", "severity": "critical"}, "annotations": {},
          "state": "pending", "activeAt": "2026-11-10T23:59:00Z", "value": "1"},
     ]
-    fake = FakePrometheus(data, tuple(sorted(arrivals.items())), alerts)
+    fake = FakePrometheus(data, tuple(sorted(arrivals.items())), alerts, targets)
     yield whole.snapshot(), fake
     fake.close()
+    for srv in servers:
+        srv.stop()
 
 
 def test_board_over_prometheus_equals_board_over_one_engine(replicas: Any) -> None:
@@ -165,8 +183,26 @@ def test_board_over_prometheus_equals_board_over_one_engine(replicas: Any) -> No
     assert (engine_view.figures["arrivals"]["data"][0]["y"]
             == prom_view.figures["arrivals"]["data"][0]["y"])
     assert prom.snapshot.consumer_lag == whole.consumer_lag
-    assert prom_view.act_now == ()
-    assert prom_view.act_note.startswith("This data source")
+    # the act-now list: each replica's own, fetched and merged, is the one engine's list
+    assert prom_view.act_now
+    assert prom_view.act_now == engine_view.act_now
+    assert prom_view.act_note == ""
+
+
+def test_act_now_names_a_replica_that_does_not_answer(replicas: Any) -> None:
+    whole, fake = replicas
+    saved = fake.targets
+    fake.targets = [*saved, {"health": "up", "labels": {"job": "aftersales-pulse"},
+                             "scrapeUrl": "http://127.0.0.1:9/metrics"}]
+    try:
+        prom = PrometheusSource(fake.url, load_config(), wall=lambda: NOW_MS,
+                                min_interval_s=0, timeout_s=1).read()
+    finally:
+        fake.targets = saved
+    view = build_view(prom, "en")
+    assert view.act_now == build_view(EngineSource(lambda: whole).read(), "en").act_now
+    assert view.act_note == "1 replica(s) unreadable: 127.0.0.1:9"
+    assert build_view(prom, "zh").act_note == "1 个副本的工单明细无法读取：127.0.0.1:9"
 
 
 def test_backlog_totals_without_the_age_gauge(replicas: Any) -> None:
@@ -202,7 +238,8 @@ def test_alerts_from_prometheus(replicas: Any) -> None:
     assert (a.value, a.threshold, a.comparison) == (0.21, 0.15, ">=")
     assert a.since_ms == NOW_MS - 20 * 60_000
     view = build_view(data, "zh")
-    assert view.alerts[0].name == "华南退货率偏高 · 华南"
+    # the summary names the region already: not repeated (titles stay short, issue 16)
+    assert view.alerts[0].name == "华南退货率偏高"
     assert view.alerts[0].since == "持续 20分"
 
 

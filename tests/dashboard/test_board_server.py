@@ -193,6 +193,7 @@ def snap() -> Snapshot:
 
     engine = Engine(load_config(), lambda: NOW_MS)
     feed(engine, traffic(NOW_MS - 2 * 3600_000, NOW_MS, rate=10), NOW_MS)
+    engine.tick()
     return engine.snapshot()
 
 
@@ -220,13 +221,14 @@ def test_refresh_sends_only_what_changed(snap: Snapshot) -> None:
         assert (value is no_update) is (not spec.always), spec.component
     assert second[-1] is no_update  # nothing new to remember
 
-    src.data = BoardData(dataclasses.replace(snap, unanswered={"chat": 999_999}))
+    # a longer number: its value and its size class (smaller type, never cut) change
+    src.data = BoardData(dataclasses.replace(snap, unanswered={"chat": 99_999_999}))
     third = refresh(2, "", sent)
     changed = {f"{s.component}.{s.prop}" for s, v in zip(OUTPUTS, third, strict=False)
                if v is not no_update and not s.always}
     assert changed == {"tile-unanswered-value.children", "tile-unanswered.className"}
     assert third[OUTPUTS.index(next(s for s in OUTPUTS
-                                    if s.component == "tile-unanswered-value"))] == "999,999"
+                                    if s.component == "tile-unanswered-value"))] == "99,999,999"
 
     en = refresh(3, "?lang=en", third[-1])
     labels = {s.component: v for s, v in zip(OUTPUTS, en, strict=False)

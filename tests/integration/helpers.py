@@ -12,7 +12,7 @@ from kafka import KafkaConsumer
 from consumers.admin import ensure_topics
 from consumers.publish import EventPublisher
 from core.config import Config
-from pulse.simulator import Simulator, bad_messages, scenario
+from pulse.simulation import Simulator, bad_messages, scenario
 
 Message = tuple[str, str | None, bytes]  # (topic, key, value)
 
@@ -31,12 +31,14 @@ def produce(cfg: Config, messages: Iterable[Message]) -> int:
 
 def simulated(cfg: Config, *, hours: float, seed: int, rate: float = 4.0,
               start_ms: int | None = None, bad_every: int = 0,
-              scenario_name: str = "normal") -> list[Message]:
-    """A simulator scenario as (real topic, key, value bytes), historical by default."""
+              scenario_name: str = "normal", customer_messages: bool = False) -> list[Message]:
+    """A simulator scenario as (real topic, key, value bytes), historical by default;
+    ``customer_messages``: customers write again (``ticket.message``, SPEC §7)."""
     start = start_ms if start_ms is not None else int(time.time() * 1000) - int(
         (hours + 48) * 3600 * 1000
     )
-    sim = Simulator(scenario(scenario_name, rate=rate), seed=seed, start_ms=start)
+    sim = Simulator(scenario(scenario_name, rate=rate, customer_messages=customer_messages),
+                    seed=seed, start_ms=start)
     topics = {"tickets": cfg.kafka.tickets_topic, "logistics": cfg.kafka.logistics_topic}
     out: list[Message] = []
     bad = bad_messages(seed, start) if bad_every else []

@@ -55,7 +55,9 @@ def test_backlog_partitions_are_read_in_event_time_step(make_config) -> None:
 
 def test_generated_scenario_matches_the_oracle(make_config) -> None:
     cfg = make_config()
-    messages = simulated(cfg, hours=30, seed=7, rate=3.0, bad_every=97)
+    # customers write again: turns, responses and awaiting reply are compared too (§7)
+    messages = simulated(cfg, hours=30, seed=7, rate=3.0, bad_every=97, customer_messages=True)
+    assert sum(b'"ticket.message"' in v for _t, _k, v in messages) > 100
     rnd = random.Random(7)
     # redelivered stragglers, from well inside the largest window: whether a repeat of an
     # id accepted ~24 h of event time earlier is a duplicate depends on how partitions
@@ -69,6 +71,10 @@ def test_generated_scenario_matches_the_oracle(make_config) -> None:
     problems = _compare(text, messages, _now_ms())
     assert not problems, "\n".join(problems[:40])
     assert "aftersales_ready 1.0" in text
+    got = from_exposition(text)
+    assert got.gauges7  # the §7 series were on the page, so diff() compared them
+    assert sum(v for (name, _lab), v in got.gauges7.items()
+               if name == "aftersales_window_turns") > 0
 
 
 def test_the_same_stream_twice_gives_identical_metrics(make_config) -> None:

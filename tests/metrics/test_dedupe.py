@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metrics import dedupe
 from metrics.dedupe import SeenIds
 
 
@@ -37,3 +41,122 @@ def test_an_id_accepted_again_after_its_window_is_remembered_anew() -> None:
     s.expire(1250)  # a pass: "a" is kept with its new acceptance clock
     assert s.is_duplicate("a", 1999)
     assert not s.is_duplicate("a", 2000)
+
+
+# -- the horizon structure against a plain dict ------------------------------------------
+
+class _Model:
+    """The rule of docs/semantics.md, by brute force: every accepted id and its time."""
+
+    def __init__(self, horizon_ms: int) -> None:
+        self.horizon_ms = horizon_ms
+        self.accepted: dict[str, int] = {}
+
+    def add(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
+        floor = clock_ms - self.horizon_ms
+        if ts_ms <= floor:
+            return True  # older than the horizon
+        s = self.accepted.get(event_id)
+        if s is not None and s > floor:
+            return True
+        self.accepted[event_id] = max(clock_ms, ts_ms)
+        return False
+
+    def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
+        s = self.accepted.get(event_id)
+        return s is not None and s > clock_ms - self.horizon_ms
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["new", "new", "new", "resend", "reuse", "expire", "check", "edge"]),
+        st.integers(0, 40),  # clock step
+        st.integers(-5, 1200),  # how far ts is behind the clock (negative: ahead)
+        st.integers(0, 10**6),  # which earlier event
+    ),
+    min_size=1, max_size=400,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(horizon=st.integers(48, 1000), cap=st.sampled_from([1, 3, 20, 1 << 17]), ops=_ops)
+def test_the_horizon_structure_is_the_plain_rule(horizon: int, cap: int,
+                                                 ops: list[tuple[str, int, int, int]]) -> None:
+    saved = dedupe._DICT_CAP
+    dedupe._DICT_CAP = cap  # small: ids move to sealed runs after a few
+    try:
+        s, m = SeenIds(horizon), _Model(horizon)
+        clock = 10_000
+        sent: list[tuple[str, int]] = []  # every event handed to add, (id, ts)
+        for i, (op, step, back, pick) in enumerate(ops):
+            clock += step
+            if op == "expire":
+                s.expire(clock)
+                continue
+            if op == "edge" and m.accepted:
+                # the clock to an accepted id's last millisecond, or its first one out;
+                # then the id is looked up (and re-sent: with the ts it was sent with)
+                eid, at = sorted(m.accepted.items())[pick % len(m.accepted)]
+                clock = max(clock, at + horizon - pick % 2)
+                assert s.is_duplicate(eid, clock) == m.is_duplicate(eid, clock), (i, eid)
+                op, pick = "resend", max(j for j, (e, _) in enumerate(sent) if e == eid)
+            if op == "check" and sent:
+                eid = sent[pick % len(sent)][0]
+                assert s.is_duplicate(eid, clock) == m.is_duplicate(eid, clock), (i, eid)
+                continue
+            if op in ("resend", "reuse") and sent:
+                eid, ts = sent[pick % len(sent)]
+                if op == "reuse":  # the same id at an earlier ts (the contract's case)
+                    ts -= back % 50
+            else:
+                eid, ts = f"e{i}", clock - back
+            sent.append((eid, ts))
+            assert s.add(eid, clock, ts) == m.add(eid, clock, ts), (i, op, eid, ts, clock)
+        live = sum(v > clock - horizon for v in m.accepted.values())
+        assert len(s) >= live
+    finally:
+        dedupe._DICT_CAP = saved
+
+
+def test_the_horizon_edge_is_exact_in_the_dicts_and_in_the_sealed_runs() -> None:
+    h = 7 * 86_400_000
+    s = SeenIds(h)
+    t0 = 1_795_000_000_000
+    s.expire(t0)
+    assert not s.add("a", t0, t0 - 10)  # accepted at the clock, t0
+    assert not s.add("b", t0, t0 + 250)  # a ts ahead of the clock: accepted at its ts
+    assert s.add("a", t0 + h - 1, t0 - 10)  # in the dict, 1 ms before it leaves
+    # move the clock by periods until both are sealed (hashed) runs
+    for clock in range(t0, t0 + h - 1, 3_600_000):
+        s.expire(clock)
+    assert s.sealed_ids == 2
+    assert s.sealed_bytes == 2 * 12  # 8-byte hash + 4-byte offset each
+    assert s.add("a", t0 + h - 1, t0 - 10)  # sealed, 1 ms before it leaves
+    assert s.is_duplicate("a", t0 + h - 1)
+    assert not s.is_duplicate("a", t0 + h)
+    assert s.add("b", t0 + h + 249, t0 + 250)
+    assert s.is_duplicate("b", t0 + h + 249)
+    assert not s.is_duplicate("b", t0 + h + 250)
+    # an event whose ts is older than the horizon is a duplicate, seen or not
+    assert s.add("new", t0 + h + 250, t0 + 250)
+    assert not s.add("new", t0 + h + 250, t0 + 251)
+    s.expire(t0 + 2 * h + 251)  # "new" was accepted at t0 + h + 250
+    s.expire(t0 + 2 * h + 251 + 86_400_000)
+    assert len(s) == 0
+
+
+def test_a_clock_that_stays_put_still_bounds_the_dicts() -> None:
+    """A rebuild whose clock went live early accepts a week of ids at one clock: the
+    newer dict is sealed once it passes the cap, and the ids are still found."""
+    s = SeenIds(7 * 86_400_000)
+    t = 1_795_000_000_000
+    n = dedupe._DICT_CAP * 3 + 10
+    for i in range(n):
+        assert not s.add(f"x{i}", t, t - 5 * 86_400_000 + i)
+        if i % 10_000 == 0:
+            s.expire(t)
+    s.expire(t)
+    assert s.sealed_ids > dedupe._DICT_CAP  # the dicts hold at most two caps and a tick
+    assert len(s) == n
+    for i in range(0, n, 997):
+        assert s.add(f"x{i}", t + 1000, t - 5 * 86_400_000 + i)

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import random
 import time
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from core.config import load_config
 from metrics.snapshot_collector import SnapshotCollector
+from pulse.demo import DEMO_CONFIG
 from pulse.pipeline import Pipeline
-from pulse.simulator import Simulator, bad_messages, scenario
-from tests.oracle import compute, diff, from_exposition
+from pulse.simulation import Simulator, bad_messages, scenario
+from tests.oracle import Expected, compute, diff, from_exposition
+from tests.oracle.section7 import kwargs_from_config
 
 Message = tuple[str, str | None, bytes | None]
 
 
-def run_engine(messages: list[Message], wall_ms: int) -> str:
-    pipeline = Pipeline(load_config(), wall=lambda: wall_ms)
+def run_engine(messages: list[Message], wall_ms: int, config: Path | None = None) -> str:
+    pipeline = Pipeline(load_config(config), wall=lambda: wall_ms)
     for topic, _key, value in messages:
         pipeline.fold(topic, (value,), wall_ms)
     snap = pipeline.snapshot()
@@ -28,9 +34,11 @@ def run_engine(messages: list[Message], wall_ms: int) -> str:
     return generate_latest(registry).decode()
 
 
-def scenario_messages(seed: int, hours: float, name: str = "normal") -> list[Message]:
+def scenario_messages(seed: int, hours: float, name: str = "normal",
+                      customer_messages: bool = True) -> list[Message]:
     start = int(time.time() * 1000) - int((hours + 50) * 3600_000)
-    sim = Simulator(scenario(name, rate=3.0), seed=seed, start_ms=start)
+    sim = Simulator(scenario(name, rate=3.0, customer_messages=customer_messages),
+                    seed=seed, start_ms=start)
     topics = {"tickets": "aftersales.tickets", "logistics": "aftersales.logistics"}
     out: list[Message] = [(topics[e.topic], e.key, orjson.dumps(e.value))
                           for e in sim.until(start + int(hours * 3600_000))]
@@ -42,12 +50,48 @@ def scenario_messages(seed: int, hours: float, name: str = "normal") -> list[Mes
     return out
 
 
+def _summed(exp: Expected, metric: str, **labels: str) -> float:
+    """A §7 series summed over every label not given."""
+    assert exp.gauges7 is not None
+    want = set(labels.items())
+    return sum(v for (name, lab), v in exp.gauges7.items() if name == metric and want <= set(lab))
+
+
 @pytest.mark.parametrize(("seed", "hours", "name"), [(1, 30, "normal"), (2, 26, "double11")])
 def test_engine_matches_oracle(seed: int, hours: float, name: str) -> None:
+    """The simulated stream, customers writing again: every series of §3 and §7 (turns,
+    responses, awaiting reply, today) equal to the oracle's."""
     wall = int(time.time() * 1000)
     messages = scenario_messages(seed, hours, name)
-    problems = diff(from_exposition(run_engine(messages, wall)), compute(messages, wall_ms=wall))
+    got = from_exposition(run_engine(messages, wall))
+    problems = diff(got, compute(messages, wall_ms=wall))
     assert not problems, "\n".join(problems[:30])
+    assert sum(n for (_topic, etype), n in got.events_total.items()
+               if etype == "ticket.message") > 100
+    # later turns are compared, not only first ones
+    turns = _summed(got, "aftersales_window_turns", window="24h")
+    first = sum(v for (metric, lab), v in got.gauges.items()
+                if metric == "aftersales_window_first_responses" and ("window", "24h") in lab)
+    assert turns > 1.2 * first > 0, (turns, first)
+
+
+def test_engine_matches_oracle_with_the_demo_config(tmp_path: Path) -> None:
+    """The demo's configuration (email on office hours with China's calendar, the three
+    platform scores) on the simulated double11 with customers writing again:
+    business-time SLA judgements, business_hours_open and the scores equal the oracle's."""
+    text = (importlib.resources.files("pulse") / DEMO_CONFIG).read_text(encoding="utf-8")
+    conf = tmp_path / "demo.yaml"
+    conf.write_text(text, encoding="utf-8")
+    raw: dict[str, Any] = yaml.safe_load(text)
+    wall = int(time.time() * 1000)
+    messages = scenario_messages(3, 26, "double11")
+    got = from_exposition(run_engine(messages, wall, conf))
+    problems = diff(got, compute(messages, wall_ms=wall, **kwargs_from_config(raw)))
+    assert not problems, "\n".join(problems[:30])
+    for score in ("taobao_3min", "douyin_3min", "jd_30s"):
+        decided = got.counter("aftersales_score_turns_total", score=score)
+        within = got.counter("aftersales_score_turns_within_total", score=score)
+        assert decided > within > 0, (score, decided, within)
 
 
 def _ev(etype: str, eid: str, ts: int, **fields: object) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from metrics.state import AGENT, ESCALATED, OPEN, REOPENED, TRANSFERRED, TicketBook
+from metrics.state import AGENT, AWAITING, ESCALATED, OPEN, REOPENED, TRANSFERRED, TicketBook
 
 CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
 
@@ -58,7 +58,7 @@ def test_flags_and_first_response() -> None:
     assert not b.create("A", 200, "email", "refund", "P2", "east")  # never resets
     t = b.tickets["A"]
     assert t[0] == 100
-    assert t[2].flags == OPEN
+    assert t[2].flags == OPEN | AWAITING  # SPEC §7: the creation opens the first turn
     assert b.agent_replied(t)
     assert not b.agent_replied(b.tickets["A"])  # only the first is a first response
     b.resolve(b.tickets["A"])

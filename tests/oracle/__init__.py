@@ -499,7 +499,15 @@ def compute(
             _inc(out.rejected_by_topic, topic)
             continue
         running = watermark if watermark is not None else ev.ts_ms
-        if ev.event_id in seen and seen[ev.event_id] > running - largest_window_ms:
+        # a duplicate: its id was accepted within the state horizon (SPEC §1), or the
+        # event is itself older than the horizon, where an original would be forgotten
+        # (docs/semantics.md); without a horizon, ids are remembered forever
+        if horizon_ms is not None and ev.ts_ms <= running - horizon_ms:
+            _inc(out.duplicates, topic)
+            continue
+        if ev.event_id in seen and (
+            horizon_ms is None or seen[ev.event_id] > running - horizon_ms
+        ):
             _inc(out.duplicates, topic)
             continue
         watermark = ev.ts_ms if watermark is None else max(watermark, ev.ts_ms)

@@ -574,8 +574,11 @@ def read_sample(
             part["count"] = int(value)
         elif name == RESPONSE_HIST + "_sum":
             part["sum"] = value
-    elif name.endswith(("_count", "_sum", "_created")):
-        pass  # summary parts of the window quantiles: not compared (as for §3)
+    elif name.startswith((RESPONSE_QUANTILE_METRIC, FIRST_RESPONSE_QUANTILE_METRIC)) and (
+        name.endswith(("_count", "_sum", "_created"))
+    ):
+        pass  # summary parts of the window quantiles: not compared (as for §3); not
+        # aftersales_window_tickets_created, a gauge whose name ends in _created too
     elif value != 0 or name == "aftersales_window_return_rate":
         out.gauges7[gauge_key(name, **labels)] = value
     return True
@@ -595,3 +598,4 @@ def finish_exposition(
             count=part.get("count", 0), sum=part.get("sum", 0.0), buckets=part["buckets"] or None
         )
     out.window_values7 = None  # an exposition has no value lists
+

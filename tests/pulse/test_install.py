@@ -115,6 +115,11 @@ def test_the_floors_file_pins_every_declared_floor() -> None:
     assert set(floors) == {r.name.lower() for r in declared}
 
 
+def _rejected(metrics: str) -> float:
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in metrics.splitlines()
+               if ln.startswith("aftersales_events_rejected_total{"))
+
+
 def test_the_wheel_at_every_floor_runs_the_demo_and_ships_deploy(tmp_path: Path) -> None:
     venv = tmp_path / "floors"
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], check=True, env=_env())
@@ -145,8 +150,15 @@ def test_the_wheel_at_every_floor_runs_the_demo_and_ships_deploy(tmp_path: Path)
                 break
         assert seen, "no output"
         assert seen[-1].startswith("ready:"), "".join(seen)
-        with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
-            metrics = r.read().decode()
+        # ready is before the first bad message may have been read: wait for it (the demo
+        # runs for 8 s)
+        deadline = time.monotonic() + 30
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
+                metrics = r.read().decode()
+            if _rejected(metrics) > 0 or time.monotonic() > deadline or proc.poll() is not None:
+                break
+            time.sleep(0.3)
         with urllib.request.urlopen(f"http://127.0.0.1:{dport}/", timeout=10) as r:
             assert r.status == 200
         _out, err = proc.communicate(timeout=60)
@@ -155,9 +167,7 @@ def test_the_wheel_at_every_floor_runs_the_demo_and_ships_deploy(tmp_path: Path)
             proc.kill()
             proc.wait(10)
     assert proc.returncode == 0, err[-3000:]
-    rejected = sum(float(ln.rsplit(" ", 1)[1]) for ln in metrics.splitlines()
-                   if ln.startswith("aftersales_events_rejected_total{"))
-    assert rejected > 0  # the demo's bad messages went through the DLQ producer
+    assert _rejected(metrics) > 0  # the demo's bad messages went through the DLQ producer
     assert f'aftersales_build_info{{version="{__version__}"}} 1.0' in metrics
 
     export = subprocess.run([str(venv / "bin" / "pulse"), "deploy", "export", "out"], cwd=run,

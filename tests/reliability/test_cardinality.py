@@ -85,6 +85,7 @@ def run(n: int, junk: bool) -> Engine:
 
 def series(engine: Engine) -> set[str]:
     """Names + labels of every sample on the /metrics page (values dropped)."""
+    engine.tick()
     snap = engine.snapshot()
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SnapshotCollector(lambda: snap))
@@ -97,7 +98,7 @@ def state_sizes(engine: Engine) -> dict[str, int]:
     t, r = engine.tickets, engine.returns
     return {
         "tickets": len(t.tickets), "returns": len(r.returns),
-        "seen_ids": len(engine.seen._accepted),
+        "seen_ids": len(engine.seen),
         "arrivals": len(engine._arrivals), "unanswered": sum(map(len, t.unanswered.values())),
         "open": sum(map(len, t.open_by_priority.values())),
         # keyed by labels: must stay at their configured size
