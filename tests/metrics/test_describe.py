@@ -58,11 +58,12 @@ def test_the_service_registry_checks_what_it_is_given() -> None:
     cfg = replace(load_config(), metrics_port=free_port())
     with pytest.raises(ValueError, match="aftersales_events"):
         Service(cfg, collectors=(SnapshotCollector(lambda: None),))
-    alerting = Alerting.from_config(cfg)
+    alerting, twin = Alerting.from_config(cfg), Alerting.from_config(cfg)
     try:
         svc = Service(cfg, collectors=(alerting.collector,))
         svc.server.stop()
         with pytest.raises(ValueError, match="aftersales_alert"):
-            svc.registry.register(Alerting.from_config(cfg).collector)
+            svc.registry.register(twin.collector)
     finally:
         alerting.close()
+        twin.close()
