@@ -219,7 +219,7 @@ def exposed_names() -> set[str]:
     from prometheus_client.metrics_core import Metric
 
     from consumers.decode import Decoder, Rejection
-    from metrics.collector import BuildInfoCollector, SnapshotCollector
+    from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
     from metrics.engine import Engine
     from tests.integration.helpers import simulated
 
