@@ -73,9 +73,11 @@ class TurnListener(Protocol):
 
     def turn_opened(self, ticket_id: str, channel: str, start_ms: int) -> None: ...
 
-    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
+    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int,
+                      channel: str | None = None) -> None: ...
 
-    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
+    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int,
+                    channel: str | None = None) -> None: ...
 
     def advance(self, clock_ms: int) -> None: ...
 
@@ -272,19 +274,20 @@ class Engine:
             book = self.tickets
             start = book.turn_start(t)
             ts, ch = e.ts_ms, t[PROFILE].channel
+            created = t[CREATED]
+            seconds = (ts - created) / 1000.0
             if book.agent_replied(t):
-                created = t[CREATED]
-                seconds = (ts - created) / 1000.0
                 self.h_first_response[ch].observe(seconds)
                 code = self.codes.first_response[(ch, self._fr_within[ch](created, ts))]
                 self._add(ts, code, seconds, self._now)
             if start is not None:
-                seconds = (ts - start) / 1000.0
+                if start != created:  # a later turn; the first shares the float (24 B)
+                    seconds = (ts - start) / 1000.0
                 self.h_response[ch].observe(seconds)
                 code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
                 self._add(ts, code, seconds, self._now)
                 if self.turn_listener is not None:
-                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now)
+                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now, ch)
         return True
 
     def _message(self, e: TicketMessage) -> bool:
@@ -330,7 +333,7 @@ class Engine:
         )]
         self._count(ts, code, self._now)
         if self.turn_listener is not None and self.tickets.turn_start(t) is not None:
-            self.turn_listener.turn_closed(e.ticket_id, ts, self._now)
+            self.turn_listener.turn_closed(e.ticket_id, ts, self._now, prof.channel)
         self.tickets.resolve(t)
         return True
 

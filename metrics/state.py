@@ -10,11 +10,12 @@ and ``(created_ms, ticket_id)`` is unique, so the ticket is its own sort key in 
 index — no separate key object. Its labels and flags are a :class:`Profile` shared by
 every ticket with the same channel, category, priority, region and flags.
 
-A flag change replaces the ticket's tuple in the dict only. An index may go on holding
-the tuple it was given (an open ticket after its first agent reply, a transfer or an
-escalation): index readers use the labels, never the flags, and profiles with the same
-labels compare equal, so the current tuple still finds and removes the old one. No
-re-indexing on the hot path; the stale copy lives until the ticket leaves the index.
+A flag change replaces the ticket's tuple in the dict, and in every index that holds it
+the new tuple takes the old one's place (:func:`_swap`: one bisection, no re-insertion:
+profiles with the same labels compare equal, so the new tuple sorts exactly where the old
+one was). So the dict and the indexes share ONE tuple per ticket; before, an index kept
+the tuple it was given, a second 64 B copy for every open ticket after its first reply.
+Index readers use the labels, never the flags.
 
 Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
 at the creation, so the ticket tuple itself is its entry in the ``awaiting`` index; a later
@@ -28,6 +29,7 @@ prefix of each list only when one calendar orders it. Without calendars nothing 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from itertools import product
 from typing import Any, Final
@@ -103,6 +105,20 @@ CREATED: Final = 0
 ID: Final = 1
 PROFILE: Final = 2
 Ticket = tuple[int, str, Profile]
+
+
+def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
+    """Put ``new`` in the place of ``old`` (held by ``index``; they compare equal, so the
+    order stays sorted). Reaches into SortedList's sublists and their maxima (stable in
+    sortedcontainers 2.x): a remove + add would shift the sublist twice and re-index."""
+    maxes = index._maxes
+    i = bisect_left(maxes, old)
+    sub = index._lists[i]
+    j = bisect_left(sub, old)
+    assert sub[j] == old, "the index does not hold this ticket"
+    sub[j] = new
+    if j == len(sub) - 1:
+        maxes[i] = new
 
 
 class _ByCreationMinute:
@@ -219,20 +235,33 @@ class TicketBook:
         self._order.add(ts_ms, ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
-        """The ticket with new flags, in the dict."""
+        """The ticket with new flags, in the dict (the indexes are the caller's)."""
         p = t[PROFILE]._family[flags]  # with_flags, inlined for the common case
         new = (t[CREATED], t[ID], t[PROFILE].with_flags(flags) if p is None else p)
         self.tickets[t[ID]] = new
         return new
+
+    def _reindex(self, t: Ticket, new: Ticket) -> None:
+        """``new`` in the place of ``t`` in every index holding the ticket (by ``t``'s
+        flags): open, unanswered, and awaiting while its open turn is the first."""
+        p = t[PROFILE]
+        flags = p.flags
+        if flags & OPEN:
+            _swap(p.open_index, t, new)
+            if not flags & AGENT:
+                _swap(self.unanswered[p.channel], t, new)
+            if flags & AWAITING and t[ID] not in self.later_turns:
+                _swap(self.awaiting[p.channel], t, new)
 
     def flag(self, t: Ticket, flag: int) -> None:
         """Set a flag that no index depends on (transferred, escalated, reopened)."""
         p = t[PROFILE]
         if p.flags & flag:
             return
-        self._replace(t, p.flags | flag)
+        self._reindex(t, self._replace(t, p.flags | flag))
 
     def _open(self, t: Ticket) -> None:
+        """Reopen a closed ticket (in no index)."""
         p = t[PROFILE]
         new = self._replace(t, p.flags | OPEN)
         self.backlog[p.backlog_key] += 1
@@ -269,6 +298,7 @@ class TicketBook:
         if p.flags & (OPEN | AWAITING) != OPEN:
             return False
         new = self._replace(t, p.flags | AWAITING)
+        self._reindex(t, new)
         self.later_turns[t[ID]] = ts_ms
         self.awaiting[p.channel].add((ts_ms, t[ID], new[PROFILE]))
         return True
@@ -282,11 +312,13 @@ class TicketBook:
             self._end_turn(t)
         if flags & AGENT:
             if flags & AWAITING:
-                self._replace(t, flags & ~AWAITING)
+                new = self._replace(t, flags & ~AWAITING)
+                _swap(p.open_index, t, new)  # AWAITING: open
             return False
-        self._replace(t, (flags | AGENT) & ~AWAITING)
+        new = self._replace(t, (flags | AGENT) & ~AWAITING)
         if flags & OPEN:
             self.unanswered[p.channel].remove(t)
+            _swap(p.open_index, t, new)
         return True
 
     def resolve(self, t: Ticket) -> None:
