@@ -74,10 +74,10 @@ class TurnListener(Protocol):
     def turn_opened(self, ticket_id: str, channel: str, start_ms: int) -> None: ...
 
     def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int,
-                      channel: str | None = None) -> None: ...
+                      channel: str | None = None, start_ms: int | None = None) -> None: ...
 
     def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int,
-                    channel: str | None = None) -> None: ...
+                    channel: str | None = None, start_ms: int | None = None) -> None: ...
 
     def advance(self, clock_ms: int) -> None: ...
 
@@ -133,7 +133,8 @@ class Engine:
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions,
                                   [c for c in self.channels if cal[c] is not None])
         self.scores = (ScoreBook(config.scores, self.business_hours, config.windows, today,
-                                 config.state_horizon_s * 1000) if config.scores else None)
+                                 config.state_horizon_s * 1000, tells_start=True)
+                       if config.scores else None)
         self.turn_listener = turns if turns is not None else self.scores
         self.returns = ReturnBook(self.regions)
 
@@ -287,7 +288,7 @@ class Engine:
                 code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
                 self._add(ts, code, seconds, self._now)
                 if self.turn_listener is not None:
-                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now, ch)
+                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now, ch, start)
         return True
 
     def _message(self, e: TicketMessage) -> bool:
@@ -332,8 +333,10 @@ class Engine:
             not flags & AGENT,
         )]
         self._count(ts, code, self._now)
-        if self.turn_listener is not None and self.tickets.turn_start(t) is not None:
-            self.turn_listener.turn_closed(e.ticket_id, ts, self._now, prof.channel)
+        if self.turn_listener is not None:
+            start = self.tickets.turn_start(t)
+            if start is not None:
+                self.turn_listener.turn_closed(e.ticket_id, ts, self._now, prof.channel, start)
         self.tickets.resolve(t)
         return True
 

@@ -38,9 +38,13 @@ minutes after its start) one small list ``[start_ms, channel, pending, missed]``
 heap entry ``(D, ticket_id)`` (ids are the ticket book's strings). Once every rule covering
 it has decided it missed, the turn waits for its answer, its resolve, or the state horizon
 (its ticket is then forgotten and its later events are orphans) -- possibly for days, so
-that state is one dict slot, ``ticket_id -> start_ms`` in the dict of its channel, holding
-the very ``int`` the ticket book holds: its missed mask is then exactly the rules that
-cover it, recomputed from ``(start, channel)`` when the answer or resolve comes. Window
+its missed mask is then exactly the rules that cover it, a function of ``(channel,
+start)``. So with ``tells_start`` (the engine: its ticket book holds both and passes them
+with every answer and resolve) such a turn is dropped at once, costing nothing, and its
+record is recomputed when the answer or resolve comes: a covered open turn the book does
+not hold is a decided-missed one (a turn leaves ``_open`` only decided, answered,
+closed, pruned with its forgotten ticket, or replaced by the ticket's next turn). Without
+it, one dict slot per such turn, ``ticket_id -> start_ms`` in the dict of its channel. Window
 entries are 10 bytes each, in a :class:`~metrics.windows.SlidingWindows` of their own (3
 slots per score).
 """
@@ -100,7 +104,10 @@ class ScoreBook:
 
     def __init__(self, scores: Sequence[ScoreConfig], hours: BusinessHours,
                  windows: Mapping[str, int], today: ZoneInfo | None,
-                 horizon_ms: int) -> None:
+                 horizon_ms: int, tells_start: bool = False) -> None:
+        """``tells_start``: every :meth:`turn_answered` / :meth:`turn_closed` call passes the
+        turn's ``channel`` and ``start_ms`` (see Memory in the module docstring)."""
+        self._tells_start = tells_start
         self._rules = [_Rule(sc, hours) for sc in scores]
         self._tz = hours.timezone
         self._chan = {c: i for i, c in enumerate(_CHANNELS)}
@@ -139,10 +146,10 @@ class ScoreBook:
             heapq.heappush(self._heap, (d, ticket_id))
 
     def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int = 0,
-                      channel: str | None = None) -> None:
+                      channel: str | None = None, start_ms: int | None = None) -> None:
         """The open turn's answering agent reply at ``ts_ms``: within, or missed at D.
-        ``channel``: the ticket's (saves a look in every channel's decided turns)."""
-        rec = self._record(ticket_id, channel)
+        ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
+        rec = self._record(ticket_id, channel, start_ms)
         if rec is None:
             return
         start, chan, pending, missed = rec
@@ -160,10 +167,10 @@ class ScoreBook:
                 self._decide(i, d, False, clock)
 
     def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int = 0,
-                      channel: str | None = None) -> None:
+                    channel: str | None = None, start_ms: int | None = None) -> None:
         """The open turn closed unanswered (resolve at ``ts_ms``): missed iff D < it.
-        ``channel``: the ticket's (saves a look in every channel's decided turns)."""
-        rec = self._record(ticket_id, channel)
+        ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
+        rec = self._record(ticket_id, channel, start_ms)
         if rec is None:
             return
         start, chan, pending, missed = rec
@@ -206,8 +213,9 @@ class ScoreBook:
                 if d < NEVER_MS:
                     heapq.heappush(heap, (d, tid))
             elif rec[_MISSED] == self._covering(_CHANNELS[chan], start):
-                del opened[tid]  # decided: one dict slot until its answer or resolve
-                self._done[chan][tid] = start
+                del opened[tid]  # decided: recomputed (or one dict slot) at its answer
+                if not self._tells_start:
+                    self._done[chan][tid] = start
         if clock_ms >= self._next_prune:
             self._prune(clock_ms)
 
@@ -235,7 +243,8 @@ class ScoreBook:
         return turns, within
 
     def open_turns(self) -> int:
-        """Covered turns still open (pending or provisionally missed)."""
+        """Covered turns held (pending or provisionally missed; with ``tells_start`` the
+        decided-missed ones are not held)."""
         return len(self._open) + sum(map(len, self._done))
 
     # -- internals ---------------------------------------------------------------------
@@ -248,12 +257,18 @@ class ScoreBook:
                 mask |= 1 << i
         return mask
 
-    def _record(self, ticket_id: str, channel: str | None) -> list[int] | None:
+    def _record(self, ticket_id: str, channel: str | None,
+                start_ms: int | None) -> list[int] | None:
         """Remove and return the ticket's open covered turn, ``[start, chan, pending,
         missed]``; None when it has none."""
         rec = self._open.pop(ticket_id, None) if self._open else None
         if rec is not None:
             return rec
+        if self._tells_start and channel is not None and start_ms is not None:
+            mask = self._covering(channel, start_ms)  # decided missed by every rule
+            if not mask:
+                return None
+            return [start_ms, self._chan.get(channel, self._chan[OTHER]), 0, mask]
         if channel is None:
             chans: range | tuple[int] = range(len(_CHANNELS))
         else:
