@@ -186,7 +186,7 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
         out.update({
             "events": 3 * n,
             "awaiting": sum(len(v) for v in engine.tickets.awaiting.values()),
-            "later_turns": len(engine.tickets.later_turns),
+            "later_turns": engine.tickets.later_turns_open(),
             "score_open_turns": book.open_turns() if book is not None else 0,
             "score_heap": len(book._heap) if book is not None else 0,
             "score_window_entries": book.windows.entry_count() if book is not None else 0,

@@ -227,7 +227,7 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
         cal = e.calendars[ch]
         taken = {"unanswered": 0, "awaiting": 0}
         for entry in lst.islice(0, _ACT_NOW_SCAN):
-            later = book.later_turns.get(entry[ID]) == entry[0]
+            later = book.is_later_turn(entry)
             kind = "awaiting" if later else "unanswered"
             if taken[kind] >= limit:
                 if min(taken.values()) >= limit:

@@ -19,8 +19,11 @@ Index readers use the labels, never the flags.
 
 Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
 at the creation, so the ticket tuple itself is its entry in the ``awaiting`` index; a later
-turn (opened by a customer message) has its start in ``later_turns`` and its own entry
-``(start_ms, ticket_id, profile)``, which sorts the same way.
+turn (opened by a customer message) has its own entry ``(start_ms, ticket_id, profile)``,
+which sorts the same way, and its start as a fourth element of the ticket tuple
+``(created_ms, ticket_id, profile, start_ms)`` while it is open (8 bytes more in the tuple
+where a dict ``ticket_id -> start`` cost ~40 per open later turn). ``(created_ms,
+ticket_id)`` is unique, so three- and four-element tickets sort among each other by it.
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -104,7 +107,8 @@ class Profile:
 CREATED: Final = 0
 ID: Final = 1
 PROFILE: Final = 2
-Ticket = tuple[int, str, Profile]
+START: Final = 3  # the start of the open later turn (a four-element ticket)
+Ticket = tuple[int, str, Profile] | tuple[int, str, Profile, int]
 
 
 def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
@@ -194,7 +198,6 @@ class TicketBook:
         }
         # open turns by channel: first turns (the ticket tuple), later turns (own entry)
         self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
-        self.later_turns: dict[str, int] = {}  # ticket id -> start of its open later turn
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket ids by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
@@ -235,9 +238,16 @@ class TicketBook:
         self._order.add(ts_ms, ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
-        """The ticket with new flags, in the dict (the indexes are the caller's)."""
+        """The ticket with new flags, in the dict (the indexes are the caller's); an open
+        later turn's start stays while the flags keep AWAITING."""
         p = t[PROFILE]._family[flags]  # with_flags, inlined for the common case
-        new = (t[CREATED], t[ID], t[PROFILE].with_flags(flags) if p is None else p)
+        if p is None:
+            p = t[PROFILE].with_flags(flags)
+        new: Ticket
+        if len(t) > START and flags & AWAITING:
+            new = (t[CREATED], t[ID], p, t[START])
+        else:
+            new = (t[CREATED], t[ID], p)
         self.tickets[t[ID]] = new
         return new
 
@@ -250,7 +260,7 @@ class TicketBook:
             _swap(p.open_index, t, new)
             if not flags & AGENT:
                 _swap(self.unanswered[p.channel], t, new)
-            if flags & AWAITING and t[ID] not in self.later_turns:
+            if flags & AWAITING and len(t) == START:  # its first turn is open
                 _swap(self.awaiting[p.channel], t, new)
 
     def flag(self, t: Ticket, flag: int) -> None:
@@ -282,25 +292,32 @@ class TicketBook:
 
     def _end_turn(self, t: Ticket) -> None:
         """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
-        start = self.later_turns.pop(t[ID], None)
-        self.awaiting[t[PROFILE].channel].remove(t if start is None else (start, t[ID], t[PROFILE]))
+        entry = t if len(t) == START else (t[START], t[ID], t[PROFILE])
+        self.awaiting[t[PROFILE].channel].remove(entry)
 
     def turn_start(self, t: Ticket) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
         if not t[PROFILE].flags & AWAITING:
             return None
-        start = self.later_turns.get(t[ID])
-        return t[CREATED] if start is None else start
+        return t[START] if len(t) > START else t[CREATED]
+
+    def is_later_turn(self, entry: Ticket) -> bool:
+        """Whether an entry of the ``awaiting`` index is a later turn's (not a ticket)."""
+        t = self.tickets.get(entry[ID])
+        return t is not None and len(t) > START and t[START] == entry[CREATED]
+
+    def later_turns_open(self) -> int:
+        return sum(len(t) > START for t in self.tickets.values())
 
     def open_turn(self, t: Ticket, ts_ms: int) -> bool:
         """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
         p = t[PROFILE]
         if p.flags & (OPEN | AWAITING) != OPEN:
             return False
-        new = self._replace(t, p.flags | AWAITING)
+        q = p.with_flags(p.flags | AWAITING)
+        new = self.tickets[t[ID]] = (t[CREATED], t[ID], q, ts_ms)
         self._reindex(t, new)
-        self.later_turns[t[ID]] = ts_ms
-        self.awaiting[p.channel].add((ts_ms, t[ID], new[PROFILE]))
+        self.awaiting[p.channel].add((ts_ms, t[ID], q))
         return True
 
     def agent_replied(self, t: Ticket) -> bool:

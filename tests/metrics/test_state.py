@@ -96,3 +96,56 @@ def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
         assert sorted(x.requested_ms for x in r.returns.values()) == want
         assert sum(r.open_by_region.values()) == len(want)
         check(b)
+
+
+def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
+    """Flag changes, customer messages (later turns) and replies in random order: every
+    index holds the dict's very tuple (no stale copy), the awaiting index holds exactly
+    the open turns (a first turn as the ticket, a later one as (start, id, profile)), and
+    turn_start says where each starts."""
+    rnd = random.Random(11)
+    b = book()
+    turns: dict[str, int] = {}  # the model: ticket id -> start of its open turn
+    for i in range(3000):
+        op = rnd.random()
+        tid = f"T{rnd.randrange(80)}"
+        t = b.get(tid)
+        ts = 10_000 + i
+        if t is None or op < 0.1:
+            if b.create(tid, ts, rnd.choice(CHANNELS), "refund", rnd.choice(PRIORITIES),
+                        "east"):
+                turns[tid] = ts
+        elif op < 0.3:
+            b.agent_replied(t)
+            turns.pop(tid, None)
+        elif op < 0.5:
+            if b.open_turn(t, ts):
+                assert tid not in turns
+                turns[tid] = ts
+        elif op < 0.6:
+            b.flag(t, rnd.choice((TRANSFERRED, ESCALATED)))
+        elif op < 0.75:
+            b.resolve(t)
+            turns.pop(tid, None)
+        elif op < 0.9:
+            b.reopen(t)
+        else:
+            cut = rnd.randrange(10_000, ts)
+            b.forget_created_before(cut)
+            turns = {k: v for k, v in turns.items() if k in b.tickets}
+        if i % 25 == 0:
+            check(b)
+            for index in (*b.unanswered.values(), *b.open_by_priority.values()):
+                for entry in index:
+                    assert entry is b.tickets[entry[1]]
+            assert {k: b.turn_start(v) for k, v in b.tickets.items()
+                    if b.turn_start(v) is not None} == turns
+            for ch in CHANNELS:
+                got = list(b.awaiting[ch])
+                assert [e[0] for e in got] == sorted(turns[e[1]] for e in got)
+                assert {e[1] for e in got} == {k for k in turns
+                                               if b.tickets[k][2].channel == ch}
+                for e in got:
+                    t = b.tickets[e[1]]
+                    assert (e is t) is (not b.is_later_turn(e))
+    assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
