@@ -10,13 +10,17 @@ becomes overdue (``core.definitions.overdue_from_ms``, monotonic in the start).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from sortedcontainers import SortedKeyList
 
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
 from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
-from metrics.state import ID, PROFILE
+from metrics.state import ID, PROFILE, turn_start
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
@@ -31,13 +35,18 @@ _ACT_NOW_SCAN = 1000  # awaiting entries looked at per channel for the act-now l
 
 
 def overdue_count(index: SortedList, clock_ms: int, sla_ms: int, cal: Calendar | None) -> int:
-    """How many entries of a start-sorted index have waited longer than the SLA."""
+    """How many entries of a start-sorted index have waited longer than the SLA (a
+    ``SortedKeyList`` is sorted by its key: the ``awaiting`` index, by turn start)."""
+    keyed = isinstance(index, SortedKeyList)
     if cal is None:
+        if keyed:
+            return int(index.bisect_key_left(clock_ms - sla_ms))
         return bisect_left(index, (clock_ms - sla_ms,))
+    start: Callable[[Any], int] = index.key if keyed else itemgetter(0)
     lo, hi = 0, len(index)
     while lo < hi:
         mid = (lo + hi) // 2
-        if overdue_from_ms(index[mid][0], sla_ms, cal) <= clock_ms:
+        if overdue_from_ms(start(index[mid]), sla_ms, cal) <= clock_ms:
             lo = mid + 1
         else:
             hi = mid
@@ -76,7 +85,7 @@ def assemble(
         awaiting[ch] = len(lst)
         resp_overdue[ch] = overdue_count(lst, clock, sla, cal)
         resp_overdue_2x[ch] = overdue_count(lst, clock, 2 * sla, cal)
-        oldest_awaiting[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
+        oldest_awaiting[ch] = max(0.0, (clock - turn_start(lst[0])) / 1000.0) if lst else 0.0
     res_overdue = {
         p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal) for lst, cal in _open(e, p))
         for p in e.priorities
@@ -235,7 +244,8 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
                 continue
             taken[kind] += 1
             sla = e.response_sla_ms[ch] if later else e.fr_sla_ms[ch]
-            offer(_action(e, entry, clock, sla, kind, cal))
+            offer(_action(e, (turn_start(entry), entry[ID], entry[PROFILE]), clock, sla, kind,
+                          cal))
     sla = e.res_sla_ms["P1"]
     for lst, cal in _open(e, "P1"):
         for entry in lst.islice(0, limit):

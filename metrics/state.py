@@ -18,12 +18,13 @@ the tuple it was given, a second 64 B copy for every open ticket after its first
 Index readers use the labels, never the flags.
 
 Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
-at the creation, so the ticket tuple itself is its entry in the ``awaiting`` index; a later
-turn (opened by a customer message) has its own entry ``(start_ms, ticket_id, profile)``,
-which sorts the same way, and its start as a fourth element of the ticket tuple
-``(created_ms, ticket_id, profile, start_ms)`` while it is open (8 bytes more in the tuple
-where a dict ``ticket_id -> start`` cost ~40 per open later turn). ``(created_ms,
-ticket_id)`` is unique, so three- and four-element tickets sort among each other by it.
+at the creation; a later turn (opened by a customer message) has its start as a fourth
+element of the ticket tuple ``(created_ms, ticket_id, profile, start_ms)`` while it is open
+(8 bytes more in the tuple, where a dict ``ticket_id -> start`` cost ~40 per open later
+turn). ``(created_ms, ticket_id)`` is unique, so three- and four-element tickets sort among
+each other by it. The ``awaiting`` index holds the ticket tuple itself for every open turn,
+keyed by :func:`turn_start` (a ``SortedKeyList``: a key slot holding the very ``int`` of the
+tuple, 8 bytes, where a later turn's own ``(start, id, profile)`` entry cost 64).
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -37,7 +38,7 @@ from collections.abc import Callable, Iterable
 from itertools import product
 from typing import Any, Final
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList, SortedList
 
 __all__ = [
     "AGENT",
@@ -48,12 +49,14 @@ __all__ = [
     "OPEN",
     "PROFILE",
     "REOPENED",
+    "START",
     "TRANSFERRED",
     "Profile",
     "Return",
     "ReturnBook",
     "Ticket",
     "TicketBook",
+    "turn_start",
 ]
 
 OPEN = 1
@@ -123,6 +126,27 @@ def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
     sub[j] = new
     if j == len(sub) - 1:
         maxes[i] = new
+
+
+def turn_start(t: Ticket | tuple[int]) -> int:
+    """The start of an awaiting ticket's open turn (its key in the ``awaiting`` index); a
+    one-element ``(ms,)`` is its own start, so bisecting by ``(ms,)`` works as before."""
+    return t[START] if len(t) > START else t[CREATED]
+
+
+def _swap_keyed(index: SortedKeyList, old: Ticket, new: Ticket) -> None:
+    """:func:`_swap` for the keyed ``awaiting`` index (same key: the same turn); equal keys
+    (turns starting in the same ms) are scanned. Its maxima are keys: unchanged."""
+    key = turn_start(old)
+    i = bisect_left(index._maxes, key)
+    sub = index._lists[i]
+    j = bisect_left(index._keys[i], key)
+    while sub[j] != old:
+        j += 1
+        if j == len(sub):
+            i, j = i + 1, 0
+            sub = index._lists[i]
+    sub[j] = new
 
 
 class _ByCreationMinute:
@@ -197,7 +221,8 @@ class TicketBook:
             if c in self.calendar_channels
         }
         # open turns by channel: first turns (the ticket tuple), later turns (own entry)
-        self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
+        self.awaiting: dict[str, SortedKeyList] = {
+            c: SortedKeyList(key=turn_start) for c in channels}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket ids by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
@@ -260,8 +285,8 @@ class TicketBook:
             _swap(p.open_index, t, new)
             if not flags & AGENT:
                 _swap(self.unanswered[p.channel], t, new)
-            if flags & AWAITING and len(t) == START:  # its first turn is open
-                _swap(self.awaiting[p.channel], t, new)
+            if flags & AWAITING:
+                _swap_keyed(self.awaiting[p.channel], t, new)
 
     def flag(self, t: Ticket, flag: int) -> None:
         """Set a flag that no index depends on (transferred, escalated, reopened)."""
@@ -292,8 +317,7 @@ class TicketBook:
 
     def _end_turn(self, t: Ticket) -> None:
         """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
-        entry = t if len(t) == START else (t[START], t[ID], t[PROFILE])
-        self.awaiting[t[PROFILE].channel].remove(entry)
+        self.awaiting[t[PROFILE].channel].remove(t)
 
     def turn_start(self, t: Ticket) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
@@ -301,10 +325,10 @@ class TicketBook:
             return None
         return t[START] if len(t) > START else t[CREATED]
 
-    def is_later_turn(self, entry: Ticket) -> bool:
-        """Whether an entry of the ``awaiting`` index is a later turn's (not a ticket)."""
-        t = self.tickets.get(entry[ID])
-        return t is not None and len(t) > START and t[START] == entry[CREATED]
+    @staticmethod
+    def is_later_turn(entry: Ticket) -> bool:
+        """Whether an entry of the ``awaiting`` index waits on a later turn."""
+        return len(entry) > START
 
     def later_turns_open(self) -> int:
         return sum(len(t) > START for t in self.tickets.values())
@@ -317,7 +341,7 @@ class TicketBook:
         q = p.with_flags(p.flags | AWAITING)
         new = self.tickets[t[ID]] = (t[CREATED], t[ID], q, ts_ms)
         self._reindex(t, new)
-        self.awaiting[p.channel].add((ts_ms, t[ID], q))
+        self.awaiting[p.channel].add(new)
         return True
 
     def agent_replied(self, t: Ticket) -> bool:

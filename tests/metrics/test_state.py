@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import random
 
-from metrics.state import AGENT, AWAITING, ESCALATED, OPEN, REOPENED, TRANSFERRED, TicketBook
+from metrics.state import (
+    AGENT,
+    AWAITING,
+    ESCALATED,
+    OPEN,
+    REOPENED,
+    TRANSFERRED,
+    TicketBook,
+    turn_start,
+)
 
 CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
 
@@ -101,8 +110,8 @@ def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
 def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
     """Flag changes, customer messages (later turns) and replies in random order: every
     index holds the dict's very tuple (no stale copy), the awaiting index holds exactly
-    the open turns (a first turn as the ticket, a later one as (start, id, profile)), and
-    turn_start says where each starts."""
+    the tickets with an open turn, in turn-start order, and turn_start says where each
+    starts."""
     rnd = random.Random(11)
     b = book()
     turns: dict[str, int] = {}  # the model: ticket id -> start of its open turn
@@ -135,17 +144,16 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
             turns = {k: v for k, v in turns.items() if k in b.tickets}
         if i % 25 == 0:
             check(b)
-            for index in (*b.unanswered.values(), *b.open_by_priority.values()):
+            for index in (*b.unanswered.values(), *b.open_by_priority.values(),
+                          *b.awaiting.values()):
                 for entry in index:
                     assert entry is b.tickets[entry[1]]
             assert {k: b.turn_start(v) for k, v in b.tickets.items()
                     if b.turn_start(v) is not None} == turns
             for ch in CHANNELS:
                 got = list(b.awaiting[ch])
-                assert [e[0] for e in got] == sorted(turns[e[1]] for e in got)
+                assert [turn_start(e) for e in got] == sorted(turns[e[1]] for e in got)
                 assert {e[1] for e in got} == {k for k in turns
                                                if b.tickets[k][2].channel == ch}
-                for e in got:
-                    t = b.tickets[e[1]]
-                    assert (e is t) is (not b.is_later_turn(e))
+                assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
     assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
