@@ -276,14 +276,16 @@ class Engine:
             start = book.turn_start(t)
             ts, ch = e.ts_ms, t[PROFILE].channel
             created = t[CREATED]
-            seconds = (ts - created) / 1000.0
-            if book.agent_replied(t):
-                self.h_first_response[ch].observe(seconds)
+            first = book.agent_replied(t)
+            fr = 0.0
+            if first:
+                fr = (ts - created) / 1000.0
+                self.h_first_response[ch].observe(fr)
                 code = self.codes.first_response[(ch, self._fr_within[ch](created, ts))]
-                self._add(ts, code, seconds, self._now)
+                self._add(ts, code, fr, self._now)
             if start is not None:
-                if start != created:  # a later turn; the first shares the float (24 B)
-                    seconds = (ts - start) / 1000.0
+                # the first turn's response is the first response: one float (24 B) for both
+                seconds = fr if first and start == created else (ts - start) / 1000.0
                 self.h_response[ch].observe(seconds)
                 code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
                 self._add(ts, code, seconds, self._now)
