@@ -185,7 +185,7 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
         book = engine.scores
         out.update({
             "events": 3 * n,
-            "awaiting": sum(len(v) for v in engine.tickets.awaiting.values()),
+            "awaiting": engine.tickets.awaiting_count(),
             "later_turns": engine.tickets.later_turns_open(),
             "score_open_turns": book.open_turns() if book is not None else 0,
             "score_heap": len(book._heap) if book is not None else 0,

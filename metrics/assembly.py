@@ -9,8 +9,10 @@ becomes overdue (``core.definitions.overdue_from_ms``, monotonic in the start).
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections.abc import Callable
+from itertools import islice
 from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from sortedcontainers import SortedKeyList
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
 from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
-from metrics.state import ID, PROFILE, turn_start
+from metrics.state import ID, PROFILE, START, turn_start
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
@@ -82,10 +84,12 @@ def assemble(
     awaiting, resp_overdue, resp_overdue_2x, oldest_awaiting = {}, {}, {}, {}
     for ch, lst in book.awaiting.items():
         cal, sla = e.calendars[ch], e.response_sla_ms[ch]
-        awaiting[ch] = len(lst)
-        resp_overdue[ch] = overdue_count(lst, clock, sla, cal)
-        resp_overdue_2x[ch] = overdue_count(lst, clock, 2 * sla, cal)
-        oldest_awaiting[ch] = max(0.0, (clock - turn_start(lst[0])) / 1000.0) if lst else 0.0
+        both = (lst, book.awaiting_later[ch])  # first turns, later turns
+        awaiting[ch] = len(both[0]) + len(both[1])
+        resp_overdue[ch] = sum(overdue_count(x, clock, sla, cal) for x in both)
+        resp_overdue_2x[ch] = sum(overdue_count(x, clock, 2 * sla, cal) for x in both)
+        starts = [turn_start(x[0]) for x in both if x]
+        oldest_awaiting[ch] = max(0.0, (clock - min(starts)) / 1000.0) if starts else 0.0
     res_overdue = {
         p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal) for lst, cal in _open(e, p))
         for p in e.priorities
@@ -215,6 +219,24 @@ def _action(e: Engine, entry: Any, clock: int, sla_ms: int, kind: str,
     )
 
 
+def _turn_order(t: Any) -> tuple[int, str]:
+    return turn_start(t), t[ID]
+
+
+def _oldest_turns(first: SortedList, later: SortedKeyList, n: int) -> list[Any]:
+    """A channel's ``n`` oldest open turns in (start, ticket id) order: first turns (sorted
+    so already) merged with later turns (sorted by start; ties, read through the last
+    start taken, ordered by id here)."""
+    b = list(later.islice(0, n))
+    if len(b) == n:
+        i = n
+        while i < len(later) and later[i][START] == b[-1][START]:
+            b.append(later[i])
+            i += 1
+    b.sort(key=_turn_order)
+    return list(islice(heapq.merge(first.islice(0, n), b, key=_turn_order), n))
+
+
 def _ratio(a: ActionTicket) -> float:
     return (a.age_s if a.business_age_s is None else a.business_age_s) / a.sla_s
 
@@ -235,7 +257,7 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
     for ch, lst in book.awaiting.items():
         cal = e.calendars[ch]
         taken = {"unanswered": 0, "awaiting": 0}
-        for entry in lst.islice(0, _ACT_NOW_SCAN):
+        for entry in _oldest_turns(lst, book.awaiting_later[ch], _ACT_NOW_SCAN):
             later = book.is_later_turn(entry)
             kind = "awaiting" if later else "unanswered"
             if taken[kind] >= limit:

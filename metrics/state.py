@@ -22,9 +22,11 @@ at the creation; a later turn (opened by a customer message) has its start as a 
 element of the ticket tuple ``(created_ms, ticket_id, profile, start_ms)`` while it is open
 (8 bytes more in the tuple, where a dict ``ticket_id -> start`` cost ~40 per open later
 turn). ``(created_ms, ticket_id)`` is unique, so three- and four-element tickets sort among
-each other by it. The ``awaiting`` index holds the ticket tuple itself for every open turn,
-keyed by :func:`turn_start` (a ``SortedKeyList``: a key slot holding the very ``int`` of the
-tuple, 8 bytes, where a later turn's own ``(start, id, profile)`` entry cost 64).
+each other by it. The open turns of a channel are in two indexes, each holding the ticket
+tuple itself: ``awaiting`` the first turns (sorted as tickets are, by creation = start: 8
+bytes a turn) and ``awaiting_later`` the later ones, a ``SortedKeyList`` keyed by the start
+element (a key slot holding the tuple's own ``int``: 16 bytes a turn, where a later turn's
+own ``(start, id, profile)`` entry cost 72). Readers merge the two by start.
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -36,6 +38,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from itertools import product
+from operator import itemgetter
 from typing import Any, Final
 
 from sortedcontainers import SortedKeyList, SortedList
@@ -128,16 +131,15 @@ def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
         maxes[i] = new
 
 
-def turn_start(t: Ticket | tuple[int]) -> int:
-    """The start of an awaiting ticket's open turn (its key in the ``awaiting`` index); a
-    one-element ``(ms,)`` is its own start, so bisecting by ``(ms,)`` works as before."""
-    return t[3] if len(t) > 3 else t[0]  # START, CREATED (literals: a key on the hot path)
+def turn_start(t: Ticket) -> int:
+    """The start of an awaiting ticket's open turn."""
+    return t[START] if len(t) > START else t[CREATED]
 
 
 def _swap_keyed(index: SortedKeyList, old: Ticket, new: Ticket) -> None:
     """:func:`_swap` for the keyed ``awaiting`` index (same key: the same turn); equal keys
     (turns starting in the same ms) are scanned. Its maxima are keys: unchanged."""
-    key = turn_start(old)
+    key = old[START]  # type: ignore[misc]
     i = bisect_left(index._maxes, key)
     sub = index._lists[i]
     j = bisect_left(index._keys[i], key)
@@ -220,9 +222,10 @@ class TicketBook:
             (p, c): SortedList() for p in priorities for c in channels
             if c in self.calendar_channels
         }
-        # open turns by channel: first turns (the ticket tuple), later turns (own entry)
-        self.awaiting: dict[str, SortedKeyList] = {
-            c: SortedKeyList(key=turn_start) for c in channels}
+        # open turns by channel: first turns, by creation; later turns, by their start
+        self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
+        self.awaiting_later: dict[str, SortedKeyList] = {
+            c: SortedKeyList(key=itemgetter(START)) for c in channels}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket ids by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
@@ -286,7 +289,10 @@ class TicketBook:
             if not flags & AGENT:
                 _swap(self.unanswered[p.channel], t, new)
             if flags & AWAITING:
-                _swap_keyed(self.awaiting[p.channel], t, new)
+                if len(t) > START:
+                    _swap_keyed(self.awaiting_later[p.channel], t, new)
+                else:
+                    _swap(self.awaiting[p.channel], t, new)
 
     def flag(self, t: Ticket, flag: int) -> None:
         """Set a flag that no index depends on (transferred, escalated, reopened)."""
@@ -317,7 +323,8 @@ class TicketBook:
 
     def _end_turn(self, t: Ticket) -> None:
         """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
-        self.awaiting[t[PROFILE].channel].remove(t)
+        ch = t[PROFILE].channel
+        (self.awaiting_later[ch] if len(t) > START else self.awaiting[ch]).remove(t)
 
     def turn_start(self, t: Ticket) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
@@ -331,7 +338,11 @@ class TicketBook:
         return len(entry) > START
 
     def later_turns_open(self) -> int:
-        return sum(len(t) > START for t in self.tickets.values())
+        return sum(map(len, self.awaiting_later.values()))
+
+    def awaiting_count(self) -> int:
+        """Open turns, first and later."""
+        return sum(map(len, self.awaiting.values())) + self.later_turns_open()
 
     def open_turn(self, t: Ticket, ts_ms: int) -> bool:
         """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
@@ -341,7 +352,7 @@ class TicketBook:
         q = p.with_flags(p.flags | AWAITING)
         new = self.tickets[t[ID]] = (t[CREATED], t[ID], q, ts_ms)
         self._reindex(t, new)
-        self.awaiting[p.channel].add(new)
+        self.awaiting_later[p.channel].add(new)
         return True
 
     def agent_replied(self, t: Ticket) -> bool:

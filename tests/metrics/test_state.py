@@ -145,14 +145,19 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
         if i % 25 == 0:
             check(b)
             for index in (*b.unanswered.values(), *b.open_by_priority.values(),
-                          *b.awaiting.values()):
+                          *b.awaiting.values(), *b.awaiting_later.values()):
                 for entry in index:
                     assert entry is b.tickets[entry[1]]
             assert {k: b.turn_start(v) for k, v in b.tickets.items()
                     if b.turn_start(v) is not None} == turns
             for ch in CHANNELS:
                 got = list(b.awaiting[ch])
+                assert not any(b.is_later_turn(e) for e in got)
+                later = list(b.awaiting_later[ch])
+                assert all(b.is_later_turn(e) for e in later)
+                assert [turn_start(e) for e in later] == sorted(turns[e[1]] for e in later)
                 assert [turn_start(e) for e in got] == sorted(turns[e[1]] for e in got)
+                got += later
                 assert {e[1] for e in got} == {k for k in turns
                                                if b.tickets[k][2].channel == ch}
                 assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
