@@ -162,3 +162,28 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
                                                if b.tickets[k][2].channel == ch}
                 assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
     assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
+
+
+def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> None:
+    """The act-now scan reads a channel's open turns from both indexes as one index
+    sorted by (start, ticket id) would give them, ties across the cut included."""
+    from metrics.assembly import _oldest_turns
+
+    rnd = random.Random(5)
+    b = book()
+    for _ in range(400):
+        tid = f"T{rnd.randrange(60):03d}"
+        t = b.get(tid)
+        ts = 1000 + rnd.randrange(8)  # many equal starts
+        if t is None:
+            b.create(tid, ts, "chat", "refund", "P1", "east")
+        elif rnd.random() < 0.5:
+            b.agent_replied(t)
+        else:
+            b.open_turn(t, ts + 10 * rnd.randrange(2))
+    first, later = b.awaiting["chat"], b.awaiting_later["chat"]
+    assert first
+    assert later
+    want = sorted([*first, *later], key=lambda t: (turn_start(t), t[1]))
+    for n in (1, 5, 17, len(later), len(want), len(want) + 3):
+        assert _oldest_turns(first, later, n) == want[:n]
