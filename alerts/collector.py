@@ -26,6 +26,14 @@ class AlertCollector(Collector):
     def __init__(self, alerting: Alerting) -> None:
         self._alerting = alerting
 
+    def describe(self) -> Iterator[Metric]:
+        """Every family ``collect`` yields (the evaluation time even before the first), so
+        the registry's duplicate-name check covers them."""
+        yield from self.collect()
+        if self._alerting.last_evaluation_ms is None:
+            yield GaugeMetricFamily("aftersales_alert_last_evaluation_timestamp_seconds",
+                                    "Event-time clock of the last rule evaluation.")
+
     def collect(self) -> Iterator[Metric]:
         a = self._alerting
         active = a.active_alerts()

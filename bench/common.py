@@ -600,36 +600,24 @@ def delivered_json(j: int, ts: int) -> bytes:
             b'"region":"%s","promised_ts":%d}' % (j, ts, j, _REG[j % 7], ts + 7_200_000))
 
 
-def fold(engine: Any, decoder: Any, topic: str, payloads: Sequence[bytes], wall_ms: int) -> int:
-    """Decode and fold JSON payloads the way the reader does; returns rejections."""
-    from consumers.decode import Rejection
-
-    bad = 0
-    dec, proc = decoder.decode, engine.process
-    for p in payloads:
-        ev = dec(p, wall_ms)
-        if type(ev) is Rejection:
-            bad += 1
-            continue
-        proc(topic, ev, wall_ms)
-    return bad
+def fold(pipeline: Any, topic: str, payloads: Sequence[bytes], wall_ms: int) -> int:
+    """Decode and fold JSON payloads through the pipeline's loop; returns rejections."""
+    return int(pipeline.fold(topic, payloads, wall_ms))
 
 
 def new_engine(**overrides: Any) -> tuple[Any, Any, Any]:
-    """(config, engine, decoder) with the default configuration (plus ``overrides``, as
-    ``load_config`` takes them), wall = the real clock."""
-    from consumers.decode import Decoder
+    """(config, engine, pipeline) with the default configuration (plus ``overrides``, as
+    ``load_config`` takes them), wall = the real clock: ``pipeline.fold`` is the
+    decode→fold loop the service runs."""
     from core.config import load_config
-    from metrics.engine import Engine
+    from pulse.pipeline import Pipeline
 
     cfg = load_config(dashboard__enabled=False, alerting__enabled=False, **overrides)
-    engine = Engine(cfg, lambda: int(time.time() * 1000))
-    decoder = Decoder(regions=cfg.regions, max_message_bytes=cfg.max_message_bytes,
-                      max_future_skew_s=cfg.max_future_skew_s)
-    return cfg, engine, decoder
+    pipeline = Pipeline(cfg, wall=lambda: int(time.time() * 1000))
+    return cfg, pipeline.engine, pipeline
 
 
-def build_open(engine: Any, decoder: Any, topic: str, n: int, make: Callable[[int, int], bytes],
+def build_open(pipeline: Any, topic: str, n: int, make: Callable[[int, int], bytes],
                *, start_ms: int, end_ms: int, first: int = 0, chunk: int = 20_000) -> float:
     """Fold ``n`` creation events (ids ``first``…), event times spread evenly over
     [start_ms, end_ms]; returns the seconds it took (JSON generation excluded)."""
@@ -640,7 +628,7 @@ def build_open(engine: Any, decoder: Any, topic: str, n: int, make: Callable[[in
         hi = min(n, lo + chunk)
         payloads = [make(first + i, start_ms + int(i * step)) for i in range(lo, hi)]
         t = time.perf_counter()
-        bad = fold(engine, decoder, topic, payloads, wall)
+        bad = fold(pipeline, topic, payloads, wall)
         spent += time.perf_counter() - t
         if bad:
             raise RuntimeError(f"{bad} synthetic events were rejected")

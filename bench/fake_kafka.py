@@ -1,4 +1,4 @@
-"""Drive the real ``StreamReader.run`` loop over records held in memory (no broker).
+"""Drive the real ``Pipeline.run`` loop over records held in memory (no broker).
 
 ``FakeConsumer`` stands in for kafka-python's ``KafkaConsumer`` inside
 ``consumers.reader`` and behaves like one reading a pre-filled Tansu topic: ``subscribe``
@@ -184,16 +184,17 @@ def by_partition(cfg: Any, records: Sequence[Record], parts: int = 3) -> dict[An
 
 
 def folded(reader: Any) -> int:
-    """Events the reader's current engine has accepted (duplicates and rejects excluded)."""
+    """Events the pipeline's current engine has accepted (duplicates and rejects excluded)."""
     return int(sum(reader.engine.events_total.values()))
 
 
 def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
                on_poll: Callable[[Any], None] | None = None,
                timeout_s: float = 3600) -> Any:
-    """Run ``StreamReader.run`` until ready; returns the reader (its engine holds the state).
+    """Run ``Pipeline.run`` until ready; returns the pipeline (its engine holds the state).
     ``on_poll(reader)`` is called after every poll."""
     import consumers.reader as reader_mod
+    from pulse.pipeline import Pipeline
 
     stop = threading.Event()
 
@@ -201,7 +202,7 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
         if snap.ready:
             stop.set()
 
-    reader = reader_mod.StreamReader(Bench.one_thread(cfg), publish=publish)
+    reader = Pipeline(Bench.one_thread(cfg), publish=publish)
     _FEED["records"] = records_by_tp
     _FEED["on_poll"] = (lambda n: on_poll(reader)) if on_poll is not None else None
     deadline = time.monotonic() + timeout_s
@@ -215,7 +216,7 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
     with mock.patch.object(reader_mod, "SkippingConsumer", FakeConsumer), \
             mock.patch.object(reader_mod, "DeadLetterQueue", FakeDLQ):
         reader.run(stop)
-    if not reader.ready:
+    if not reader.reader.ready:
         raise TimeoutError("the reader did not become ready over the in-memory records")
     return reader
 
@@ -257,9 +258,10 @@ def counting_consumer(stats: dict[str, float],
 def run_kafka_reader(cfg: Any, stats: dict[str, float],
                      on_poll: Callable[[Any], None] | None = None,
                      timeout_s: float = 3600) -> Any:
-    """``StreamReader.run`` in this thread against the real broker of ``cfg`` (a fresh
+    """``Pipeline.run`` in this thread against the real broker of ``cfg`` (a fresh
     group), its consumer counting (see ``counting_consumer``), until ready."""
     import consumers.reader as reader_mod
+    from pulse.pipeline import Pipeline
 
     stop = threading.Event()
     became_ready = threading.Event()  # closing the consumer revokes: ready turns False
@@ -269,7 +271,7 @@ def run_kafka_reader(cfg: Any, stats: dict[str, float],
             became_ready.set()
             stop.set()
 
-    reader = reader_mod.StreamReader(Bench.one_thread(cfg), publish=publish)
+    reader = Pipeline(Bench.one_thread(cfg), publish=publish)
     cls = counting_consumer(stats, (lambda: on_poll(reader)) if on_poll is not None else None)
     deadline = time.monotonic() + timeout_s
 

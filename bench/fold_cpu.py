@@ -56,11 +56,11 @@ def run_turns(kind: str, n: int) -> dict[str, Any]:
     day = int(time.time() * 1000) // 86_400_000 * 86_400_000
     chunks = turn_chunks(n, kind != "turns", day - 20 * m.HOUR_MS, day - m.HOUR_MS)
     scores = [] if kind == "turns_unscored" else m.DEMO_SCORES
-    cfg, engine, decoder = new_engine(business_hours=m.DEMO_HOURS, scores=scores)
+    cfg, engine, pipeline = new_engine(business_hours=m.DEMO_HOURS, scores=scores)
     topic = cfg.kafka.tickets_topic
     t = time.process_time()
     for c in chunks:
-        fold(engine, decoder, topic, c, day)
+        fold(pipeline, topic, c, day)
         engine.tick()
     cpu = time.process_time() - t
     snap = engine.snapshot()
@@ -72,20 +72,15 @@ def run_turns(kind: str, n: int) -> dict[str, Any]:
 
 
 def run_data() -> dict[str, Any]:
-    from consumers.decode import Rejection
-
     data = pickle.loads(DATASET.read_bytes())[:300_000]
-    cfg, engine, decoder = new_engine()
+    cfg, engine, pipeline = new_engine()
     tt, lt = cfg.kafka.tickets_topic, cfg.kafka.logistics_topic
     items = [(tt if b'"type":"ticket.' in v else lt, v) for _, _, v in data]
     wall = json.loads(items[-1][1])["ts"]
-    dec, proc = decoder.decode, engine.process
     t = time.process_time()
     for k in range(0, len(items), 20_000):
-        for topic, v in items[k:k + 20_000]:
-            ev = dec(v, wall)
-            if type(ev) is not Rejection:
-                proc(topic, ev, wall)
+        for topic, run in itertools.groupby(items[k:k + 20_000], key=lambda x: x[0]):
+            fold(pipeline, topic, [v for _, v in run], wall)
         engine.tick()
         engine.snapshot()
     cpu = time.process_time() - t

@@ -40,6 +40,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.common import (
     ROOT,
@@ -104,7 +105,7 @@ def in_hours_minutes(start_ms: int, end_ms: int, tz: str = "Asia/Shanghai") -> l
     return out
 
 
-def build_turns(engine: object, decoder: object, topic: str, n: int, *, scored_only: bool,
+def build_turns(pipeline: Any, topic: str, n: int, *, scored_only: bool,
                 start_ms: int, end_ms: int, first: int = 0, chunk: int = 20_000) -> float:
     """Fold ``n`` tickets with their turns (created, agent reply, customer message; ids
     ``first``…, creation times spread over the in-hours minutes of [start, end]) in ``ts``
@@ -131,8 +132,8 @@ def build_turns(engine: object, decoder: object, topic: str, n: int, *, scored_o
     wall = int(time.time() * 1000)
     while payloads := [p for _, p in itertools.islice(events, chunk)]:
         t = time.perf_counter()
-        bad = fold(engine, decoder, topic, payloads, wall)
-        engine.tick()  # type: ignore[attr-defined]
+        bad = fold(pipeline, topic, payloads, wall)
+        pipeline.engine.tick()
         spent += time.perf_counter() - t
         if bad:
             raise RuntimeError(f"{bad} synthetic events were rejected")
@@ -143,9 +144,9 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
     turns = kind in TURN_KINDS
     if turns:
         scores = [] if kind == "turns_unscored" else DEMO_SCORES
-        cfg, engine, decoder = new_engine(business_hours=DEMO_HOURS, scores=scores)
+        cfg, engine, pipeline = new_engine(business_hours=DEMO_HOURS, scores=scores)
     else:
-        cfg, engine, decoder = new_engine()
+        cfg, engine, pipeline = new_engine()
     topic = cfg.kafka.logistics_topic if kind == "returns" else cfg.kafka.tickets_topic
     make = return_json if kind == "returns" else created_json
     now = int(time.time() * 1000)
@@ -155,23 +156,21 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
     if turns:
         # the same hours a day earlier (in-hours minutes depend on the time of day), so
         # that the measured events come after it, in ts order, as in the plain case
-        build_turns(engine, decoder, topic, warm, scored_only=kind != "turns",
+        build_turns(pipeline, topic, warm, scored_only=kind != "turns",
                     start_ms=start - 24 * HOUR_MS, end_ms=end - 24 * HOUR_MS, first=10**9)
     else:
-        build_open(engine, decoder, topic, warm, make, start_ms=start - 60_000,
+        build_open(pipeline, topic, warm, make, start_ms=start - 60_000,
                    end_ms=start - 1, first=10**9)
-    engine.tick()
-    engine.snapshot()
+    pipeline.snapshot()
     rss0 = settled_rss()
     if trace:
         tracemalloc.start(1)
     if turns:
-        t = build_turns(engine, decoder, topic, n, scored_only=kind != "turns",
+        t = build_turns(pipeline, topic, n, scored_only=kind != "turns",
                         start_ms=start, end_ms=end)
     else:
-        t = build_open(engine, decoder, topic, n, make, start_ms=start, end_ms=end)
-    engine.tick()
-    engine.snapshot()
+        t = build_open(pipeline, topic, n, make, start_ms=start, end_ms=end)
+    pipeline.snapshot()
     rss1 = settled_rss()
     out: dict[str, object] = {
         "kind": kind, "n": n, "rss_before": rss0, "rss_after": rss1,

@@ -76,14 +76,14 @@ def mixed_batch(cfg: Any, n_open: int, m: int, t0: int) -> list[tuple[str, bytes
 def measure(n: int, m: int) -> dict[str, Any]:
     from consumers.decode import Rejection
 
-    cfg, engine, decoder = new_engine()
+    cfg, engine, pipeline = new_engine()
     now = int(time.time() * 1000)
-    build_open(engine, decoder, cfg.kafka.tickets_topic, 1000, created_json,
+    build_open(pipeline, cfg.kafka.tickets_topic, 1000, created_json,
                start_ms=now - 21 * HOUR_MS, end_ms=now - 20 * HOUR_MS - 1, first=2 * 10**9)
     engine.tick()
     engine.snapshot()
     rss0 = settled_rss()
-    build_s = build_open(engine, decoder, cfg.kafka.tickets_topic, n, created_json,
+    build_s = build_open(pipeline, cfg.kafka.tickets_topic, n, created_json,
                          start_ms=now - 20 * HOUR_MS, end_ms=now - HOUR_MS)
     engine.tick()
     engine.snapshot()
@@ -92,7 +92,7 @@ def measure(n: int, m: int) -> dict[str, Any]:
     wall = int(time.time() * 1000)
     batch = []
     for topic, payload in mixed_batch(cfg, n, m, now - HOUR_MS + 1):
-        ev = decoder.decode(payload, wall)
+        ev = pipeline.decoder.decode(payload, wall)
         if type(ev) is Rejection:
             raise RuntimeError(f"rejected: {ev} {payload!r}")
         batch.append((topic, ev))

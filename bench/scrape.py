@@ -121,24 +121,25 @@ def measure(n: int) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from core.events import RejectReason
-    from metrics.collector import SnapshotCollector
-    from metrics.server import MetricsServer
+    from core.snapshot import ConsumerHealth
+    from metrics.http_endpoints import MetricsServer
+    from metrics.snapshot_collector import SnapshotCollector
     from pulse.broker import free_port
 
-    cfg, engine, decoder = new_engine()
+    cfg, engine, pipeline = new_engine()
     now = int(time.time() * 1000)
-    build_open(engine, decoder, cfg.kafka.tickets_topic, n, created_json,
+    build_open(pipeline, cfg.kafka.tickets_topic, n, created_json,
                start_ms=now - 20 * HOUR_MS, end_ms=now - HOUR_MS)
     tickets, logistics = label_space(cfg, now)
-    bad = fold(engine, decoder, cfg.kafka.tickets_topic, tickets, now)
-    bad += fold(engine, decoder, cfg.kafka.logistics_topic, logistics, now)
+    bad = fold(pipeline, cfg.kafka.tickets_topic, tickets, now)
+    bad += fold(pipeline, cfg.kafka.logistics_topic, logistics, now)
     for topic in cfg.kafka.topics:
         for reason in RejectReason:
             engine.reject(topic, reason)
     lag = {(t, p): 0 for t in cfg.kafka.topics for p in range(3)}
 
-    snap_times = timed(lambda: (engine.tick(), engine.snapshot(consumer_lag=lag)), 21)[1:]
-    snap = engine.snapshot(consumer_lag=lag)
+    snap_times = timed(lambda: pipeline.snapshot(ConsumerHealth(lag=lag)), 21)[1:]
+    snap = pipeline.snapshot(ConsumerHealth(lag=lag))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(lambda: snap))
     body = generate_latest(registry)

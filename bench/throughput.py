@@ -10,7 +10,7 @@
   timed by its own log (rebuild start → "state rebuilt; ready") and, from the outside,
   process start → ``/readyz`` 200 minus the same measured on empty topics (interpreter
   start, imports, group join);
-* engine only — the unchanged ``StreamReader.run`` loop over the same records held in
+* engine only — the unchanged ``Pipeline.run`` loop over the same records held in
   memory (``bench.fake_kafka``, no broker): the CPU ceiling of the pipeline.
 
 Target: pipeline ≥ 0.6 × raw drain.
@@ -97,14 +97,14 @@ def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, 
                 if svc.failed:
                     raise RuntimeError(f"reader failed: {svc.failed!r}")
                 if time.perf_counter() - t0 > timeout_s:
-                    r = svc.reader
+                    folded = sum(svc.pipeline.engine.events_total.values())
                     raise TimeoutError(
                         f"in-process Service not ready after {timeout_s:.0f} s: rebuilds="
-                        f"{r.rebuilds} folded={sum(r.engine.events_total.values())} {stats}"
+                        f"{svc.reader.rebuilds} folded={folded} {stats}"
                     )
                 time.sleep(0.005)
             t_ready = time.perf_counter()
-            processed = sum(svc.reader.engine.events_total.values())
+            processed = sum(svc.readesvc.pipeline.engine.events_total.values())
             rebuilds = svc.reader.rebuilds
         finally:
             svc.stop()
@@ -133,7 +133,7 @@ def pipeline_subprocess(bench: Bench, cfg: Any, n: int,
 
 
 def engine_only(cfg: Any, records: list[Record]) -> float:
-    """``StreamReader.run`` over the records held in memory (``bench.fake_kafka``)."""
+    """``Pipeline.run`` over the records held in memory (``bench.fake_kafka``)."""
     from bench.fake_kafka import by_partition, folded, run_reader
 
     by_tp = by_partition(cfg, records)

@@ -5,11 +5,15 @@ and folding it. In one process (one GIL) the two add up; with the fetch in a chi
 process they overlap on two cores, and the reader's thread only decodes and folds.
 
 The child owns the real ``KafkaConsumer`` (group membership, heartbeats, fetches,
-commits) and streams plain tuples ``(offset, timestamp, key, value, headers)`` per
-partition over a pipe, each batch with the consumer's state after the poll that
-returned it (assignment, positions, high watermarks, topic ids and when their metadata
-was fetched, connection health). The pipe is
-the prefetch buffer and the back-pressure: a child ahead of the reader blocks on send.
+commits) and streams :class:`Batch` messages over a pipe: per partition, plain row tuples
+``(offset, timestamp, key, value, headers)``, with the consumer's state after the poll
+that returned them (assignment, positions, high watermarks, topic ids and when their
+metadata was fetched, connection health). The pipe is the prefetch buffer and the
+back-pressure: a child ahead of the reader blocks on send.
+
+Every message on the pipe is one of the typed records below (:data:`ToChild`,
+:data:`FromChild`), dispatched on its type; only the rows stay plain tuples, as the
+records are many and a tuple pickles smaller and faster than a named one.
 
 Seeks are numbered per partition ("epochs"): batches and positions fetched before the
 child applied a seek are dropped on arrival, so a seek behaves as it does in-process.
@@ -64,6 +68,10 @@ class Record(NamedTuple):
     headers: list[tuple[str, bytes]]
 
 
+Row = tuple[int, int, bytes | None, bytes | None, list[tuple[str, bytes]]]
+"""One record on the pipe: ``(offset, timestamp, key, value, headers)``."""
+
+
 class _State(NamedTuple):
     """The child consumer's view after one poll."""
 
@@ -79,18 +87,96 @@ class _State(NamedTuple):
     metadata_ms: float = 0.0  # when those ids were fetched (monotonic, as metadata_ms())
 
 
+# -- the pipe protocol: parent → child -----------------------------------------------------
+class Setup(NamedTuple):
+    """The first message: how to build the consumer (never on the command line: secrets)."""
+
+    settings: dict[str, Any]
+    topics: list[str]
+    session_timeout_ms: int
+    parent_pid: int
+    log_level: int
+    kafka_log_level: int
+    log_format: str
+
+
+class Close(NamedTuple):
+    """Leave the group and exit."""
+
+
+class RefreshMetadata(NamedTuple):
+    """Ask the cluster for fresh metadata now."""
+
+
+class SeekTarget(NamedTuple):
+    partition: TopicPartition
+    offset: int | None  # None: the beginning of the log
+    epoch: int  # the partition's seek number: older batches are dropped on arrival
+
+
+class Seek(NamedTuple):
+    targets: tuple[SeekTarget, ...]
+
+
+class Committed(NamedTuple):
+    req_id: int
+    partition: TopicPartition
+
+
+class BeginningOffsets(NamedTuple):
+    req_id: int
+    partitions: list[TopicPartition]
+    timeout_ms: int
+
+
+class Commit(NamedTuple):
+    req_id: int
+    offsets: dict[TopicPartition, int]
+    timeout_ms: int
+
+
+ToChild = Close | RefreshMetadata | Seek | Committed | BeginningOffsets | Commit
+Request = Committed | BeginningOffsets | Commit  # each answered by one Reply
+
+
+# -- the pipe protocol: child → parent -----------------------------------------------------
+class Batch(NamedTuple):
+    """What one poll returned, and the consumer's state after it."""
+
+    records: dict[TopicPartition, list[Row]]
+    state: _State
+
+
+class Rebalance(NamedTuple):
+    """A rebalance callback, sent before the batch of the poll it ran in."""
+
+    revoked: bool  # False: assigned
+    partitions: list[TopicPartition]
+
+
+class Reply(NamedTuple):
+    """The answer to a :data:`Request` of the same ``req_id``."""
+
+    req_id: int
+    error: str | None  # "Type: message" of what the call raised
+    value: Any = None
+
+
+FromChild = Batch | Rebalance | Reply
+
+
 # -- the child ---------------------------------------------------------------------------
 class _Forward(ConsumerRebalanceListener):  # type: ignore[misc]
     """Runs on kafka-python's IO thread: only queue; the fetch loop sends in order."""
 
     def __init__(self) -> None:
-        self.events: deque[tuple[str, str, list[TopicPartition]]] = deque()
+        self.events: deque[Rebalance] = deque()
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self.events.append(("rebalance", "revoked", list(revoked)))
+        self.events.append(Rebalance(True, list(revoked)))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        self.events.append(("rebalance", "assigned", list(assigned)))
+        self.events.append(Rebalance(False, list(assigned)))
 
 
 # SIGTERM sent to the whole process group (systemd, ``kill -- -PGID``) reaches the child
@@ -135,11 +221,11 @@ def _connect_child(
         while time.monotonic() < deadline:
             while conn.poll(0):
                 cmd = conn.recv()
-                if cmd[0] == "close":
+                if isinstance(cmd, Close):
                     return None
-                if cmd[0] in ("committed", "commit"):
-                    conn.send(("reply", cmd[1], "KafkaError: not connected to Kafka", None))
-            conn.send(("batch", {}, idle))
+                if isinstance(cmd, Committed | Commit | BeginningOffsets):
+                    conn.send(Reply(cmd.req_id, "KafkaError: not connected to Kafka"))
+            conn.send(Batch({}, idle))
             time.sleep(_POLL_MS / 1000)
     return None
 
@@ -147,19 +233,19 @@ def _connect_child(
 def _child_main(conn: Connection) -> None:
     """The child's loop. Settings come over the pipe, never on the command line (secrets)."""
     _child_signals()
-    settings, topics, session_timeout_ms, parent_pid, log_level, kafka_level, log_format = (
-        conn.recv())
-    configure_logging(log_level, log_format)  # the parent's format, on the same stderr
-    logging.getLogger("kafka").setLevel(kafka_level)
+    setup: Setup = conn.recv()
+    parent_pid = setup.parent_pid
+    configure_logging(setup.log_level, setup.log_format)  # the parent's, on the same stderr
+    logging.getLogger("kafka").setLevel(setup.kafka_log_level)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     try:
-        consumer = _connect_child(conn, settings, parent_pid)
+        consumer = _connect_child(conn, setup.settings, parent_pid)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         consumer = None
     if consumer is None:
         os._exit(0)
     forward = _Forward()
-    consumer.subscribe(topics, listener=forward)
+    consumer.subscribe(setup.topics, listener=forward)
     epochs: dict[TopicPartition, int] = {}
     try:
         while os.getppid() == parent_pid and not _terminated_long_ago():
@@ -176,11 +262,11 @@ def _child_main(conn: Connection) -> None:
                 batch, error = {}, str(exc)
             while forward.events:
                 conn.send(forward.events.popleft())
-            payload = {
+            payload: dict[TopicPartition, list[Row]] = {
                 tp: [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in recs]
                 for tp, recs in batch.items()
             }
-            conn.send(("batch", payload, _state(consumer, epochs, session_timeout_ms, error)))
+            conn.send(Batch(payload, _state(consumer, epochs, setup.session_timeout_ms, error)))
             if error is not None:
                 time.sleep(0.5)
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -254,38 +340,36 @@ def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
 
 def _command(
     conn: Connection, consumer: KafkaConsumer, epochs: dict[TopicPartition, int],
-    cmd: tuple[Any, ...],
+    cmd: ToChild,
 ) -> bool:
     """Apply one command from the parent; False to stop."""
-    op = cmd[0]
-    if op == "close":
+    if isinstance(cmd, Close):
         return False
-    if op == "refresh_metadata":
+    if isinstance(cmd, RefreshMetadata):
         refresh_metadata(consumer)
         return True
-    if op == "seek":
-        for tp, offset, epoch in cmd[1]:
+    if isinstance(cmd, Seek):
+        for tp, offset, epoch in cmd.targets:
             epochs[tp] = epoch
             if offset is None:
                 consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, offset)
         return True
-    req_id = cmd[1]
     try:
-        if op == "committed":
-            value: Any = consumer.committed(cmd[2])
-        elif op == "beginning_offsets":
-            value = consumer.beginning_offsets(cmd[2], timeout_ms=cmd[3])
-        elif op == "commit":
-            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in cmd[2].items()}
-            consumer.commit(offsets, timeout_ms=cmd[3])
+        if isinstance(cmd, Committed):
+            value: Any = consumer.committed(cmd.partition)
+        elif isinstance(cmd, BeginningOffsets):
+            value = consumer.beginning_offsets(cmd.partitions, timeout_ms=cmd.timeout_ms)
+        elif isinstance(cmd, Commit):
+            offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in cmd.offsets.items()}
+            consumer.commit(offsets, timeout_ms=cmd.timeout_ms)
             value = None
         else:
-            raise ValueError(f"unknown command {op!r}")
-        conn.send(("reply", req_id, None, value))
+            raise TypeError(f"unknown command {cmd!r}")
+        conn.send(Reply(cmd.req_id, None, value))
     except Exception as exc:
-        conn.send(("reply", req_id, f"{type(exc).__name__}: {exc}", None))
+        conn.send(Reply(getattr(cmd, "req_id", -1), f"{type(exc).__name__}: {exc}"))
     return True
 
 
@@ -303,7 +387,7 @@ class FetchProcessConsumer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._topics: list[str] = []
         self._listener: ConsumerRebalanceListener | None = None
-        self._inbox: deque[tuple[Any, ...]] = deque()
+        self._inbox: deque[FromChild] = deque()
         self._epochs: dict[TopicPartition, int] = {}
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions: dict[TopicPartition, int | None] = {}
@@ -333,9 +417,10 @@ class FetchProcessConsumer:
         )
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
-        self._conn.send((self._settings, self._topics, self._session_timeout_ms, os.getpid(),
-                         logging.getLogger().getEffectiveLevel(),
-                         logging.getLogger("kafka").getEffectiveLevel(), current_format()))
+        self._conn.send(Setup(self._settings, self._topics, self._session_timeout_ms,
+                              os.getpid(), logging.getLogger().getEffectiveLevel(),
+                              logging.getLogger("kafka").getEffectiveLevel(),
+                              current_format()))
         self._inbox.clear()
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions = {}
@@ -362,7 +447,7 @@ class FetchProcessConsumer:
         self._conn = None
         if conn is not None:
             with contextlib.suppress(OSError, ValueError):
-                conn.send(("close",))
+                conn.send(Close())
         if proc is not None:
             try:
                 proc.wait(timeout_s)
@@ -377,7 +462,7 @@ class FetchProcessConsumer:
         return None if self._proc is None else int(self._proc.pid)
 
     # -- receiving -----------------------------------------------------------------------
-    def _next(self, timeout_s: float) -> tuple[Any, ...] | None:
+    def _next(self, timeout_s: float) -> FromChild | None:
         if self._inbox:
             return self._inbox.popleft()
         conn = self._conn
@@ -388,7 +473,7 @@ class FetchProcessConsumer:
                 if self._proc is not None and self._proc.poll() is not None:
                     raise EOFError
                 return None
-            msg: tuple[Any, ...] = conn.recv()
+            msg: FromChild = conn.recv()
         except (EOFError, OSError) as exc:
             if self._stopping is not None and self._stopping.is_set():
                 log.info("fetch process exited while stopping")
@@ -405,33 +490,32 @@ class FetchProcessConsumer:
             msg = self._next(max(0.0, deadline - time.monotonic()))
             if msg is None:
                 return {}
-            kind = msg[0]
-            if kind == "rebalance":
-                self._rebalance(msg[1], msg[2])
+            if isinstance(msg, Rebalance):
+                self._rebalance(msg)
                 return {}
-            if kind == "batch":
-                records = self._batch(msg[1], msg[2])
+            if isinstance(msg, Batch):
+                records = self._batch(msg)
                 if records or time.monotonic() >= deadline:
                     return records
             # a stray reply (its caller timed out): nothing to do
 
-    def _rebalance(self, what: str, tps: list[TopicPartition]) -> None:
+    def _rebalance(self, msg: Rebalance) -> None:
         # the assignment changes here, before the state that follows reports it: a
         # rebuild started by the listener must see the partitions it rebuilds
+        tps = msg.partitions
         with self._lock:
             current = self._state.assignment
-            changed = current - set(tps) if what == "revoked" else frozenset(tps)
+            changed = current - set(tps) if msg.revoked else frozenset(tps)
             self._state = self._state._replace(assignment=changed)
         if self._listener is None:
             return
-        if what == "revoked":
+        if msg.revoked:
             self._listener.on_partitions_revoked(set(tps))
         else:
             self._listener.on_partitions_assigned(set(tps))
 
-    def _batch(
-        self, payload: dict[TopicPartition, list[tuple[Any, ...]]], state: _State
-    ) -> dict[TopicPartition, list[Record]]:
+    def _batch(self, msg: Batch) -> dict[TopicPartition, list[Record]]:
+        payload, state = msg
         with self._lock:
             self._state = state
         epochs = self._epochs
@@ -473,15 +557,15 @@ class FetchProcessConsumer:
         for tp, offset in targets:
             epoch = self._epochs[tp] = self._epochs.get(tp, 0) + 1
             self._positions[tp] = None  # unknown until the child reports it after the seek
-            cmd.append((tp, offset, epoch))
-        self._send(("seek", cmd))
+            cmd.append(SeekTarget(tp, offset, epoch))
+        self._send(Seek(tuple(cmd)))
 
     def committed(self, tp: TopicPartition) -> int | None:
-        value = self._call("committed", tp)
+        value = self._call(Committed(self._request_id(), tp))
         return None if value is None else int(value)
 
     def refresh_metadata(self) -> None:
-        self._send(("refresh_metadata",))
+        self._send(RefreshMetadata())
 
     def metadata_ms(self) -> float:
         return self._state.metadata_ms
@@ -492,13 +576,15 @@ class FetchProcessConsumer:
 
     def beginning_offsets(self, tps: list[TopicPartition],
                           timeout_ms: int = 2000) -> dict[TopicPartition, int]:
-        value = self._call("beginning_offsets", tps, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+        value = self._call(BeginningOffsets(self._request_id(), list(tps), timeout_ms),
+                           timeout_s=timeout_ms / 1000 + 5)
         return {tp: int(off) for tp, off in value.items()}
 
     def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata],
                timeout_ms: int = 30000) -> None:
         plain = {tp: om.offset for tp, om in offsets.items()}
-        self._call("commit", plain, timeout_ms, timeout_s=timeout_ms / 1000 + 5)
+        self._call(Commit(self._request_id(), plain, timeout_ms),
+                   timeout_s=timeout_ms / 1000 + 5)
 
     def take_skipped(self) -> list[SkippedBatch]:
         """Undecodable batches the child skipped since the last call."""
@@ -535,7 +621,7 @@ class FetchProcessConsumer:
         quiet_s = time.monotonic() - self._last_message
         return state.healthy and quiet_s < max(2.0, self._session_timeout_ms / 1000)
 
-    def _send(self, cmd: tuple[Any, ...]) -> None:
+    def _send(self, cmd: ToChild) -> None:
         conn = self._conn
         if conn is None:
             raise KafkaError("consumer is closed")
@@ -544,11 +630,14 @@ class FetchProcessConsumer:
         except OSError as exc:
             raise KafkaError(f"fetch process unreachable: {exc}") from exc
 
-    def _call(self, op: str, *args: Any, timeout_s: float = _REPLY_TIMEOUT_S) -> Any:
-        """Send a command and wait for its reply, keeping what arrives meanwhile in order."""
+    def _request_id(self) -> int:
         self._next_req += 1
-        req_id = self._next_req
-        self._send((op, req_id, *args))
+        return self._next_req
+
+    def _call(self, request: Request, timeout_s: float = _REPLY_TIMEOUT_S) -> Any:
+        """Send a request and wait for its reply, keeping what arrives meanwhile in order."""
+        op = type(request).__name__
+        self._send(request)
         conn = self._conn
         assert conn is not None
         deadline = time.monotonic() + timeout_s
@@ -556,16 +645,16 @@ class FetchProcessConsumer:
             try:
                 if not conn.poll(left):
                     break
-                msg = conn.recv()
+                msg: FromChild = conn.recv()
             except (EOFError, OSError) as exc:
                 raise KafkaError(f"fetch process lost during {op}: {exc}") from exc
             self._last_message = time.monotonic()
-            if msg[0] == "reply":
-                if msg[1] != req_id:
-                    continue
-                if msg[2] is not None:
-                    raise KafkaError(msg[2])
-                return msg[3]
+            if isinstance(msg, Reply):
+                if msg.req_id != request.req_id:
+                    continue  # a stray reply (its caller timed out)
+                if msg.error is not None:
+                    raise KafkaError(msg.error)
+                return msg.value
             self._inbox.append(msg)
         raise KafkaError(f"{op}: no answer from the fetch process in {timeout_s:.0f} s")
 

@@ -1,4 +1,11 @@
-"""The consumer loop: Kafka records → decoder → engine, with rebuild, DLQ and commits.
+"""The consumer loop: Kafka records and positions → a :class:`RecordSink`, with rebuild,
+DLQ and commits.
+
+The reader knows Kafka, not metrics: it hands each polled batch to its sink (in
+``pulse/pipeline.py``: decoder → engine → snapshots), tells it when to start again from
+empty state, and keeps the consumer's health (lag, offsets, readiness, broker, rebuilds,
+log resets, DLQ failures) in a :class:`core.snapshot.ConsumerHealth` for the sink to
+attach to what it publishes.
 
 State is a function of the log: on every partition assignment the engine is rebuilt from
 the beginning of each assigned partition (records older than the state horizon by their
@@ -17,18 +24,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Iterable
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from consumers.alignment import EventTimeAligner
 from consumers.bootstrap import backoff_s, unreachable
 from consumers.dead_letter import DeadLetterQueue
-from consumers.decode import Decoder, Rejection
+from consumers.decode import Rejection
 from consumers.fetch_process import (
     FetchProcessConsumer,
     metadata_ms,
@@ -40,13 +45,33 @@ from consumers.kafka_settings import client_settings
 from consumers.log_watch import LogReset, LogWatch
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from core.config import Config
-from core.snapshot import Snapshot
-from metrics.engine import Engine
+from core.snapshot import ConsumerHealth
 
-__all__ = ["StreamReader"]
+__all__ = ["RecordSink", "StreamReader"]
 
 log = logging.getLogger(__name__)
 _RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
+
+
+class RecordSink(Protocol):
+    """Where the reader's records go (``pulse.pipeline.Pipeline``); called on the reader's
+    thread, one call at a time."""
+
+    def rebuild(self) -> None:
+        """Drop all state: the assigned partitions are read again from the beginning."""
+
+    def records(self, batch: dict[TopicPartition, list[Any]], reader: StreamReader) -> None:
+        """Fold a polled batch in (the reader offers ``ready``, ``unfetched()``,
+        ``dead_letter()``, ``seek()`` and ``publish()``)."""
+
+    def skipped(self, batch: SkippedBatch) -> None:
+        """A record batch that could not be decoded was skipped."""
+
+    def waiting_offset(self, tp: TopicPartition) -> int | None:
+        """The first offset received but not folded in yet (held back), or None."""
+
+    def publish(self, health: ConsumerHealth) -> None:
+        """Take a snapshot now, with this health."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -64,35 +89,23 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class StreamReader:
-    """Runs in its own thread; every snapshot goes to ``publish`` (and listeners when ready)."""
+    """Runs in its own thread; hands batches to ``sink`` and asks it for a snapshot every
+    ``publish_interval_s`` (and whenever readiness changes)."""
 
     def __init__(
         self,
         config: Config,
         *,
-        wall: Callable[[], int] | None = None,
-        publish: Callable[[Snapshot], None],
-        listeners: tuple[Callable[[Snapshot], None], ...] = (),
-        tick_s: float | None = None,
+        sink: RecordSink,
         publish_interval_s: float = 0.5,
         commit_interval_s: float = 5.0,
         consumer_overrides: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
-        self.wall = wall or (lambda: int(time.time() * 1000))
-        self._publish = publish
-        self._listeners = listeners
-        self._tick_ms = int(tick_s * 1000) if tick_s else 0
-        self._next_tick = 0
+        self._sink = sink
         self._publish_interval = publish_interval_s
         self._commit_interval = commit_interval_s
         self._overrides = consumer_overrides or {}
-        self.decoder = Decoder(
-            regions=config.regions,
-            max_message_bytes=config.max_message_bytes,
-            max_future_skew_s=config.max_future_skew_s,
-        )
-        self.engine = Engine(config, self.wall)
         self.ready = False
         self.broker_up = False
         self.rebuilds = 0
@@ -106,7 +119,6 @@ class StreamReader:
         self._last_commit = 0.0
         self._last_publish = 0.0
         self._rebuild_pending = False
-        self._aligner = EventTimeAligner()
         self.started = threading.Event()
         # liveness (pulse/service.py): the loop's last iteration, the last progress
         # through the log, and the bootstrap servers that could not be reached
@@ -143,7 +155,7 @@ class StreamReader:
         settings.setdefault("metadata_max_age_ms", 30_000)
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
-        self._snapshot()  # before any connection: /metrics says ready 0, broker_up 0
+        self.publish()  # before any connection: /metrics says ready 0, broker_up 0
         try:
             if not self._connect(settings, stop):
                 return
@@ -187,7 +199,7 @@ class StreamReader:
             deadline = time.monotonic() + delay
             while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
                 self.beat_at = time.monotonic()
-                self._snapshot()
+                self.publish()
                 stop.wait(min(left, self._publish_interval, 1.0))
         return False
 
@@ -228,7 +240,7 @@ class StreamReader:
             batch = {}
             time.sleep(0.5)
         for skipped in consumer.take_skipped():
-            self._count_skipped(skipped)
+            self._sink.skipped(skipped)
         if self._rebuild_pending:
             # records fetched for the old assignment or from committed offsets are read
             # again from the beginning: drop them and rebuild
@@ -239,83 +251,29 @@ class StreamReader:
         self._update_progress()
         now = time.monotonic()
         if now - self._last_publish >= self._publish_interval:
-            self._snapshot()
+            self.publish()
         if now - self._last_commit >= self._commit_interval:
             self._commit()
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         if self._watch_fetched(batch):
             return  # from a log that went back: a rebuild started instead
-        wall_ms = self.wall()
-        horizon_ms = wall_ms - self.config.state_horizon_s * 1000
-        decode = self.decoder.decode
-        aligner = self._aligner
-        if not self.ready and not aligner.waiting():
-            self._rebuild_batch(batch, wall_ms, horizon_ms)
-            return
-        for tp, records in batch.items():
-            items = [
-                None if 0 <= rec.timestamp < horizon_ms else decode(rec.value, wall_ms)
-                for rec in records
-            ]
-            times = [
-                None if item is None or isinstance(item, Rejection) else item.ts_ms
-                for item in items
-            ]
-            aligner.add(tp, records, items, times)
-        engine = self.engine
-        dlq = self._dlq
-        tick = self._tick_ms if (self.ready and self._listeners) else 0
-        # Alignment serves what is judged on the way (alerts on a replayed backlog) and
-        # costs re-fetches; a rebuild only needs the end state, which does not depend on
-        # how partitions interleave, so it reads at full speed.
-        limit = aligner.limit(self._unfetched()) if self.ready else float("inf")
-        for tp, rec, item in aligner.drain(limit):
-            if item is None:  # older than the state horizon
-                continue
-            if isinstance(item, Rejection):
-                engine.reject(tp.topic, item.reason)
-                if dlq is not None and rec.offset >= self._dlq_from.get(tp, 0):
-                    dlq.send(rec, item)
-                continue
-            engine.process(tp.topic, item, wall_ms)
-            if tick and engine.clock.clock_ms >= self._next_tick:
-                self._snapshot()
+        self._sink.records(batch, self)
+
+    def dead_letter(self, tp: TopicPartition, record: Any, rejection: Rejection) -> None:
+        """Copy a rejected record to the DLQ, only past the group's committed offset (a
+        rebuild reads it again and must not copy it twice)."""
+        if self._dlq is not None and record.offset >= self._dlq_from.get(tp, 0):
+            self._dlq.send(record, rejection)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Fetch a partition again from ``offset`` (held-back records dropped by the sink)."""
         consumer = self._consumer
         assert consumer is not None
-        for tp, offset in aligner.overflowing():
-            consumer.seek(tp, offset)  # read again once the others have caught up
-            self._watch.seeked(tp, offset)
+        consumer.seek(tp, offset)
+        self._watch.seeked(tp, offset)
 
-    def _count_skipped(self, s: SkippedBatch) -> None:
-        """An undecodable batch counts like a rejection, as a function of the log: a
-        rebuild reads it again into the new engine; older than the state horizon, not."""
-        if not 0 <= s.max_timestamp < self.wall() - self.config.state_horizon_s * 1000:
-            self.engine.batch_error(s.topic, s.partition, s.base_offset, s.reason)
-
-    def _rebuild_batch(
-        self, batch: dict[TopicPartition, list[Any]], wall_ms: int, horizon_ms: int
-    ) -> None:
-        """Fold a batch in partition order: a rebuild only needs the end state, which does
-        not depend on how partitions interleave, so it skips the aligner's queues."""
-        decode = self.decoder.decode
-        process, reject = self.engine.process, self.engine.reject
-        dlq = self._dlq
-        for tp, records in batch.items():
-            topic = tp.topic
-            dlq_from = self._dlq_from.get(tp, 0)
-            for rec in records:
-                if 0 <= rec.timestamp < horizon_ms:
-                    continue  # older than the state horizon
-                item = decode(rec.value, wall_ms)
-                if type(item) is Rejection:
-                    reject(topic, item.reason)
-                    if dlq is not None and rec.offset >= dlq_from:
-                        dlq.send(rec, item)
-                else:
-                    process(topic, item, wall_ms)  # type: ignore[arg-type]
-
-    def _unfetched(self) -> list[TopicPartition]:
+    def unfetched(self) -> list[TopicPartition]:
         """Partitions with records in Kafka beyond what has been fetched."""
         consumer = self._consumer
         assert consumer is not None
@@ -339,28 +297,23 @@ class StreamReader:
 
     def _processed_position(self, tp: TopicPartition) -> int | None:
         """The next offset whose record has not been folded in yet."""
-        waiting = self._aligner.first_waiting_offset(tp)
+        waiting = self._sink.waiting_offset(tp)
         return int(waiting) if waiting is not None else self._fetch_position(tp)
 
-    def _snapshot(self) -> Snapshot:
-        self.engine.tick()
-        snap = self.engine.snapshot(
-            ready=self.ready, consumer_lag=self._lag, broker_up=self._broker_up(),
-            dead_letter_failures=self._dlq.failures() if self._dlq is not None else None,
+    def health(self) -> ConsumerHealth:
+        """The consumer's side of the next snapshot."""
+        return ConsumerHealth(
+            ready=self.ready, broker_up=self._broker_up(), lag=self._lag,
+            offsets=self._offsets,
+            dead_letter_failures=MappingProxyType(
+                self._dlq.failures() if self._dlq is not None else {}),
+            rebuilds=self.rebuilds, log_resets=self._resets_view,
         )
-        snap = replace(snap, rebuilds=self.rebuilds, log_resets=self._resets_view,
-                       consumer_offsets=self._offsets)
+
+    def publish(self) -> None:
+        """Ask the sink for a snapshot now."""
         self._last_publish = time.monotonic()
-        self._publish(snap)
-        if self.ready:
-            if self._tick_ms:
-                self._next_tick = (snap.clock_ms // self._tick_ms + 1) * self._tick_ms
-            for listener in self._listeners:
-                try:
-                    listener(snap)
-                except Exception:  # a listener must never stop the stream
-                    log.exception("snapshot listener failed")
-        return snap
+        self._sink.publish(self.health())
 
     def _broker_up(self) -> bool:
         """Connected to a broker that answers (kafka-python's client keeps reconnecting)."""
@@ -392,13 +345,11 @@ class StreamReader:
             refresh_metadata(consumer)
         self.rebuilds += 1
         log.info("rebuilding state from the log for %d partitions", len(assigned))
-        self.engine = Engine(self.config, self.wall)
+        self._sink.rebuild()
         self.ready = False
-        self._next_tick = 0
         self._assigned = assigned
         self._lag = {}
         self._offsets = {}
-        self._aligner.clear()
         self._dlq_from = {}
         for tp in assigned:
             if tp in gone:
@@ -446,7 +397,7 @@ class StreamReader:
             self.ready = True
             self._resetting.clear()
             log.info("state rebuilt; ready")
-            self._snapshot()
+            self.publish()
 
     def _commit(self, force: bool = False) -> None:
         consumer = self._consumer
@@ -537,7 +488,7 @@ class StreamReader:
                 self._forget_commit(r.tp)
             return False
         self._start_rebuild(fresh)
-        self._snapshot()  # not ready: readiness and lag say so at once
+        self.publish()  # not ready: readiness and lag say so at once
         return True
 
     def _metadata_ms(self) -> float:

@@ -1,2 +1,2 @@
-"""The shared kernel: what every stage agrees on (errors, and soon events, config, definitions,
-snapshot types, the metric catalogue). It imports none of the stages."""
+"""The shared kernel: what every stage agrees on (events, config, errors, definitions,
+snapshot types, alert views, business calendars). It imports none of the stages."""

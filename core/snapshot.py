@@ -7,16 +7,19 @@ every surface agrees on every number.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from core.definitions import attainment, csat_share, escalation_rate, nps_score
 
 __all__ = [
     "TODAY",
     "ActionTicket",
+    "ConsumerHealth",
     "HistogramData",
     "Snapshot",
     "WindowSnapshot",
+    "replace_snapshot",
 ]
 
 TODAY = "today"
@@ -111,12 +114,48 @@ class ActionTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumerHealth:
+    """What the reader knows about Kafka, not a function of the events: the reader
+    outlives the engines it rebuilds, so this record is built by it and attached to
+    each snapshot (the defaults describe a pipeline without a broker, as in tests)."""
+
+    ready: bool = True  # every assigned partition folded up to its fetch high watermark
+    broker_up: bool = True
+    # messages behind the fetch high watermark, (topic, partition)
+    lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # next offset to fold in, per (topic, partition): Kafka's own record count, which
+    # continues across restarts, rebuilds and partition moves (aftersales_records_read_total)
+    offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # rejected messages the DLQ could not take, (source topic, reason): since process
+    # start (a DLQ copy is made once, past the committed offset; a restart does not redo it)
+    dead_letter_failures: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # how many rebuilds the reader ran (each assignment, each log reset) and the log
+    # resets per topic since process start; listeners compare them between snapshots to
+    # know the state was rebuilt
+    rebuilds: int = 0
+    log_resets: Mapping[str, int] = field(default_factory=dict)  # topic
+
+
+_HEALTH_KEYS = {"ready": "ready", "broker_up": "broker_up", "consumer_lag": "lag",
+                "consumer_offsets": "offsets", "rebuilds": "rebuilds",
+                "log_resets": "log_resets", "dead_letter_failures_total": "dead_letter_failures"}
+
+
+def replace_snapshot(snap: Snapshot, **changes: Any) -> Snapshot:
+    """``dataclasses.replace`` that also takes the health fields by their Snapshot names
+    (``ready=False``, ``consumer_lag={...}``): for tests and sources that build snapshots."""
+    health = {_HEALTH_KEYS[k]: changes.pop(k) for k in list(changes) if k in _HEALTH_KEYS}
+    if health:
+        changes["health"] = replace(snap.health, **health)
+    return replace(snap, **changes)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     clock_ms: int
     wall_ms: int
     watermark_ms: int | None
     live: bool
-    ready: bool
     last_event_wall_ms: int | None
     # counters, since process start (after a rebuild: the log from the state horizon)
     events_total: Mapping[tuple[str, str], int]  # (topic, type)
@@ -136,12 +175,6 @@ class Snapshot:
     returns_open: Mapping[str, int]  # region
     windows: Mapping[str, WindowSnapshot]  # "15m", "1h", "24h"
     peak_ratio: float
-    # pipeline health
-    consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
-    # next offset to fold in, per (topic, partition): Kafka's own record count, which
-    # continues across restarts, rebuilds and partition moves (aftersales_records_read_total)
-    consumer_offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
-    broker_up: bool = True
     # for the wall-board
     act_now: tuple[ActionTicket, ...] = ()
     arrivals_per_minute: tuple[tuple[int, int], ...] = ()  # (minute start ms, tickets created)
@@ -171,14 +204,37 @@ class Snapshot:
     # record batches skipped undecoded, (topic, reason): a function of the log, like the
     # counters above (a rebuild reads the batches again)
     consumer_errors_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    # rejected messages the DLQ could not take, (source topic, reason): since process
-    # start (a DLQ copy is made once, past the committed offset; a restart does not redo it)
-    dead_letter_failures_total: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    # set by the reader, which outlives the engines it rebuilds: how many rebuilds it ran
-    # (each assignment, each log reset) and the log resets per topic since process start;
-    # listeners compare them between snapshots to know the state was rebuilt
-    rebuilds: int = 0
-    log_resets: Mapping[str, int] = field(default_factory=dict)  # topic
+    # the reader's view of Kafka, kept apart from what the engine computed
+    health: ConsumerHealth = field(default_factory=ConsumerHealth)
+
+    # the health fields, read as before by the collector, the alerts and the board
+    @property
+    def ready(self) -> bool:
+        return self.health.ready
+
+    @property
+    def consumer_lag(self) -> Mapping[tuple[str, int], int]:
+        return self.health.lag
+
+    @property
+    def consumer_offsets(self) -> Mapping[tuple[str, int], int]:
+        return self.health.offsets
+
+    @property
+    def broker_up(self) -> bool:
+        return self.health.broker_up
+
+    @property
+    def dead_letter_failures_total(self) -> Mapping[tuple[str, str], int]:
+        return self.health.dead_letter_failures
+
+    @property
+    def rebuilds(self) -> int:
+        return self.health.rebuilds
+
+    @property
+    def log_resets(self) -> Mapping[str, int]:
+        return self.health.log_resets
 
     @property
     def clock_s(self) -> float:

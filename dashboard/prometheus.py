@@ -24,7 +24,7 @@ import requests
 from core.alerting import ActiveAlert
 from core.config import Config
 from core.definitions import peak_ratio, return_rates
-from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
+from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
 from dashboard import act_now
 from dashboard.sources import (
     BoardData,
@@ -155,7 +155,7 @@ def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, i
     return Snapshot(
         clock_ms=round(clock_s * 1000), wall_ms=wall_ms,
         watermark_ms=None if wm is None else round(wm * 1000),
-        live=(scalar("live") or 0.0) >= 1.0, ready=(scalar("ready") or 0.0) >= 1.0,
+        live=(scalar("live") or 0.0) >= 1.0,
         last_event_wall_ms=None if age is None else wall_ms - int(age * 1000),
         events_total={}, rejected_total={}, duplicate_total={}, late_total={},
         orphan_total={}, first_response_seconds={}, resolution_seconds={},
@@ -173,9 +173,11 @@ def snapshot_from_results(results: Mapping[str, Result], windows: Mapping[str, i
         windows=ws,
         peak_ratio=peak_ratio(sum(ws[short].tickets_created.values()), short_s,
                               sum(ws[long_].tickets_created.values()), long_s),
-        consumer_lag={(lab.get("topic", ""), int(lab.get("partition", "0") or 0)): int(v)
-                      for lab, v in results.get("lag", [])},
-        broker_up=scalar("broker_up") in (None, 1.0),
+        health=ConsumerHealth(
+            ready=(scalar("ready") or 0.0) >= 1.0,
+            lag={(lab.get("topic", ""), int(lab.get("partition", "0") or 0)): int(v)
+                 for lab, v in results.get("lag", [])},
+            broker_up=scalar("broker_up") in (None, 1.0)),
         arrivals_per_minute=arrivals,
         backlog_by_age={(lab.get("priority", ""), lab.get("age", "")): round(v)
                         for lab, v in results.get("backlog_age", [])},

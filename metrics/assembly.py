@@ -21,7 +21,7 @@ from sortedcontainers import SortedKeyList
 
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
-from core.snapshot import ActionTicket, Snapshot, WindowSnapshot
+from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
 from metrics.state import ID, PROFILE, START, turn_start
 
 if TYPE_CHECKING:
@@ -58,10 +58,7 @@ def overdue_count(index: SortedList, clock_ms: int, sla_ms: int, cal: Calendar |
 def assemble(
     engine: Engine,
     *,
-    ready: bool = True,
-    consumer_lag: dict[tuple[str, int], int] | None = None,
-    broker_up: bool = True,
-    dead_letter_failures: dict[tuple[str, str], int] | None = None,
+    health: ConsumerHealth,
 ) -> Snapshot:
     e = engine
     sb = e.scores
@@ -99,7 +96,6 @@ def assemble(
         wall_ms=e.clock.last_wall_ms,
         watermark_ms=e.clock.watermark_ms,
         live=e.clock.live,
-        ready=ready,
         last_event_wall_ms=e.last_event_wall_ms,
         events_total=MappingProxyType(e.events_total),
         rejected_total=MappingProxyType(dict(e.rejected_total)),
@@ -107,7 +103,6 @@ def assemble(
         late_total=MappingProxyType(dict(e.late_total)),
         orphan_total=MappingProxyType(dict(e.orphan_total)),
         consumer_errors_total=MappingProxyType(dict(e.consumer_errors_total)),
-        dead_letter_failures_total=MappingProxyType(dict(dead_letter_failures or {})),
         first_response_seconds={k: h.data() for k, h in e.h_first_response.items()},
         resolution_seconds={k: h.data() for k, h in e.h_resolution.items()},
         return_processing_seconds={k: h.data() for k, h in e.h_return.items()},
@@ -120,8 +115,7 @@ def assemble(
         returns_open=MappingProxyType(dict(e.returns.open_by_region)),
         windows=windows,
         peak_ratio=peak,
-        consumer_lag=dict(consumer_lag or {}),
-        broker_up=broker_up,
+        health=health,
         act_now=_act_now(e, clock),
         arrivals_per_minute=_arrival_series(e._arrivals, clock),
         backlog_by_age=_backlog_by_age(e, clock),

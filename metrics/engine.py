@@ -40,7 +40,7 @@ from core.events import (
     TicketResolved,
     TicketTransferred,
 )
-from core.snapshot import Snapshot
+from core.snapshot import ConsumerHealth, Snapshot
 from metrics.assembly import assemble
 from metrics.clock import EventClock
 from metrics.dedupe import SeenIds
@@ -398,14 +398,7 @@ class Engine:
             self.turn_listener.advance(clock)
         return clock
 
-    def snapshot(
-        self,
-        *,
-        ready: bool = True,
-        consumer_lag: dict[tuple[str, int], int] | None = None,
-        broker_up: bool = True,
-        dead_letter_failures: dict[tuple[str, str], int] | None = None,
-    ) -> Snapshot:
-        """The state at the clock of the last :meth:`tick` (pure: changes nothing)."""
-        return assemble(self, ready=ready, consumer_lag=consumer_lag, broker_up=broker_up,
-                        dead_letter_failures=dead_letter_failures)
+    def snapshot(self, *, health: ConsumerHealth | None = None) -> Snapshot:
+        """The state at the clock of the last :meth:`tick` (pure: changes nothing), with
+        the reader's ``health`` attached (the default: no broker, as in tests)."""
+        return assemble(self, health=health or ConsumerHealth())

@@ -1,4 +1,5 @@
-"""Assembles one running service: reader thread → engine → snapshot → HTTP, alerts, board."""
+"""Assembles one running service: pipeline thread (reader → engine → snapshot) → HTTP,
+alerts, board."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector
 
-from consumers.reader import StreamReader
 from core import cn_holidays
 from core.config import Config
 from core.snapshot import Snapshot
 from dashboard.act_now import ACT_NOW_PATH, act_now_app
-from metrics.collector import BuildInfoCollector, SnapshotCollector
-from metrics.server import MetricsServer
+from metrics.http_endpoints import MetricsServer
+from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
 from pulse import __version__
+from pulse.pipeline import Pipeline
 
 __all__ = ["Service"]
 
@@ -59,8 +60,8 @@ class Service:
         self.latest: Snapshot | None = None
         self.complete: Snapshot | None = None  # the last one taken with the state rebuilt
         self.stall_after_s = stall_after_s
-        self._snapshot_listeners: list[Callable[[Snapshot], None]] = []
-        self.registry = CollectorRegistry(auto_describe=False)
+        # auto_describe: a second collector of a name already served is refused at start-up
+        self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(SnapshotCollector(lambda: self.latest, lambda: self.complete))
         for c in collectors:
             self.registry.register(c)
@@ -69,7 +70,7 @@ class Service:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.reader = StreamReader(
+        self.pipeline = Pipeline(
             config,
             wall=wall,
             publish=self._publish,
@@ -78,7 +79,8 @@ class Service:
             consumer_overrides=consumer_overrides,
             publish_interval_s=publish_interval_s,
         )
-        _check_holiday_coverage(config, self.reader.wall())
+        self.reader = self.pipeline.reader
+        _check_holiday_coverage(config, self.pipeline.wall())
         self.server = MetricsServer(
             self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
@@ -128,7 +130,7 @@ class Service:
 
     def _run_reader(self) -> None:
         try:
-            self.reader.run(self._stop)
+            self.pipeline.run(self._stop)
         except BaseException as exc:  # surfaced by wait_ready / the CLI
             self.failed = exc
             log.exception("reader stopped")

@@ -17,7 +17,7 @@ from core.events import (
     TicketReplied,
     TicketResolved,
 )
-from core.snapshot import Snapshot
+from core.snapshot import ConsumerHealth, Snapshot
 from metrics.engine import Engine
 
 __all__ = ["MIN", "T0", "Feed"]
@@ -80,4 +80,4 @@ class Feed:
     def snap(self, *, ready: bool = True,
              lag: dict[tuple[str, int], int] | None = None) -> Snapshot:
         self.engine.tick()
-        return self.engine.snapshot(ready=ready, consumer_lag=lag)
+        return self.engine.snapshot(health=ConsumerHealth(ready=ready, lag=lag or {}))

@@ -18,7 +18,7 @@ from alerts.rules import Rule, Text, Thresholds, load_rules
 from alerts.signals import Signal, Values
 from core.alerting import Notification
 from core.config import PromotionPeriod
-from core.snapshot import Snapshot
+from core.snapshot import Snapshot, replace_snapshot
 
 BASE = Feed().snap()
 
@@ -204,7 +204,7 @@ def test_not_ready_snapshots_are_not_evaluated() -> None:
     s = Script()
     al = make(rule(s, for_s=0))
     s.set(0.5)
-    al.on_snapshot(replace(at(T0), ready=False))
+    al.on_snapshot(replace_snapshot(at(T0), ready=False))
     assert al.active_alerts() == ()
     assert al.last_evaluation_ms is None
 

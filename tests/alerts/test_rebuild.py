@@ -7,7 +7,6 @@ and an episode that ends there carries the reason in every sink's words.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 
 from feed import T0
@@ -17,11 +16,11 @@ from alerts.render import message_lines, title
 from alerts.sinks.alertmanager import postable
 from alerts.sinks.webhook import payload
 from core.alerting import Notification
-from core.snapshot import Snapshot
+from core.snapshot import Snapshot, replace_snapshot
 
 
 def snap(ms: int, *, rebuilds: int = 1, resets: int = 0, ready: bool = True) -> Snapshot:
-    return replace(BASE, clock_ms=ms, ready=ready, rebuilds=rebuilds,
+    return replace_snapshot(BASE, clock_ms=ms, ready=ready, rebuilds=rebuilds,
                    log_resets=MappingProxyType({"tickets": resets, "logistics": 0}))
 
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from core.snapshot import ActionTicket, Snapshot
 from dashboard import act_now
-from metrics.server import MetricsServer
+from metrics.http_endpoints import MetricsServer
 
 
 def ticket(tid: str, age: float, sla: float = 30.0, kind: str = "unanswered",

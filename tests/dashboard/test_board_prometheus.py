@@ -2,7 +2,7 @@
 
 The fake server evaluates the few PromQL shapes the source sends (``sum/max/min by``
 over a name or ``__name__`` regex) over samples taken from the real
-:class:`~metrics.collector.SnapshotCollector`, so the test checks the queries, the sums
+:class:`~metrics.snapshot_collector.SnapshotCollector`, so the test checks the queries, the sums
 across replicas and the rebuilt Snapshot together: the board over Prometheus must show
 what the board over one engine holding all the data shows.
 """
@@ -30,9 +30,9 @@ from dashboard.act_now import ACT_NOW_PATH, act_now_app
 from dashboard.prometheus import ARRIVALS, PrometheusSource
 from dashboard.sources import EngineSource
 from dashboard.view import build_view
-from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
-from metrics.server import MetricsServer
+from metrics.http_endpoints import MetricsServer
+from metrics.snapshot_collector import SnapshotCollector
 
 Sample = tuple[str, dict[str, str], float]
 AGE_GAUGE = "aftersales_backlog_age_tickets"

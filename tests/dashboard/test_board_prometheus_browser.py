@@ -31,9 +31,9 @@ from dashboard.prometheus import PrometheusSource
 from dashboard.server import BoardServer, settings_of
 from dashboard.sources import BoardSettings, EngineSource
 from dashboard.view import BoardView, build_view
-from metrics.collector import BuildInfoCollector, SnapshotCollector
 from metrics.engine import Engine
-from metrics.server import MetricsServer
+from metrics.http_endpoints import MetricsServer
+from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
 from tests.deploy.stack import Prometheus, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -13,7 +13,7 @@ from conftest import NOW_MS
 
 from core.alerting import ActiveAlert, ProfileState
 from core.config import ScoreConfig, load_config
-from core.snapshot import ActionTicket, Snapshot
+from core.snapshot import ActionTicket, Snapshot, replace_snapshot
 from dashboard.i18n import _LABELS, Names, fmt_duration, lang_from_search, t
 from dashboard.sources import BoardData, BoardSettings, Bounds, EngineSource
 from dashboard.view import TILES, build_view, level
@@ -145,7 +145,7 @@ def test_peak_tile_names_the_profile_or_promotion(snap: Snapshot) -> None:
 
 
 def _health(snap: Snapshot, **kw: Any) -> Snapshot:
-    return dataclasses.replace(snap, **kw)
+    return replace_snapshot(snap, **kw)
 
 
 @pytest.mark.parametrize(("change", "level_", "reasons"), [

@@ -218,22 +218,15 @@ def exposed_names() -> set[str]:
     counters and histograms included), from the real collectors over a short stream."""
     from prometheus_client.metrics_core import Metric
 
-    from consumers.decode import Decoder, Rejection
-    from metrics.collector import BuildInfoCollector, SnapshotCollector
-    from metrics.engine import Engine
+    from metrics.snapshot_collector import BuildInfoCollector, SnapshotCollector
+    from pulse.pipeline import Pipeline
     from tests.integration.helpers import simulated
 
     wall_ms = 1_790_000_000_000
-    engine = Engine(PULSE_CFG, lambda: wall_ms)
-    decoder = Decoder(regions=PULSE_CFG.regions)
+    pipeline = Pipeline(PULSE_CFG, wall=lambda: wall_ms)  # the service's decode→fold loop
     for topic, _key, value in simulated(PULSE_CFG, hours=2, seed=3, start_ms=wall_ms - 7_200_000):
-        item = decoder.decode(value, wall_ms)
-        if isinstance(item, Rejection):
-            engine.reject(topic, item.reason)
-        else:
-            engine.process(topic, item, wall_ms)
-    engine.tick()
-    snap = engine.snapshot()
+        pipeline.fold(topic, (value,), wall_ms)
+    snap = pipeline.snapshot()
     families: list[Metric] = [*SnapshotCollector(lambda: snap).collect(),
                               *BuildInfoCollector(VERSION).collect()]
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),

@@ -13,11 +13,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from consumers.decode import Decoder, Rejection
 from core.config import load_config
-from metrics.collector import SnapshotCollector
-from metrics.engine import Engine
+from metrics.snapshot_collector import SnapshotCollector
 from pulse.demo import DEMO_CONFIG
+from pulse.pipeline import Pipeline
 from pulse.simulation import Simulator, bad_messages, scenario
 from tests.oracle import Expected, compute, diff, from_exposition
 from tests.oracle.section7 import kwargs_from_config
@@ -26,17 +25,10 @@ Message = tuple[str, str | None, bytes | None]
 
 
 def run_engine(messages: list[Message], wall_ms: int, config: Path | None = None) -> str:
-    cfg = load_config(config)
-    engine = Engine(cfg, lambda: wall_ms)
-    decoder = Decoder(regions=cfg.regions)
+    pipeline = Pipeline(load_config(config), wall=lambda: wall_ms)
     for topic, _key, value in messages:
-        result = decoder.decode(value, wall_ms)
-        if isinstance(result, Rejection):
-            engine.reject(topic, result.reason)
-        else:
-            engine.process(topic, result, wall_ms)
-    engine.tick()
-    snap = engine.snapshot()
+        pipeline.fold(topic, (value,), wall_ms)
+    snap = pipeline.snapshot()
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(lambda: snap))
     return generate_latest(registry).decode()

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from consumers.decode import Decoder, Rejection
 from core.config import load_config
-from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
+from metrics.snapshot_collector import SnapshotCollector
 from tests.oracle import compute, diff, from_exposition
 from tests.test_oracle_turns import OFFICE, WALL, Log, ms
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 
-from consumers.decode import Decoder, Rejection
 from core.config import load_config
 from core.events import (
     CATEGORIES,
@@ -27,8 +26,9 @@ from core.events import (
     PRIORITIES,
     RETURN_REASONS,
 )
-from metrics.collector import SnapshotCollector
 from metrics.engine import Engine
+from metrics.snapshot_collector import SnapshotCollector
+from pulse.pipeline import Pipeline
 
 CFG = load_config()
 TICKETS, LOGISTICS = CFG.kafka.topics
@@ -77,13 +77,10 @@ def stream(n: int, junk: bool) -> Iterator[tuple[str, bytes]]:
 
 def run(n: int, junk: bool) -> Engine:
     wall = START + n * STEP_MS + 60_000
-    dec = Decoder(regions=CFG.regions)
-    engine = Engine(CFG, lambda: wall)
+    pipeline = Pipeline(CFG, wall=lambda: wall)
     for topic, raw in stream(n, junk):
-        item = dec.decode(raw, wall)
-        assert not isinstance(item, Rejection), item
-        engine.process(topic, item, wall)
-    return engine
+        assert not pipeline.fold(topic, (raw,), wall), raw
+    return pipeline.engine
 
 
 def series(engine: Engine) -> set[str]:

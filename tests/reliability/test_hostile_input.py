@@ -33,6 +33,7 @@ from core.events import (
     TicketCreated,
 )
 from metrics.engine import Engine
+from pulse.pipeline import Pipeline
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, read_topic, simulated
@@ -193,17 +194,11 @@ _SIM: list[Message] = simulated(_CFG, hours=3, seed=11, rate=4.0, start_ms=WALL 
 
 
 def _run_in_process(messages: list[Message], wall_ms: int) -> tuple[Engine, Counter[str]]:
-    engine = Engine(_CFG, lambda: wall_ms)
+    pipeline = Pipeline(_CFG, wall=lambda: wall_ms)
     verdicts: Counter[str] = Counter()
     for topic, _key, value in messages:
-        item = DEC.decode(value, wall_ms)
-        if isinstance(item, Rejection):
-            engine.reject(topic, item.reason)
-            verdicts["rejected"] += 1
-        else:
-            engine.process(topic, item, wall_ms)
-            verdicts["decoded"] += 1
-    return engine, verdicts
+        verdicts["rejected" if pipeline.fold(topic, (value,), wall_ms) else "decoded"] += 1
+    return pipeline.engine, verdicts
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,

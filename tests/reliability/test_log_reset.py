@@ -65,6 +65,27 @@ def _settled(url: str, produced: int, timeout: float = 90) -> str:
     return scrape(url)
 
 
+def _until(url: str, cond: Callable[[str], object], timeout: float) -> str:
+    """The first scrape ``cond`` accepts; on a timeout the failure says what was last
+    seen (resets, events handled, ready, lag), not just that a predicate stayed false."""
+    seen: dict[str, object] = {}
+
+    def accepted() -> str | None:
+        t = scrape(url)
+        seen.update(resets={ln.split("{", 1)[1].split("}")[0]: ln.rsplit(" ", 1)[1]
+                            for ln in t.splitlines()
+                            if ln.startswith("aftersales_log_resets_total{")},
+                    handled=handled(t), ready=_value(t, "aftersales_ready"),
+                    lag=sum(float(ln.rsplit(" ", 1)[1]) for ln in t.splitlines()
+                            if ln.startswith("aftersales_consumer_lag_messages{")))
+        return t if cond(t) else None
+
+    try:
+        return str(wait_for(accepted, timeout=timeout))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen: {seen}") from None
+
+
 def _problems(text: str, messages: list[Message]) -> list[str]:
     got = from_exposition(text)
     want = compute(messages, wall_ms=_now_ms())
@@ -95,13 +116,13 @@ class Readiness:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.start = (svc.reader.ready, svc.reader.rebuilds)
-        publish = svc.reader._publish
+        publish = svc.pipeline._publish
 
         def record(snap: Snapshot) -> None:
             self.published.append((snap.ready, sum(snap.consumer_lag.values()), snap.rebuilds))
             publish(snap)
 
-        svc.reader._publish = record
+        svc.pipeline._publish = record
 
     def _status(self) -> int:
         try:
@@ -158,9 +179,9 @@ def test_topics_recreated_while_running_rebuild_from_the_new_log(
         with Readiness(svc) as readiness:
             _recreate(cfg)
             produce(cfg, new)
-            text = wait_for(lambda: (t := scrape(url)) and _resets(t, cfg.kafka.tickets_topic)
-                            and handled(t) == len(new) and _value(t, "aftersales_ready") == 1.0
-                            and t, timeout=60)
+            _until(url, lambda t: bool(_resets(t, cfg.kafka.tickets_topic))
+                   and handled(t) == len(new) and _value(t, "aftersales_ready") == 1.0,
+                   timeout=60)
             time.sleep(0.7)
             text = scrape(url)
         problems = _problems(text, new)
@@ -321,10 +342,10 @@ def test_broker_restarted_empty_sends_no_false_resolved(
         ensure_topics(cfg.kafka, partitions=PARTITIONS)
         produce(cfg, _tickets(cfg, _now_ms(), "b", "P3", 60_000))  # nothing overdue
         url = svc.metrics_url
-        wait_for(lambda: (t := scrape(url)) and _resets(t, cfg.kafka.tickets_topic)
-                 and _value(t, "aftersales_ready") == 1.0
-                 and _value(t, "aftersales_backlog_tickets",
-                            'category="repair",priority="P3",region="east"') == 1.0, 90)
+        _until(url, lambda t: bool(_resets(t, cfg.kafka.tickets_topic))
+               and _value(t, "aftersales_ready") == 1.0
+               and _value(t, "aftersales_backlog_tickets",
+                          'category="repair",priority="P3",region="east"') == 1.0, 90)
         wait_for(lambda: not al.active_alerts(), 30)
         ends = [n for n in al.history if n.status == "resolved"]
         assert [(n.alert.name, n.reason) for n in ends] == [

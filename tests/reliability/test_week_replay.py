@@ -113,7 +113,7 @@ def test_a_week_produced_again_changes_no_metric(make_config: Any) -> None:
         assert done == len(msgs)
         first = settled(svc.metrics_url, duplicates(samples(scrape(svc.metrics_url))))
         assert handled(scrape(svc.metrics_url)) == len(msgs)
-        seen = svc.reader.engine.seen
+        seen = svc.pipeline.engine.seen
         assert seen.sealed_ids > len(msgs) // 2, (seen.sealed_ids, len(seen))
         dup0 = duplicates(first)
 

@@ -1,26 +1,21 @@
-"""``/metrics``, ``/healthz`` and ``/readyz`` on one port (WSGI, threaded, stdlib server)."""
+"""``/metrics``, ``/healthz`` and ``/readyz`` on one port.
+
+client_python's own WSGI pieces (its thread-per-request server, silent handler and
+metrics app, as ``start_wsgi_server`` assembles them) with the two probes routed in
+front: the library has no hook for extra paths, so only the routing is ours.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
 __all__ = ["MetricsServer"]
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
 
 class MetricsServer:
@@ -43,7 +38,7 @@ class MetricsServer:
         self._ready = ready
         self._not_ready = not_ready
         self._not_live = not_live
-        self._server = make_server(host, port, self._app, _ThreadingWSGIServer, _QuietHandler)
+        self._server = make_server(host, port, self._app, ThreadingWSGIServer, _SilentHandler)
         self.port = self._server.server_port
         self.host = host
         self._thread = threading.Thread(
@@ -78,5 +73,8 @@ class MetricsServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Closes the port; safe before start() (``shutdown`` would wait for a loop that
+        never ran)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()

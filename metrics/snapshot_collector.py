@@ -47,6 +47,15 @@ def _window_summary(name: str, doc: str, ws: list[WindowSnapshot], count: str,
     return f
 
 
+_REFERENCE = Snapshot(  # for describe(): no data, the optional families present
+    clock_ms=0, wall_ms=0, watermark_ms=0, live=False, last_event_wall_ms=0,
+    events_total={}, rejected_total={}, duplicate_total={}, late_total={}, orphan_total={},
+    first_response_seconds={}, resolution_seconds={}, return_processing_seconds={},
+    backlog={}, unanswered={}, first_response_overdue={}, resolution_overdue={},
+    oldest_unanswered_age_s={}, returns_open={}, windows={}, peak_ratio=0.0,
+)
+
+
 class SnapshotCollector(Collector):
     """Yields metric families from ``source()``; nothing at all before the first snapshot.
 
@@ -70,6 +79,14 @@ class SnapshotCollector(Collector):
         if snap is None:
             return
         full = snap if self._complete is None else self._complete()
+        yield from self._families(snap, full)
+
+    def describe(self) -> Iterator[Metric]:
+        """Every family ``collect`` can yield (those of an empty snapshot that has every
+        optional family), so the registry refuses a second collector of the same names."""
+        return self._families(_REFERENCE, _REFERENCE)
+
+    def _families(self, snap: Snapshot, full: Snapshot | None) -> Iterator[Metric]:
         if full is not None:
             yield from self._counters(full)
             yield from self._histograms(full)
@@ -307,6 +324,9 @@ class BuildInfoCollector(Collector):
 
     def __init__(self, version: str) -> None:
         self._version = version
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
 
     def collect(self) -> Iterator[Metric]:
         info = GaugeMetricFamily("aftersales_build_info", "The running release (value 1).",

@@ -1,0 +1,171 @@
+"""The pipeline: records → decoder → engine → snapshot cadence → listeners.
+
+The one owner of the decode→fold loop. The reader (``consumers/reader.py``) knows Kafka
+only and hands each batch here; this module decodes, aligns partitions in event time on a
+live backlog, folds into the engine (rebuilt from empty whenever the reader says so),
+and publishes snapshots that carry the reader's :class:`ConsumerHealth`. Benchmarks and
+tests fold payloads through :meth:`Pipeline.fold` so they measure the loop that runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from consumers.alignment import EventTimeAligner
+from consumers.decode import Decoder, Rejection
+from consumers.reader import StreamReader
+from consumers.undecodable import SkippedBatch
+from core.config import Config
+from core.snapshot import ConsumerHealth, Snapshot
+from metrics.engine import Engine
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Build one per process; ``run(stop)`` on the reader thread. ``publish`` gets every
+    snapshot, the ``listeners`` (alerting, board) only those taken with the state rebuilt.
+    ``tick_s`` sets the listeners' cadence in event time while a backlog is replayed."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        wall: Callable[[], int] | None = None,
+        publish: Callable[[Snapshot], None] = lambda snap: None,
+        listeners: tuple[Callable[[Snapshot], None], ...] = (),
+        tick_s: float | None = None,
+        publish_interval_s: float = 0.5,
+        commit_interval_s: float = 5.0,
+        consumer_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.wall = wall or (lambda: int(time.time() * 1000))
+        self._publish = publish
+        self._listeners = listeners
+        self._tick_ms = int(tick_s * 1000) if tick_s else 0
+        self._next_tick = 0
+        self.decoder = Decoder(
+            regions=config.regions,
+            max_message_bytes=config.max_message_bytes,
+            max_future_skew_s=config.max_future_skew_s,
+        )
+        self.engine = Engine(config, self.wall)
+        self._aligner = EventTimeAligner()
+        self.reader = StreamReader(
+            config, sink=self, publish_interval_s=publish_interval_s,
+            commit_interval_s=commit_interval_s, consumer_overrides=consumer_overrides,
+        )
+
+    def run(self, stop: Any) -> None:
+        """The reader's loop, until ``stop`` (a ``threading.Event``) is set."""
+        self.reader.run(stop)
+
+    # -- for benchmarks and tests: the same fold, over payloads held in memory ----------
+    def fold(self, topic: str, values: Iterable[bytes | None], wall_ms: int) -> int:
+        """Decode and fold payloads of one topic in order; returns how many were rejected."""
+        decode = self.decoder.decode
+        process, reject = self.engine.process, self.engine.reject
+        bad = 0
+        for value in values:
+            item = decode(value, wall_ms)
+            if type(item) is Rejection:
+                reject(topic, item.reason)
+                bad += 1
+            else:
+                process(topic, item, wall_ms)  # type: ignore[arg-type]
+        return bad
+
+    def snapshot(self, health: ConsumerHealth | None = None) -> Snapshot:
+        """Advance the engine's clock, then read it."""
+        self.engine.tick()
+        return self.engine.snapshot(health=health)
+
+    # -- the reader's sink (consumers.reader.RecordSink) --------------------------------
+    def rebuild(self) -> None:
+        self.engine = Engine(self.config, self.wall)
+        self._next_tick = 0
+        self._aligner.clear()
+
+    def waiting_offset(self, tp: Any) -> int | None:
+        waiting = self._aligner.first_waiting_offset(tp)
+        return None if waiting is None else int(waiting)
+
+    def skipped(self, s: SkippedBatch) -> None:
+        """An undecodable batch counts like a rejection, as a function of the log: a
+        rebuild reads it again into the new engine; older than the state horizon, not."""
+        if not 0 <= s.max_timestamp < self.wall() - self.config.state_horizon_s * 1000:
+            self.engine.batch_error(s.topic, s.partition, s.base_offset, s.reason)
+
+    def publish(self, health: ConsumerHealth) -> None:
+        snap = self.snapshot(health)
+        self._publish(snap)
+        if snap.ready:
+            if self._tick_ms:
+                self._next_tick = (snap.clock_ms // self._tick_ms + 1) * self._tick_ms
+            for listener in self._listeners:
+                try:
+                    listener(snap)
+                except Exception:  # a listener must never stop the stream
+                    log.exception("snapshot listener failed")
+
+    def records(self, batch: dict[Any, list[Any]], reader: StreamReader) -> None:
+        wall_ms = self.wall()
+        horizon_ms = wall_ms - self.config.state_horizon_s * 1000
+        aligner = self._aligner
+        if not reader.ready and not aligner.waiting():
+            self._rebuild_batch(batch, reader, wall_ms, horizon_ms)
+            return
+        decode = self.decoder.decode
+        for tp, records in batch.items():
+            items = [
+                None if 0 <= rec.timestamp < horizon_ms else decode(rec.value, wall_ms)
+                for rec in records
+            ]
+            times = [
+                None if item is None or isinstance(item, Rejection) else item.ts_ms
+                for item in items
+            ]
+            aligner.add(tp, records, items, times)
+        engine = self.engine
+        tick = self._tick_ms if (reader.ready and self._listeners) else 0
+        # Alignment serves what is judged on the way (alerts on a replayed backlog) and
+        # costs re-fetches; a rebuild only needs the end state, which does not depend on
+        # how partitions interleave, so it reads at full speed.
+        limit = aligner.limit(reader.unfetched()) if reader.ready else float("inf")
+        for tp, rec, item in aligner.drain(limit):
+            if item is None:  # older than the state horizon
+                continue
+            if isinstance(item, Rejection):
+                engine.reject(tp.topic, item.reason)
+                reader.dead_letter(tp, rec, item)
+                continue
+            engine.process(tp.topic, item, wall_ms)
+            if tick and engine.clock.clock_ms >= self._next_tick:
+                reader.publish()
+        for tp, offset in aligner.overflowing():
+            reader.seek(tp, offset)  # read again once the others have caught up
+
+    def _rebuild_batch(self, batch: dict[Any, list[Any]], reader: StreamReader,
+                       wall_ms: int, horizon_ms: int) -> None:
+        """Fold a batch in partition order: a rebuild only needs the end state, which does
+        not depend on how partitions interleave, so it skips the aligner's queues."""
+        decode = self.decoder.decode
+        process, reject = self.engine.process, self.engine.reject
+        dead_letter = reader.dead_letter
+        for tp, records in batch.items():
+            topic = tp.topic
+            for rec in records:
+                if 0 <= rec.timestamp < horizon_ms:
+                    continue  # older than the state horizon
+                item = decode(rec.value, wall_ms)
+                if type(item) is Rejection:
+                    reject(topic, item.reason)
+                    dead_letter(tp, rec, item)
+                else:
+                    process(topic, item, wall_ms)  # type: ignore[arg-type]
