@@ -69,7 +69,9 @@ _ARRIVAL_MINUTES = 24 * 60
 
 class TurnListener(Protocol):
     """What follows the conversation turns (SPEC §7), e.g. the platform scores: told of
-    every turn as the fold sees it, and of the clock at every tick."""
+    every turn as the fold sees it, and of the clock at every tick. The engine passes the
+    ticket's channel and the turn's start with every answer and resolve (the ticket book
+    holds both), so that a listener need not keep them per turn."""
 
     def turn_opened(self, ticket_id: str, channel: str, start_ms: int) -> None: ...
 

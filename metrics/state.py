@@ -137,7 +137,7 @@ def turn_start(t: Ticket) -> int:
 
 
 def _swap_keyed(index: SortedKeyList, old: Ticket, new: Ticket) -> None:
-    """:func:`_swap` for the keyed ``awaiting`` index (same key: the same turn); equal keys
+    """:func:`_swap` for the keyed ``awaiting_later`` index (same key: the same turn); equal keys
     (turns starting in the same ms) are scanned. Its maxima are keys: unchanged."""
     key = old[START]  # type: ignore[misc]
     i = bisect_left(index._maxes, key)
@@ -281,7 +281,7 @@ class TicketBook:
 
     def _reindex(self, t: Ticket, new: Ticket) -> None:
         """``new`` in the place of ``t`` in every index holding the ticket (by ``t``'s
-        flags): open, unanswered, and awaiting while its open turn is the first."""
+        flags): open, unanswered, and the awaiting index of its open turn."""
         p = t[PROFILE]
         flags = p.flags
         if flags & OPEN:
