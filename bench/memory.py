@@ -184,9 +184,9 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
         book = engine.scores
         out.update({
             "events": 3 * n,
-            "awaiting": sum(len(v) for v in engine.tickets.awaiting.values()),
-            "later_turns": len(engine.tickets.later_turns),
-            "score_open_turns": len(book._open) if book is not None else 0,
+            "awaiting": engine.tickets.awaiting_count(),
+            "later_turns": engine.tickets.later_turns_open(),
+            "score_open_turns": book.open_turns() if book is not None else 0,
             "score_heap": len(book._heap) if book is not None else 0,
             "score_window_entries": book.windows.entry_count() if book is not None else 0,
             "score_turns_total": dict(snap.score_turns_total),

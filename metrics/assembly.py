@@ -9,14 +9,20 @@ becomes overdue (``core.definitions.overdue_from_ms``, monotonic in the start).
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
+from collections.abc import Callable
+from itertools import islice
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from sortedcontainers import SortedKeyList
 
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
 from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
-from metrics.state import ID, PROFILE
+from metrics.state import ID, PROFILE, START, turn_start
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
@@ -31,13 +37,18 @@ _ACT_NOW_SCAN = 1000  # awaiting entries looked at per channel for the act-now l
 
 
 def overdue_count(index: SortedList, clock_ms: int, sla_ms: int, cal: Calendar | None) -> int:
-    """How many entries of a start-sorted index have waited longer than the SLA."""
+    """How many entries of a start-sorted index have waited longer than the SLA (a
+    ``SortedKeyList`` is sorted by its key: the ``awaiting`` index, by turn start)."""
+    keyed = isinstance(index, SortedKeyList)
     if cal is None:
+        if keyed:
+            return int(index.bisect_key_left(clock_ms - sla_ms))
         return bisect_left(index, (clock_ms - sla_ms,))
+    start: Callable[[Any], int] = index.key if keyed else itemgetter(0)
     lo, hi = 0, len(index)
     while lo < hi:
         mid = (lo + hi) // 2
-        if overdue_from_ms(index[mid][0], sla_ms, cal) <= clock_ms:
+        if overdue_from_ms(start(index[mid]), sla_ms, cal) <= clock_ms:
             lo = mid + 1
         else:
             hi = mid
@@ -70,10 +81,12 @@ def assemble(
     awaiting, resp_overdue, resp_overdue_2x, oldest_awaiting = {}, {}, {}, {}
     for ch, lst in book.awaiting.items():
         cal, sla = e.calendars[ch], e.response_sla_ms[ch]
-        awaiting[ch] = len(lst)
-        resp_overdue[ch] = overdue_count(lst, clock, sla, cal)
-        resp_overdue_2x[ch] = overdue_count(lst, clock, 2 * sla, cal)
-        oldest_awaiting[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
+        both = (lst, book.awaiting_later[ch])  # first turns, later turns
+        awaiting[ch] = len(both[0]) + len(both[1])
+        resp_overdue[ch] = sum(overdue_count(x, clock, sla, cal) for x in both)
+        resp_overdue_2x[ch] = sum(overdue_count(x, clock, 2 * sla, cal) for x in both)
+        starts = [turn_start(x[0]) for x in both if x]
+        oldest_awaiting[ch] = max(0.0, (clock - min(starts)) / 1000.0) if starts else 0.0
     res_overdue = {
         p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal) for lst, cal in _open(e, p))
         for p in e.priorities
@@ -200,6 +213,24 @@ def _action(e: Engine, entry: Any, clock: int, sla_ms: int, kind: str,
     )
 
 
+def _turn_order(t: Any) -> tuple[int, str]:
+    return turn_start(t), t[ID]
+
+
+def _oldest_turns(first: SortedList, later: SortedKeyList, n: int) -> list[Any]:
+    """A channel's ``n`` oldest open turns in (start, ticket id) order: first turns (sorted
+    so already) merged with later turns (sorted by start; ties, read through the last
+    start taken, ordered by id here)."""
+    b = list(later.islice(0, n))
+    if len(b) == n:
+        i = n
+        while i < len(later) and later[i][START] == b[-1][START]:
+            b.append(later[i])
+            i += 1
+    b.sort(key=_turn_order)
+    return list(islice(heapq.merge(first.islice(0, n), b, key=_turn_order), n))
+
+
 def _ratio(a: ActionTicket) -> float:
     return (a.age_s if a.business_age_s is None else a.business_age_s) / a.sla_s
 
@@ -220,8 +251,8 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
     for ch, lst in book.awaiting.items():
         cal = e.calendars[ch]
         taken = {"unanswered": 0, "awaiting": 0}
-        for entry in lst.islice(0, _ACT_NOW_SCAN):
-            later = book.later_turns.get(entry[ID]) == entry[0]
+        for entry in _oldest_turns(lst, book.awaiting_later[ch], _ACT_NOW_SCAN):
+            later = book.is_later_turn(entry)
             kind = "awaiting" if later else "unanswered"
             if taken[kind] >= limit:
                 if min(taken.values()) >= limit:
@@ -229,7 +260,8 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
                 continue
             taken[kind] += 1
             sla = e.response_sla_ms[ch] if later else e.fr_sla_ms[ch]
-            offer(_action(e, entry, clock, sla, kind, cal))
+            offer(_action(e, (turn_start(entry), entry[ID], entry[PROFILE]), clock, sla, kind,
+                          cal))
     sla = e.res_sla_ms["P1"]
     for lst, cal in _open(e, "P1"):
         for entry in lst.islice(0, limit):

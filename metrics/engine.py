@@ -69,13 +69,17 @@ _ARRIVAL_MINUTES = 24 * 60
 
 class TurnListener(Protocol):
     """What follows the conversation turns (SPEC §7), e.g. the platform scores: told of
-    every turn as the fold sees it, and of the clock at every tick."""
+    every turn as the fold sees it, and of the clock at every tick. The engine passes the
+    ticket's channel and the turn's start with every answer and resolve (the ticket book
+    holds both), so that a listener need not keep them per turn."""
 
     def turn_opened(self, ticket_id: str, channel: str, start_ms: int) -> None: ...
 
-    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
+    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int,
+                      channel: str | None = None, start_ms: int | None = None) -> None: ...
 
-    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int) -> None: ...
+    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int,
+                    channel: str | None = None, start_ms: int | None = None) -> None: ...
 
     def advance(self, clock_ms: int) -> None: ...
 
@@ -131,7 +135,8 @@ class Engine:
         self.tickets = TicketBook(self.channels, self.priorities, self.categories, self.regions,
                                   [c for c in self.channels if cal[c] is not None])
         self.scores = (ScoreBook(config.scores, self.business_hours, config.windows, today,
-                                 config.state_horizon_s * 1000) if config.scores else None)
+                                 config.state_horizon_s * 1000, tells_start=True)
+                       if config.scores else None)
         self.turn_listener = turns if turns is not None else self.scores
         self.returns = ReturnBook(self.regions)
 
@@ -272,19 +277,22 @@ class Engine:
             book = self.tickets
             start = book.turn_start(t)
             ts, ch = e.ts_ms, t[PROFILE].channel
-            if book.agent_replied(t):
-                created = t[CREATED]
-                seconds = (ts - created) / 1000.0
-                self.h_first_response[ch].observe(seconds)
+            created = t[CREATED]
+            first = book.agent_replied(t)
+            fr = 0.0
+            if first:
+                fr = (ts - created) / 1000.0
+                self.h_first_response[ch].observe(fr)
                 code = self.codes.first_response[(ch, self._fr_within[ch](created, ts))]
-                self._add(ts, code, seconds, self._now)
+                self._add(ts, code, fr, self._now)
             if start is not None:
-                seconds = (ts - start) / 1000.0
+                # the first turn's response is the first response: one float (24 B) for both
+                seconds = fr if first and start == created else (ts - start) / 1000.0
                 self.h_response[ch].observe(seconds)
                 code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
                 self._add(ts, code, seconds, self._now)
                 if self.turn_listener is not None:
-                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now)
+                    self.turn_listener.turn_answered(e.ticket_id, ts, self._now, ch, start)
         return True
 
     def _message(self, e: TicketMessage) -> bool:
@@ -329,8 +337,10 @@ class Engine:
             not flags & AGENT,
         )]
         self._count(ts, code, self._now)
-        if self.turn_listener is not None and self.tickets.turn_start(t) is not None:
-            self.turn_listener.turn_closed(e.ticket_id, ts, self._now)
+        if self.turn_listener is not None:
+            start = self.tickets.turn_start(t)
+            if start is not None:
+                self.turn_listener.turn_closed(e.ticket_id, ts, self._now, prof.channel, start)
         self.tickets.resolve(t)
         return True
 

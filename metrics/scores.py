@@ -33,11 +33,20 @@ hidden until ready; live it needs a partition lagging its peers by more than the
 shown in the ``revised`` count). A reply revising missed to within only raises
 ``_within_total``.
 
-Memory: per open covered turn one small list ``[start_ms, channel, pending, missed]`` and
-one heap entry ``(D, ticket_id)`` (ids are the ticket book's strings); a decided-missed turn
-keeps only its list until its answer, its resolve, or the state horizon (its ticket is then
-forgotten and its later events are orphans). Window entries are 10 bytes each, in a
-:class:`~metrics.windows.SlidingWindows` of their own (3 slots per score).
+Memory: per covered turn still PENDING (some rule's deadline not yet passed: seconds to
+minutes after its start) one small list ``[start_ms, channel, pending, missed]`` and one
+heap entry ``(D, ticket_id)`` (ids are the ticket book's strings). Once every rule covering
+it has decided it missed, the turn waits for its answer, its resolve, or the state horizon
+(its ticket is then forgotten and its later events are orphans) -- possibly for days, so
+its missed mask is then exactly the rules that cover it, a function of ``(channel,
+start)``. So with ``tells_start`` (the engine: its ticket book holds both and passes them
+with every answer and resolve) such a turn is dropped at once, costing nothing, and its
+record is recomputed when the answer or resolve comes: a covered open turn the book does
+not hold is a decided-missed one (a turn leaves ``_open`` only decided, answered,
+closed, pruned with its forgotten ticket, or replaced by the ticket's next turn). Without
+it, one dict slot per such turn, ``ticket_id -> start_ms`` in the dict of its channel. Window
+entries are 10 bytes each, in a :class:`~metrics.windows.SlidingWindows` of their own (3
+slots per score).
 """
 
 from __future__ import annotations
@@ -95,7 +104,10 @@ class ScoreBook:
 
     def __init__(self, scores: Sequence[ScoreConfig], hours: BusinessHours,
                  windows: Mapping[str, int], today: ZoneInfo | None,
-                 horizon_ms: int) -> None:
+                 horizon_ms: int, tells_start: bool = False) -> None:
+        """``tells_start``: every :meth:`turn_answered` / :meth:`turn_closed` call passes the
+        turn's ``channel`` and ``start_ms`` (see Memory in the module docstring)."""
+        self._tells_start = tells_start
         self._rules = [_Rule(sc, hours) for sc in scores]
         self._tz = hours.timezone
         self._chan = {c: i for i, c in enumerate(_CHANNELS)}
@@ -108,7 +120,9 @@ class ScoreBook:
         self._turns = [0] * n
         self._within = [0] * n
         self.revised = 0  # provisional missed decisions revised by a later-read event
-        self._open: dict[str, list[int]] = {}
+        self._open: dict[str, list[int]] = {}  # turns with a rule still pending
+        # turns every covering rule decided missed, by channel: ticket id -> start_ms
+        self._done: list[dict[str, int]] = [{} for _ in _CHANNELS]
         self._heap: list[tuple[int, str]] = []
         self._clock = 0
         self._next_prune = 0
@@ -119,11 +133,10 @@ class ScoreBook:
         if not self._rules:
             return
         chan = self._chan.get(channel, self._chan[OTHER])
-        sec = local_second_of_day(start_ms, self._tz)
-        mask = 0
-        for i, r in enumerate(self._rules):
-            if channel in r.channels and (r.lo_s <= sec < r.hi_s or sec < r.hi_s - 86_400):
-                mask |= 1 << i
+        for done in self._done:  # a forgotten ticket's id created again
+            if done:
+                done.pop(ticket_id, None)
+        mask = self._covering(channel, start_ms)
         if not mask:
             self._open.pop(ticket_id, None)
             return
@@ -132,9 +145,11 @@ class ScoreBook:
         if d < NEVER_MS:
             heapq.heappush(self._heap, (d, ticket_id))
 
-    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int = 0) -> None:
-        """The open turn's answering agent reply at ``ts_ms``: within, or missed at D."""
-        rec = self._open.pop(ticket_id, None) if self._open else None
+    def turn_answered(self, ticket_id: str, ts_ms: int, clock_ms: int = 0,
+                      channel: str | None = None, start_ms: int | None = None) -> None:
+        """The open turn's answering agent reply at ``ts_ms``: within, or missed at D.
+        ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
+        rec = self._record(ticket_id, channel, start_ms)
         if rec is None:
             return
         start, chan, pending, missed = rec
@@ -151,9 +166,11 @@ class ScoreBook:
             elif pending & bit:
                 self._decide(i, d, False, clock)
 
-    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int = 0) -> None:
-        """The open turn closed unanswered (resolve at ``ts_ms``): missed iff D < it."""
-        rec = self._open.pop(ticket_id, None) if self._open else None
+    def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int = 0,
+                    channel: str | None = None, start_ms: int | None = None) -> None:
+        """The open turn closed unanswered (resolve at ``ts_ms``): missed iff D < it.
+        ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
+        rec = self._record(ticket_id, channel, start_ms)
         if rec is None:
             return
         start, chan, pending, missed = rec
@@ -195,6 +212,10 @@ class ScoreBook:
                 d = self._next_deadline(start, chan, rec[_PENDING])
                 if d < NEVER_MS:
                     heapq.heappush(heap, (d, tid))
+            elif rec[_MISSED] == self._covering(_CHANNELS[chan], start):
+                del opened[tid]  # decided: recomputed (or one dict slot) at its answer
+                if not self._tells_start:
+                    self._done[chan][tid] = start
         if clock_ms >= self._next_prune:
             self._prune(clock_ms)
 
@@ -222,10 +243,43 @@ class ScoreBook:
         return turns, within
 
     def open_turns(self) -> int:
-        """Covered turns still open (pending or provisionally missed)."""
-        return len(self._open)
+        """Covered turns held (pending or provisionally missed; with ``tells_start`` the
+        decided-missed ones are not held)."""
+        return len(self._open) + sum(map(len, self._done))
 
     # -- internals ---------------------------------------------------------------------
+    def _covering(self, channel: str, start_ms: int) -> int:
+        """The mask of the rules covering a turn of ``channel`` starting at ``start_ms``."""
+        sec = local_second_of_day(start_ms, self._tz)
+        mask = 0
+        for i, r in enumerate(self._rules):
+            if channel in r.channels and (r.lo_s <= sec < r.hi_s or sec < r.hi_s - 86_400):
+                mask |= 1 << i
+        return mask
+
+    def _record(self, ticket_id: str, channel: str | None,
+                start_ms: int | None) -> list[int] | None:
+        """Remove and return the ticket's open covered turn, ``[start, chan, pending,
+        missed]``; None when it has none."""
+        rec = self._open.pop(ticket_id, None) if self._open else None
+        if rec is not None:
+            return rec
+        if self._tells_start and channel is not None and start_ms is not None:
+            mask = self._covering(channel, start_ms)  # decided missed by every rule
+            if not mask:
+                return None
+            return [start_ms, self._chan.get(channel, self._chan[OTHER]), 0, mask]
+        if channel is None:
+            chans: range | tuple[int] = range(len(_CHANNELS))
+        else:
+            chans = (self._chan.get(channel, self._chan[OTHER]),)
+        for chan in chans:
+            done = self._done[chan]
+            start = done.pop(ticket_id, None) if done else None
+            if start is not None:
+                return [start, chan, 0, self._covering(_CHANNELS[chan], start)]
+        return None
+
     def _next_deadline(self, start: int, chan: int, mask: int) -> int:
         return min((r.deadline(chan, start) for i, r in enumerate(self._rules) if mask >> i & 1),
                    default=NEVER_MS)
@@ -252,4 +306,7 @@ class ScoreBook:
         stale = [t for t, rec in self._open.items() if not rec[_PENDING] and rec[_START] < cut]
         for t in stale:
             del self._open[t]
+        for done in self._done:
+            for t in [t for t, start in done.items() if start < cut]:
+                del done[t]
         self._next_prune = clock_ms + 3_600_000

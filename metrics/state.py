@@ -10,16 +10,23 @@ and ``(created_ms, ticket_id)`` is unique, so the ticket is its own sort key in 
 index — no separate key object. Its labels and flags are a :class:`Profile` shared by
 every ticket with the same channel, category, priority, region and flags.
 
-A flag change replaces the ticket's tuple in the dict only. An index may go on holding
-the tuple it was given (an open ticket after its first agent reply, a transfer or an
-escalation): index readers use the labels, never the flags, and profiles with the same
-labels compare equal, so the current tuple still finds and removes the old one. No
-re-indexing on the hot path; the stale copy lives until the ticket leaves the index.
+A flag change replaces the ticket's tuple in the dict, and in every index that holds it
+the new tuple takes the old one's place (:func:`_swap`: one bisection, no re-insertion:
+profiles with the same labels compare equal, so the new tuple sorts exactly where the old
+one was). So the dict and the indexes share ONE tuple per ticket; before, an index kept
+the tuple it was given, a second 64 B copy for every open ticket after its first reply.
+Index readers use the labels, never the flags.
 
 Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
-at the creation, so the ticket tuple itself is its entry in the ``awaiting`` index; a later
-turn (opened by a customer message) has its start in ``later_turns`` and its own entry
-``(start_ms, ticket_id, profile)``, which sorts the same way.
+at the creation; a later turn (opened by a customer message) has its start as a fourth
+element of the ticket tuple ``(created_ms, ticket_id, profile, start_ms)`` while it is open
+(8 bytes more in the tuple, where a dict ``ticket_id -> start`` cost ~40 per open later
+turn). ``(created_ms, ticket_id)`` is unique, so three- and four-element tickets sort among
+each other by it. The open turns of a channel are in two indexes, each holding the ticket
+tuple itself: ``awaiting`` the first turns (sorted as tickets are, by creation = start: 8
+bytes a turn) and ``awaiting_later`` the later ones, a ``SortedKeyList`` keyed by the start
+element (a key slot holding the tuple's own ``int``: 16 bytes a turn, where a later turn's
+own ``(start, id, profile)`` entry cost 72). Readers merge the two by start.
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -28,11 +35,13 @@ prefix of each list only when one calendar orders it. Without calendars nothing 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from itertools import product
+from operator import itemgetter
 from typing import Any, Final
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList, SortedList
 
 __all__ = [
     "AGENT",
@@ -43,12 +52,14 @@ __all__ = [
     "OPEN",
     "PROFILE",
     "REOPENED",
+    "START",
     "TRANSFERRED",
     "Profile",
     "Return",
     "ReturnBook",
     "Ticket",
     "TicketBook",
+    "turn_start",
 ]
 
 OPEN = 1
@@ -102,7 +113,42 @@ class Profile:
 CREATED: Final = 0
 ID: Final = 1
 PROFILE: Final = 2
-Ticket = tuple[int, str, Profile]
+START: Final = 3  # the start of the open later turn (a four-element ticket)
+Ticket = tuple[int, str, Profile] | tuple[int, str, Profile, int]
+
+
+def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
+    """Put ``new`` in the place of ``old`` (held by ``index``; they compare equal, so the
+    order stays sorted). Reaches into SortedList's sublists and their maxima (stable in
+    sortedcontainers 2.x): a remove + add would shift the sublist twice and re-index."""
+    maxes = index._maxes
+    i = bisect_left(maxes, old)
+    sub = index._lists[i]
+    j = bisect_left(sub, old)
+    assert sub[j] == old, "the index does not hold this ticket"
+    sub[j] = new
+    if j == len(sub) - 1:
+        maxes[i] = new
+
+
+def turn_start(t: Ticket) -> int:
+    """The start of an awaiting ticket's open turn."""
+    return t[START] if len(t) > START else t[CREATED]
+
+
+def _swap_keyed(index: SortedKeyList, old: Ticket, new: Ticket) -> None:
+    """:func:`_swap` for the keyed ``awaiting_later`` index (same key: the same turn); equal keys
+    (turns starting in the same ms) are scanned. Its maxima are keys: unchanged."""
+    key = old[START]  # type: ignore[misc]
+    i = bisect_left(index._maxes, key)
+    sub = index._lists[i]
+    j = bisect_left(index._keys[i], key)
+    while sub[j] != old:
+        j += 1
+        if j == len(sub):
+            i, j = i + 1, 0
+            sub = index._lists[i]
+    sub[j] = new
 
 
 class _ByCreationMinute:
@@ -176,9 +222,10 @@ class TicketBook:
             (p, c): SortedList() for p in priorities for c in channels
             if c in self.calendar_channels
         }
-        # open turns by channel: first turns (the ticket tuple), later turns (own entry)
+        # open turns by channel: first turns, by creation; later turns, by their start
         self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
-        self.later_turns: dict[str, int] = {}  # ticket id -> start of its open later turn
+        self.awaiting_later: dict[str, SortedKeyList] = {
+            c: SortedKeyList(key=itemgetter(START)) for c in channels}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket ids by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
@@ -219,20 +266,43 @@ class TicketBook:
         self._order.add(ts_ms, ticket_id)
 
     def _replace(self, t: Ticket, flags: int) -> Ticket:
-        """The ticket with new flags, in the dict."""
+        """The ticket with new flags, in the dict (the indexes are the caller's); an open
+        later turn's start stays while the flags keep AWAITING."""
         p = t[PROFILE]._family[flags]  # with_flags, inlined for the common case
-        new = (t[CREATED], t[ID], t[PROFILE].with_flags(flags) if p is None else p)
+        if p is None:
+            p = t[PROFILE].with_flags(flags)
+        new: Ticket
+        if len(t) > START and flags & AWAITING:
+            new = (t[CREATED], t[ID], p, t[START])
+        else:
+            new = (t[CREATED], t[ID], p)
         self.tickets[t[ID]] = new
         return new
+
+    def _reindex(self, t: Ticket, new: Ticket) -> None:
+        """``new`` in the place of ``t`` in every index holding the ticket (by ``t``'s
+        flags): open, unanswered, and the awaiting index of its open turn."""
+        p = t[PROFILE]
+        flags = p.flags
+        if flags & OPEN:
+            _swap(p.open_index, t, new)
+            if not flags & AGENT:
+                _swap(self.unanswered[p.channel], t, new)
+            if flags & AWAITING:
+                if len(t) > START:
+                    _swap_keyed(self.awaiting_later[p.channel], t, new)
+                else:
+                    _swap(self.awaiting[p.channel], t, new)
 
     def flag(self, t: Ticket, flag: int) -> None:
         """Set a flag that no index depends on (transferred, escalated, reopened)."""
         p = t[PROFILE]
         if p.flags & flag:
             return
-        self._replace(t, p.flags | flag)
+        self._reindex(t, self._replace(t, p.flags | flag))
 
     def _open(self, t: Ticket) -> None:
+        """Reopen a closed ticket (in no index)."""
         p = t[PROFILE]
         new = self._replace(t, p.flags | OPEN)
         self.backlog[p.backlog_key] += 1
@@ -253,24 +323,36 @@ class TicketBook:
 
     def _end_turn(self, t: Ticket) -> None:
         """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
-        start = self.later_turns.pop(t[ID], None)
-        self.awaiting[t[PROFILE].channel].remove(t if start is None else (start, t[ID], t[PROFILE]))
+        ch = t[PROFILE].channel
+        (self.awaiting_later[ch] if len(t) > START else self.awaiting[ch]).remove(t)
 
     def turn_start(self, t: Ticket) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
         if not t[PROFILE].flags & AWAITING:
             return None
-        start = self.later_turns.get(t[ID])
-        return t[CREATED] if start is None else start
+        return t[3] if len(t) > 3 else t[0]  # START, CREATED (literals: a key on the hot path)
+
+    @staticmethod
+    def is_later_turn(entry: Ticket) -> bool:
+        """Whether an entry of the ``awaiting`` index waits on a later turn."""
+        return len(entry) > START
+
+    def later_turns_open(self) -> int:
+        return sum(map(len, self.awaiting_later.values()))
+
+    def awaiting_count(self) -> int:
+        """Open turns, first and later."""
+        return sum(map(len, self.awaiting.values())) + self.later_turns_open()
 
     def open_turn(self, t: Ticket, ts_ms: int) -> bool:
         """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
         p = t[PROFILE]
         if p.flags & (OPEN | AWAITING) != OPEN:
             return False
-        new = self._replace(t, p.flags | AWAITING)
-        self.later_turns[t[ID]] = ts_ms
-        self.awaiting[p.channel].add((ts_ms, t[ID], new[PROFILE]))
+        q = p.with_flags(p.flags | AWAITING)
+        new = self.tickets[t[ID]] = (t[CREATED], t[ID], q, ts_ms)
+        self._reindex(t, new)
+        self.awaiting_later[p.channel].add(new)
         return True
 
     def agent_replied(self, t: Ticket) -> bool:
@@ -282,11 +364,13 @@ class TicketBook:
             self._end_turn(t)
         if flags & AGENT:
             if flags & AWAITING:
-                self._replace(t, flags & ~AWAITING)
+                new = self._replace(t, flags & ~AWAITING)
+                _swap(p.open_index, t, new)  # AWAITING: open
             return False
-        self._replace(t, (flags | AGENT) & ~AWAITING)
+        new = self._replace(t, (flags | AGENT) & ~AWAITING)
         if flags & OPEN:
             self.unanswered[p.channel].remove(t)
+            _swap(p.open_index, t, new)
         return True
 
     def resolve(self, t: Ticket) -> None:

@@ -254,3 +254,68 @@ def test_missed_turns_are_forgotten_at_the_state_horizon() -> None:
     sb.advance(start + 8 * 86_400_000)
     assert sb.open_turns() == 0
     assert sb.turns_total()["chat3"] == 1
+
+
+def feed_told(sb: ScoreBook, op: Op, clock: int, starts: dict[str, int]) -> None:
+    """:func:`feed` as the engine calls a ``tells_start`` book: answers and resolves only
+    for an open turn, with its channel and start (the ticket book's)."""
+    if op.kind == "open":
+        if op.ticket not in starts:
+            starts[op.ticket] = op.ts
+            sb.turn_opened(op.ticket, op.channel, op.ts)
+        return
+    start = starts.pop(op.ticket, None)
+    if start is None:
+        return
+    if op.kind == "answer":
+        sb.turn_answered(op.ticket, op.ts, clock, op.channel, start)
+    else:
+        sb.turn_closed(op.ticket, op.ts, clock, op.channel, start)
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), n=st.integers(1, 14))
+def test_a_book_told_the_turn_start_equals_the_oracle_on_random_scenarios(
+        data: st.DataObject, n: int) -> None:
+    """The engine's book (``tells_start``: decided-missed turns are dropped and recomputed
+    at their answer or resolve) equals the oracle at every tick, as the plain one does."""
+    per_ticket = [data.draw(tickets(i)) for i in range(n)]
+    s7 = oracle_settings()
+    cfg = parse_business_hours(OFFICE)
+    sb = ScoreBook([ScoreConfig(**r) for r in RULES], BusinessHours(cfg), WINDOWS,
+                   today_timezone(cfg), 7 * 86_400_000, tells_start=True)
+    read: list[Op] = []
+    starts: dict[str, int] = {}
+    clock = 0
+    while any(per_ticket):
+        k = data.draw(st.sampled_from([i for i, ops in enumerate(per_ticket) if ops]))
+        op = per_ticket[k].pop(0)
+        read.append(op)
+        clock = max(clock, op.ts)
+        feed_told(sb, op, clock, starts)
+        if data.draw(st.booleans()):
+            sb.advance(clock)
+            compare(sb, read, clock, s7)
+    for extra in (0, 180_000, 3_600_000, 2 * 86_400_000):
+        sb.advance(clock + extra)
+        compare(sb, read, clock + extra, s7)
+
+
+def test_a_book_told_the_turn_start_holds_no_decided_turn_and_still_revises() -> None:
+    """Decided missed by every rule: nothing held; a reply with ts <= D read later still
+    revises it (recomputed from channel and start), a resolve with C <= D uncounts it."""
+    cfg = parse_business_hours(OFFICE)
+    sb = ScoreBook([ScoreConfig(**r) for r in RULES], BusinessHours(cfg), WINDOWS,
+                   today_timezone(cfg), 7 * 86_400_000, tells_start=True)
+    start = ms("2026-12-01 10:00")
+    sb.turn_opened("A", "chat", start)
+    sb.turn_opened("B", "chat", start)
+    sb.turn_opened("C", "chat", start)
+    sb.advance(start + 2 * 3_600_000)
+    assert sb.open_turns() == 0
+    assert sb.turns_total()["chat3"] == 3
+    sb.turn_answered("A", start + 60_000, start + 2 * 3_600_000, "chat", start)
+    sb.turn_closed("B", start + 120_000, start + 2 * 3_600_000, "chat", start)
+    sb.turn_answered("C", start + 3_600_000, start + 2 * 3_600_000, "chat", start)
+    assert (sb.turns_total()["chat3"], sb.within_total()["chat3"]) == (2, 1)
+    assert sb.revised == 4

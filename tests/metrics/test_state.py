@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import random
 
-from metrics.state import AGENT, AWAITING, ESCALATED, OPEN, REOPENED, TRANSFERRED, TicketBook
+from metrics.state import (
+    AGENT,
+    AWAITING,
+    ESCALATED,
+    OPEN,
+    REOPENED,
+    TRANSFERRED,
+    TicketBook,
+    turn_start,
+)
 
 CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
 
@@ -96,3 +105,85 @@ def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
         assert sorted(x.requested_ms for x in r.returns.values()) == want
         assert sum(r.open_by_region.values()) == len(want)
         check(b)
+
+
+def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
+    """Flag changes, customer messages (later turns) and replies in random order: every
+    index holds the dict's very tuple (no stale copy), the awaiting index holds exactly
+    the tickets with an open turn, in turn-start order, and turn_start says where each
+    starts."""
+    rnd = random.Random(11)
+    b = book()
+    turns: dict[str, int] = {}  # the model: ticket id -> start of its open turn
+    for i in range(3000):
+        op = rnd.random()
+        tid = f"T{rnd.randrange(80)}"
+        t = b.get(tid)
+        ts = 10_000 + i
+        if t is None or op < 0.1:
+            if b.create(tid, ts, rnd.choice(CHANNELS), "refund", rnd.choice(PRIORITIES),
+                        "east"):
+                turns[tid] = ts
+        elif op < 0.3:
+            b.agent_replied(t)
+            turns.pop(tid, None)
+        elif op < 0.5:
+            if b.open_turn(t, ts):
+                assert tid not in turns
+                turns[tid] = ts
+        elif op < 0.6:
+            b.flag(t, rnd.choice((TRANSFERRED, ESCALATED)))
+        elif op < 0.75:
+            b.resolve(t)
+            turns.pop(tid, None)
+        elif op < 0.9:
+            b.reopen(t)
+        else:
+            cut = rnd.randrange(10_000, ts)
+            b.forget_created_before(cut)
+            turns = {k: v for k, v in turns.items() if k in b.tickets}
+        if i % 25 == 0:
+            check(b)
+            for index in (*b.unanswered.values(), *b.open_by_priority.values(),
+                          *b.awaiting.values(), *b.awaiting_later.values()):
+                for entry in index:
+                    assert entry is b.tickets[entry[1]]
+            assert {k: b.turn_start(v) for k, v in b.tickets.items()
+                    if b.turn_start(v) is not None} == turns
+            for ch in CHANNELS:
+                got = list(b.awaiting[ch])
+                assert not any(b.is_later_turn(e) for e in got)
+                later = list(b.awaiting_later[ch])
+                assert all(b.is_later_turn(e) for e in later)
+                assert [turn_start(e) for e in later] == sorted(turns[e[1]] for e in later)
+                assert [turn_start(e) for e in got] == sorted(turns[e[1]] for e in got)
+                got += later
+                assert {e[1] for e in got} == {k for k in turns
+                                               if b.tickets[k][2].channel == ch}
+                assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
+    assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
+
+
+def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> None:
+    """The act-now scan reads a channel's open turns from both indexes as one index
+    sorted by (start, ticket id) would give them, ties across the cut included."""
+    from metrics.assembly import _oldest_turns
+
+    rnd = random.Random(5)
+    b = book()
+    for _ in range(400):
+        tid = f"T{rnd.randrange(60):03d}"
+        t = b.get(tid)
+        ts = 1000 + rnd.randrange(8)  # many equal starts
+        if t is None:
+            b.create(tid, ts, "chat", "refund", "P1", "east")
+        elif rnd.random() < 0.5:
+            b.agent_replied(t)
+        else:
+            b.open_turn(t, ts + 10 * rnd.randrange(2))
+    first, later = b.awaiting["chat"], b.awaiting_later["chat"]
+    assert first
+    assert later
+    want = sorted([*first, *later], key=lambda t: (turn_start(t), t[1]))
+    for n in (1, 5, 17, len(later), len(want), len(want) + 3):
+        assert _oldest_turns(first, later, n) == want[:n]
