@@ -6,15 +6,14 @@ the wall clock (for the future-skew check) is passed in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import msgspec
 import orjson
 
+from consumers.timestamps import MAX_MS, MIN_MS, fast_ts_ms, parse_ts_ms
 from consumers.wire import (
     WireCancelled,
     WireCreated,
@@ -60,13 +59,6 @@ from core.events import (
 
 __all__ = ["Decoder", "Rejection", "fast_ts_ms", "parse_ts_ms"]
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)\Z"
-)
-_MIN_MS = 0  # 1970-01-01
-_MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
-
-
 @dataclass(frozen=True, slots=True)
 class Rejection:
     reason: RejectReason
@@ -79,52 +71,6 @@ class _Reject(Exception):
     def __init__(self, reason: RejectReason, detail: str) -> None:
         self.reason = reason
         self.detail = detail
-
-
-def parse_ts_ms(value: object) -> int | None:
-    """Epoch ms from an integer or an RFC 3339 string with an offset; None if invalid."""
-    if type(value) is int:
-        return value if _MIN_MS <= value <= _MAX_MS else None
-    if isinstance(value, str):
-        if len(value) > 64 or _RFC3339.match(value) is None:
-            return None
-        try:
-            dt = datetime.fromisoformat(value.upper())
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            return None
-        try:
-            # integer arithmetic: float seconds * 1000 can be off by one millisecond
-            ms = int(dt.replace(microsecond=0).timestamp()) * 1000 + dt.microsecond // 1000
-        except (OverflowError, ValueError, OSError):
-            return None
-        return ms if _MIN_MS <= ms <= _MAX_MS else None
-    return None
-
-
-_MINUTES: dict[str, int | None] = {}
-
-
-def fast_ts_ms(value: str) -> int | None:
-    """``parse_ts_ms`` for the common shape ``YYYY-MM-DDTHH:MM:SS.fff`` + ``Z`` or
-    ``±hh:mm``: the minute is parsed once and cached, seconds and millis added. Anything
-    else goes the full way; the result is the same (tests/consumers pin it)."""
-    n = len(value)
-    if (n == 24 or n == 29) and value[16] == ":" and value[19] == "." and value.isascii():
-        sec, milli = value[17:19], value[20:23]
-        if sec.isdigit() and milli.isdigit() and sec < "60":
-            key = value[:16] + value[23:]
-            base = _MINUTES.get(key, -1)
-            if base == -1:
-                if len(_MINUTES) >= 65536:
-                    _MINUTES.clear()
-                base = _MINUTES[key] = parse_ts_ms(value[:16] + ":00" + value[23:])
-            if base is None:
-                return None
-            ms = base + int(sec) * 1000 + int(milli)
-            return ms if ms <= _MAX_MS else None
-    return parse_ts_ms(value)
 
 
 def _label(obj: Mapping[str, Any], key: str, vocab: Mapping[str, str], missing: str) -> str:
@@ -241,7 +187,7 @@ class Decoder:
         raw = wire.ts
         ts: int | None = (
             fast_ts_ms(raw) if isinstance(raw, str)
-            else raw if _MIN_MS <= raw <= _MAX_MS else None
+            else raw if MIN_MS <= raw <= MAX_MS else None
         )
         if ts is None or ts > wall_ms + self.max_skew_ms:
             return None
