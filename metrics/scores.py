@@ -52,7 +52,7 @@ slots per score).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from core.business_hours import (
@@ -149,42 +149,39 @@ class ScoreBook:
                       channel: str | None = None, start_ms: int | None = None) -> None:
         """The open turn's answering agent reply at ``ts_ms``: within, or missed at D.
         ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
-        rec = self._record(ticket_id, channel, start_ms)
-        if rec is None:
-            return
-        start, chan, pending, missed = rec
         clock = max(clock_ms, self._clock)
-        for i, r in enumerate(self._rules):
-            bit = 1 << i
-            if not (pending | missed) & bit:
-                continue
-            d = r.deadline(chan, start)
+        for i, d, pending, missed in self._ending(ticket_id, channel, start_ms):
             if ts_ms <= d:
-                if missed & bit:  # provisional missed (clock ran past D first): revise
+                if missed:  # provisional missed (clock ran past D first): revise
                     self._retract(i, d, clock)
                 self._decide(i, ts_ms, True, clock)
-            elif pending & bit:
+            elif pending:
                 self._decide(i, d, False, clock)
 
     def turn_closed(self, ticket_id: str, ts_ms: int, clock_ms: int = 0,
                     channel: str | None = None, start_ms: int | None = None) -> None:
         """The open turn closed unanswered (resolve at ``ts_ms``): missed iff D < it.
         ``channel``, ``start_ms``: the ticket's and the turn's (see ``tells_start``)."""
+        clock = max(clock_ms, self._clock)
+        for i, d, pending, missed in self._ending(ticket_id, channel, start_ms):
+            if d < ts_ms:
+                if pending:
+                    self._decide(i, d, False, clock)
+            elif missed:  # closed before the limit ran out: not counted after all
+                self._retract(i, d, clock)
+
+    def _ending(self, ticket_id: str, channel: str | None,
+                start_ms: int | None) -> Iterator[tuple[int, int, bool, bool]]:
+        """The rules an ending turn still concerns: (rule index, its deadline D, pending,
+        provisionally missed); nothing when the book holds no such turn."""
         rec = self._record(ticket_id, channel, start_ms)
         if rec is None:
             return
         start, chan, pending, missed = rec
-        clock = max(clock_ms, self._clock)
         for i, r in enumerate(self._rules):
             bit = 1 << i
-            if not (pending | missed) & bit:
-                continue
-            d = r.deadline(chan, start)
-            if d < ts_ms:
-                if pending & bit:
-                    self._decide(i, d, False, clock)
-            elif missed & bit:  # closed before the limit ran out: not counted after all
-                self._retract(i, d, clock)
+            if (pending | missed) & bit:
+                yield i, r.deadline(chan, start), bool(pending & bit), bool(missed & bit)
 
     def advance(self, clock_ms: int) -> None:
         """Move to the clock: decide every open turn whose deadline it passed (D <= clock,
