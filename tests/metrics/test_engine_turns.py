@@ -41,6 +41,14 @@ def _engine(tmp_path: Path, wall: list[int],
     return Engine(cfg, lambda: wall[0]), Decoder(regions=cfg.regions)
 
 
+def _feed(engine: Engine, dec: Decoder, log: Log, wall_ms: int) -> None:
+    """Fold the log's messages in order (every one of them valid)."""
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, wall_ms)
+        assert not isinstance(item, Rejection), item
+        engine.process(topic, item, wall_ms)
+
+
 def _exposition(engine: Engine) -> str:
     engine.tick()
     snap = engine.snapshot()
@@ -80,10 +88,7 @@ def test_turns_and_business_hours_match_the_oracle(tmp_path: Path) -> None:
     wall = [WALL]
     engine, dec = _engine(tmp_path, wall)
     log = _scenario()
-    for topic, _key, value in log.messages:
-        item = dec.decode(value, WALL)
-        assert not isinstance(item, Rejection), item
-        engine.process(topic, item, WALL)
+    _feed(engine, dec, log, WALL)
     got = from_exposition(_exposition(engine))
     want = compute(log.messages, wall_ms=WALL, business_hours=OFFICE,
                    response_sla={"chat": 60, "email": 7200}, state_horizon_s=12 * 86400)
@@ -104,10 +109,7 @@ def test_a_live_turn_becomes_overdue_with_no_further_event(tmp_path: Path) -> No
     log.created("2026-10-12 08:59:59", "E", "email")
     log.add("ticket.replied", "2026-10-12 09:00", "E")
     log.add("ticket.message", "2026-10-12 09:00", "E")
-    for topic, _key, value in log.messages:
-        item = dec.decode(value, wall[0])
-        assert not isinstance(item, Rejection)
-        engine.process(topic, item, wall[0])
+    _feed(engine, dec, log, wall[0])
     engine.tick()
     snap = engine.snapshot()
     assert snap.live
@@ -140,10 +142,7 @@ def test_platform_scores_match_the_oracle(tmp_path: Path) -> None:
     wall = [WALL]
     engine, dec = _engine(tmp_path, wall, SCORES)
     log = _scenario()
-    for topic, _key, value in log.messages:
-        item = dec.decode(value, WALL)
-        assert not isinstance(item, Rejection), item
-        engine.process(topic, item, WALL)
+    _feed(engine, dec, log, WALL)
     text = _exposition(engine)
     got = from_exposition(text)
     want = compute(log.messages, wall_ms=WALL, business_hours=OFFICE, scores=SCORES,
@@ -167,10 +166,7 @@ def test_a_score_without_channels_covers_all_and_its_hours_may_wrap_midnight(
     engine, dec = _engine(tmp_path, wall, rules)
     assert engine.config.scores[0].channels == ("chat", "phone", "email", "app", "other")
     log = _scenario()
-    for topic, _key, value in log.messages:
-        item = dec.decode(value, WALL)
-        assert not isinstance(item, Rejection), item
-        engine.process(topic, item, WALL)
+    _feed(engine, dec, log, WALL)
     got = from_exposition(_exposition(engine))
     want = compute(log.messages, wall_ms=WALL, business_hours=OFFICE, scores=rules,
                    response_sla={"chat": 60, "email": 7200}, state_horizon_s=12 * 86400)
@@ -184,10 +180,7 @@ def test_a_live_score_decides_a_missed_turn_at_its_limit(tmp_path: Path) -> None
     wall = [ms("2026-10-12 10:00")]  # a Monday, office open
     engine, dec = _engine(tmp_path, wall, SCORES)
     log = Log().created("2026-10-12 09:59:30", "C", "chat")
-    for topic, _key, value in log.messages:
-        item = dec.decode(value, wall[0])
-        assert not isinstance(item, Rejection)
-        engine.process(topic, item, wall[0])
+    _feed(engine, dec, log, wall[0])
     engine.tick()
     snap = engine.snapshot()
     assert snap.live
