@@ -35,9 +35,13 @@ def run_engine(messages: list[Message], wall_ms: int, config: Path | None = None
 
 
 def scenario_messages(seed: int, hours: float, name: str = "normal",
-                      customer_messages: bool = True) -> list[Message]:
-    start = int(time.time() * 1000) - int((hours + 50) * 3600_000)
-    sim = Simulator(scenario(name, rate=3.0, customer_messages=customer_messages),
+                      customer_messages: bool = True, *, start_ms: int | None = None,
+                      rate: float = 3.0, redeliveries: int = 100) -> list[Message]:
+    """The simulator's stream of ``hours`` from ``start_ms`` (default: ending 50 h ago),
+    bad messages mixed in, then ``redeliveries`` copies of recent messages."""
+    start = (int(time.time() * 1000) - int((hours + 50) * 3600_000)
+             if start_ms is None else start_ms)
+    sim = Simulator(scenario(name, rate=rate, customer_messages=customer_messages),
                     seed=seed, start_ms=start)
     topics = {"tickets": "aftersales.tickets", "logistics": "aftersales.logistics"}
     out: list[Message] = [(topics[e.topic], e.key, orjson.dumps(e.value))
@@ -45,7 +49,7 @@ def scenario_messages(seed: int, hours: float, name: str = "normal",
     rnd = random.Random(seed)
     for kind, key, raw in bad_messages(seed, start):
         out.insert(rnd.randrange(len(out)), (topics[kind], key, raw))
-    for _ in range(100):  # redeliveries of recent messages
+    for _ in range(redeliveries):  # redeliveries of recent messages
         out.append(rnd.choice(out[len(out) // 2:]))
     return out
 

@@ -6,18 +6,15 @@ extra holiday and local midnights."""
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import orjson
 import pytest
 import yaml
 
-from pulse.simulation import Simulator, bad_messages, scenario
-from tests.metrics.test_engine import Message, run_engine
+from tests.metrics.test_engine import Message, run_engine, scenario_messages
 from tests.oracle import compute, diff, from_exposition
 from tests.oracle.section7 import kwargs_from_config
 
@@ -47,15 +44,7 @@ CONFIG = {
 
 def _messages(seed: int, start: str, hours: float) -> list[Message]:
     start_ms = int(datetime.fromisoformat(start).replace(tzinfo=SHANGHAI).timestamp() * 1000)
-    sim = Simulator(scenario("normal", rate=2.0, customer_messages=True), seed=seed,
-                    start_ms=start_ms)
-    topics = {"tickets": "aftersales.tickets", "logistics": "aftersales.logistics"}
-    out: list[Message] = [(topics[e.topic], e.key, orjson.dumps(e.value))
-                          for e in sim.until(start_ms + int(hours * 3600_000))]
-    rnd = random.Random(seed)
-    for kind, key, raw in bad_messages(seed, start_ms):
-        out.insert(rnd.randrange(len(out)), (topics[kind], key, raw))
-    return out
+    return scenario_messages(seed, hours, start_ms=start_ms, rate=2.0, redeliveries=0)
 
 
 @pytest.mark.parametrize(("seed", "start", "hours"), [
