@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from core.business_hours import BusinessHours, parse_business_hours, today_timezone
 from core.config import ScoreConfig
 from metrics.scores import ScoreBook
-from tests.oracle import parse_ts, section7
+from tests.oracle import section7
+from tests.test_oracle_turns import ms
 
 WINDOWS = {"15m": 900, "1h": 3600, "24h": 86400}
 OFFICE: dict[str, Any] = {
@@ -36,15 +37,6 @@ RULES: list[dict[str, Any]] = [
 ]
 CHANNELS = ("chat", "phone", "email", "app", "other")
 MIN = 60_000
-
-
-def ms(local: str) -> int:
-    text = local.replace(" ", "T")
-    if text.count(":") == 1:
-        text += ":00"
-    value = parse_ts(text + "+08:00")
-    assert value is not None
-    return value
 
 
 def book(rules: list[dict[str, Any]] = RULES, bh: dict[str, Any] | None = None) -> ScoreBook:
