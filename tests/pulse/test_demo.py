@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pulse.broker import free_port
 from pulse.demo import DEMO_CONFIG
 from tests.oracle.bizhours import BusinessHours
+from tests.pulse.ready import lines_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +45,7 @@ def test_the_demo_shows_turns_awaiting_customers_office_hours_and_scores() -> No
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert proc.stdout is not None
-        seen: list[str] = []
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith("ready:"):
-                break
-        assert seen, "no output"
-        assert seen[-1].startswith("ready:"), "".join(seen)
+        seen = lines_until_ready(proc)
         config_line = next(ln for ln in seen if ln.startswith("config:"))
         assert "business hours email: office" in config_line
         assert "scores taobao_3min, douyin_3min, jd_30s" in config_line

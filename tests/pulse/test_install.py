@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from pulse import __version__
 from pulse.broker import free_port
+from tests.pulse.ready import lines_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"  # what a fresh Debian has (PEP 668: externally managed)
@@ -142,14 +143,7 @@ def test_the_wheel_at_every_floor_runs_the_demo_and_ships_deploy(tmp_path: Path)
         cwd=run, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith("ready:"):
-                break
-        assert seen, "no output"
-        assert seen[-1].startswith("ready:"), "".join(seen)
+        lines_until_ready(proc)
         # ready is before the first bad message may have been read: wait for it (the demo
         # runs for 8 s)
         deadline = time.monotonic() + 30
