@@ -82,7 +82,7 @@ class Service:
         self.reader = self.pipeline.reader
         _check_holiday_coverage(config, self.pipeline.wall())
         self.server = MetricsServer(
-            self.registry, lambda: self.reader.ready, config.metrics_host, config.metrics_port,
+            self.registry, lambda: self.ready, config.metrics_host, config.metrics_port,
             not_ready=self.reader.not_ready_reason, not_live=self.not_live_reason,
             # the act-now list as JSON, for a Prometheus-mode board over several replicas
             routes={ACT_NOW_PATH: act_now_app(lambda: self.latest)},
@@ -95,6 +95,14 @@ class Service:
         if snap.ready:
             self.complete = snap
         self.latest = snap
+
+    @property
+    def ready(self) -> bool:
+        """Ready as ``/metrics`` shows it: the published snapshot was taken with the state
+        rebuilt. (The reader turns ready a snapshot earlier; a probe or a caller that then
+        scraped at once would see the rebuild half done.)"""
+        snap = self.latest
+        return snap is not None and snap.ready
 
     def not_live_reason(self) -> str | None:
         """Why the pipeline cannot make progress (``/healthz`` 503), or None.
@@ -149,7 +157,7 @@ class Service:
         while time.monotonic() < deadline:
             if self.failed is not None:
                 raise RuntimeError(f"reader failed: {self.failed!r}") from self.failed
-            if self.reader.ready:
+            if self.ready:
                 return True
             time.sleep(0.05)
         return False

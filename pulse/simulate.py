@@ -23,7 +23,9 @@ class LiveTraffic:
     """Backfills ``backfill_s`` of history at full speed, then produces in real time.
 
     ``customer_messages``: customers write again (``ticket.message``, SPEC §7); on in
-    ``pulse simulate`` and ``pulse demo``, a choice of their own for the benchmarks."""
+    ``pulse simulate`` and ``pulse demo``, a choice of their own for the benchmarks.
+    ``diurnal=False``: the same rate at every hour (a test whose traffic must not depend
+    on the time of day it runs: at night the diurnal curve leaves gaps of seconds)."""
 
     def __init__(
         self,
@@ -37,6 +39,7 @@ class LiveTraffic:
         surge_for_s: float = 3600.0,
         with_bad_messages: bool = False,
         customer_messages: bool = False,
+        diurnal: bool = True,
     ) -> None:
         now = int(time.time() * 1000)
         self.start_ms = now - int(backfill_s * 1000)
@@ -44,9 +47,10 @@ class LiveTraffic:
             surge_start = backfill_s + surge_after_s
             sc = scenario("double11", rate=rate, surge_start_s=surge_start,
                           surge_end_s=surge_start + surge_for_s,
-                          customer_messages=customer_messages)
+                          customer_messages=customer_messages, diurnal=diurnal)
         else:
-            sc = scenario(scenario_name, rate=rate, customer_messages=customer_messages)
+            sc = scenario(scenario_name, rate=rate, customer_messages=customer_messages,
+                          diurnal=diurnal)
         self.sim = Simulator(sc, seed=seed, start_ms=self.start_ms, sla=cfg.sla)
         self.publisher = EventPublisher(cfg.kafka)
         self.seed = seed
