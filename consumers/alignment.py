@@ -5,7 +5,9 @@ others: the watermark would follow it, the windows at the clock would miss the o
 partitions' events and count them late, and an alert evaluated on the way would judge
 half the data. So fetched records wait here, per partition, and leave in event-time
 order, never more than ``slack`` beyond the newest event time of the slowest partition
-that still has records in Kafka that are not yet fetched. (kafka-python's ``pause`` would
+that still has records in Kafka that are not yet fetched — or, while a backlog is being
+written as it is read, that was fed moments ago (see :meth:`EventTimeAligner.limit`).
+(kafka-python's ``pause`` would
 be the natural tool, but with kafka-python 3.0 and Tansu a paused partition stalls the
 fetcher for all of them; so waiting records are held here, and a partition whose queue
 overflows is read again later from its first waiting offset.)
@@ -30,6 +32,7 @@ class EventTimeAligner:
         self._queues: dict[Hashable, deque[tuple[int, Any, Any]]] = {}
         self._newest: dict[Hashable, int] = {}  # newest event time queued per partition
         self._done: dict[Hashable, int] = {}  # event time of the last record drained
+        self._fed_ms: dict[Hashable, int] = {}  # wall time records last came, per partition
 
     def add(
         self,
@@ -37,9 +40,12 @@ class EventTimeAligner:
         records: Sequence[Any],
         items: Sequence[Any],
         times: Sequence[int | None],
+        wall_ms: int = 0,
     ) -> None:
         """Queue fetched records with their decoded ``items``; ``times[i]`` is None for
         records without an event time (they travel with the record before them)."""
+        if records:
+            self._fed_ms[part] = wall_ms
         q = self._queues.setdefault(part, deque())
         key = self._newest.get(part, self._done.get(part, 0))
         for rec, item, ts in zip(records, items, times, strict=True):
@@ -48,10 +54,21 @@ class EventTimeAligner:
             q.append((key, rec, item))
         self._newest[part] = key
 
-    def limit(self, unfetched: Sequence[Hashable]) -> float:
-        """How far records may leave: slowest partition with unfetched data + slack."""
+    def limit(self, unfetched: Sequence[Hashable], *, wall_ms: int = 0,
+              hold_ms: int = 0) -> float:
+        """How far records may leave: slowest partition with unfetched data + slack.
+
+        ``hold_ms``: a partition fed within the last ``hold_ms`` (wall time) holds the
+        others back too, though all Kafka has of it is fetched. A backlog that is still
+        being written (a producer or a mirror catching up) reaches the partitions
+        unevenly — under load one of them was seen hours of event time behind the
+        others — and the reader, at the writer's heels, would fold the ahead ones first.
+        A partition that stays quiet for ``hold_ms`` lets go."""
         # a partition not fetched yet holds the others back until its first records come
         fronts = [self._newest.get(p, 0) for p in unfetched]
+        if hold_ms:
+            fronts += [self._newest[p] for p, at in self._fed_ms.items()
+                       if wall_ms - at < hold_ms and p in self._newest]
         return min(fronts) + self.slack_ms if fronts else float("inf")
 
     def drain(self, limit: float) -> Iterator[tuple[Any, Any, Any]]:
@@ -97,3 +114,4 @@ class EventTimeAligner:
         self._queues.clear()
         self._newest.clear()
         self._done.clear()
+        self._fed_ms.clear()

@@ -248,6 +248,8 @@ class StreamReader:
             self._start_rebuild()
         elif batch:
             self._process(batch)
+        elif any(self._sink.waiting_offset(tp) is not None for tp in self._assigned):
+            self._sink.records({}, self)  # held back records may leave by now
         self._update_progress()
         now = time.monotonic()
         if now - self._last_publish >= self._publish_interval:

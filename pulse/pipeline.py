@@ -26,6 +26,11 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger(__name__)
 
+BACKLOG_HOLD_MS = 3_000
+"""How long a partition fed moments ago holds the others back while a backlog is read
+(the clock not live): long enough for a writer to come back to a partition it left for
+others, short enough that a partition whose backlog ended costs the rest only that."""
+
 
 class Pipeline:
     """Build one per process; ``run(stop)`` on the reader thread. ``publish`` gets every
@@ -131,13 +136,17 @@ class Pipeline:
                 None if item is None or isinstance(item, Rejection) else item.ts_ms
                 for item in items
             ]
-            aligner.add(tp, records, items, times)
+            aligner.add(tp, records, items, times, wall_ms)
         engine = self.engine
         tick = self._tick_ms if (reader.ready and self._listeners) else 0
         # Alignment serves what is judged on the way (alerts on a replayed backlog) and
         # costs re-fetches; a rebuild only needs the end state, which does not depend on
         # how partitions interleave, so it reads at full speed.
-        limit = aligner.limit(reader.unfetched()) if reader.ready else float("inf")
+        # While the clock is not live (a backlog), a partition fed moments ago holds the
+        # others back too: the backlog may still be being written, unevenly.
+        limit = (aligner.limit(reader.unfetched(), wall_ms=wall_ms,
+                               hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
+                 if reader.ready else float("inf"))
         for tp, rec, item in aligner.drain(limit):
             if item is None:  # older than the state horizon
                 continue

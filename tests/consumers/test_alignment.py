@@ -36,6 +36,27 @@ def test_an_unfetched_partition_holds_the_others_back() -> None:
     assert [i for _, _, i in a.drain(a.limit([]))] == ["A0", "A1"]
 
 
+def test_a_partition_fed_moments_ago_holds_the_others_back_while_the_hold_lasts() -> None:
+    """A backlog still being written: B has nothing more in Kafka yet, but was fed at
+    wall 1000, so for ``hold_ms`` after that A waits for it (B's writer comes back);
+    once B stays quiet for the hold, A leaves."""
+    a = EventTimeAligner(slack_ms=10)
+    recs = [Rec(0)]
+    a.add("B", recs, ["B0"], [100], wall_ms=1000)
+    a.add("A", [Rec(0), Rec(1)], ["A0", "A1"], [105, 900], wall_ms=1500)
+    # everything fetched; without a hold A runs 800 ms of event time ahead of B
+    held = [i for _, _, i in a.drain(a.limit([], wall_ms=2000, hold_ms=3000))]
+    assert held == ["B0", "A0"]  # A1 (900) waits beyond B's newest 100 + slack
+    a.add("B", [Rec(1)], ["B1"], [850], wall_ms=2500)
+    assert [i for _, _, i in a.drain(a.limit([], wall_ms=2600, hold_ms=3000))] == ["B1"]
+    # quiet for the hold: neither holds the other any more
+    assert [i for _, _, i in a.drain(a.limit([], wall_ms=6000, hold_ms=3000))] == ["A1"]
+    # no hold (a live clock): only unfetched partitions count, as before
+    a.add("B", [Rec(2)], ["B2"], [950], wall_ms=6000)
+    a.add("A", [Rec(2)], ["A2"], [2000], wall_ms=6000)
+    assert [i for _, _, i in a.drain(a.limit([], wall_ms=6000))] == ["B2", "A2"]
+
+
 def test_overflow_drops_the_queue_and_says_where_to_read_again() -> None:
     a = EventTimeAligner(slack_ms=10, max_waiting=2)
     _add(a, "A", [100, 200, 300])
