@@ -32,7 +32,7 @@ class EventTimeAligner:
         self._queues: dict[Hashable, deque[tuple[int, Any, Any]]] = {}
         self._newest: dict[Hashable, int] = {}  # newest event time queued per partition
         self._done: dict[Hashable, int] = {}  # event time of the last record drained
-        self._fed_ms: dict[Hashable, int] = {}  # wall time records last came, per partition
+        self._fed_ms: dict[Hashable, int] = {}  # when records last came (a monotonic ms)
 
     def add(
         self,
@@ -58,7 +58,8 @@ class EventTimeAligner:
               hold_ms: int = 0) -> float:
         """How far records may leave: slowest partition with unfetched data + slack.
 
-        ``hold_ms``: a partition fed within the last ``hold_ms`` (wall time) holds the
+        ``hold_ms``: a partition fed within the last ``hold_ms`` (of the times given to
+        :meth:`add` and here as ``wall_ms``: real elapsed time, not event time) holds the
         others back too, though all Kafka has of it is fetched. A backlog that is still
         being written (a producer or a mirror catching up) reaches the partitions
         unevenly — under load one of them was seen hours of event time behind the

@@ -27,9 +27,10 @@ __all__ = ["Pipeline"]
 log = logging.getLogger(__name__)
 
 BACKLOG_HOLD_MS = 3_000
-"""How long a partition fed moments ago holds the others back while a backlog is read
-(the clock not live): long enough for a writer to come back to a partition it left for
-others, short enough that a partition whose backlog ended costs the rest only that."""
+"""How long (real, monotonic time) a partition fed moments ago holds the others back
+while a backlog is read (the clock not live): long enough for a writer to come back to
+a partition it left for others, short enough that a partition whose backlog ended costs
+the rest only that."""
 
 
 class Pipeline:
@@ -127,6 +128,9 @@ class Pipeline:
             self._rebuild_batch(batch, reader, wall_ms, horizon_ms)
             return
         decode = self.decoder.decode
+        # the hold is a wait for a writer (real elapsed time), not event semantics: not the
+        # injected wall clock, which tests freeze
+        now_ms = int(time.monotonic() * 1000)
         for tp, records in batch.items():
             items = [
                 None if 0 <= rec.timestamp < horizon_ms else decode(rec.value, wall_ms)
@@ -136,7 +140,7 @@ class Pipeline:
                 None if item is None or isinstance(item, Rejection) else item.ts_ms
                 for item in items
             ]
-            aligner.add(tp, records, items, times, wall_ms)
+            aligner.add(tp, records, items, times, now_ms)
         engine = self.engine
         tick = self._tick_ms if (reader.ready and self._listeners) else 0
         # Alignment serves what is judged on the way (alerts on a replayed backlog) and
@@ -144,7 +148,7 @@ class Pipeline:
         # how partitions interleave, so it reads at full speed.
         # While the clock is not live (a backlog), a partition fed moments ago holds the
         # others back too: the backlog may still be being written, unevenly.
-        limit = (aligner.limit(reader.unfetched(), wall_ms=wall_ms,
+        limit = (aligner.limit(reader.unfetched(), wall_ms=now_ms,
                                hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
                  if reader.ready else float("inf"))
         for tp, rec, item in aligner.drain(limit):
