@@ -73,6 +73,10 @@ class RecordSink(Protocol):
     def publish(self, health: ConsumerHealth) -> None:
         """Take a snapshot now, with this health."""
 
+    def publish_due(self) -> float | None:
+        """When (``time.monotonic()``) to publish what was folded since the last snapshot,
+        before the regular cadence; None with nothing new."""
+
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, reader: StreamReader) -> None:
@@ -90,7 +94,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class StreamReader:
     """Runs in its own thread; hands batches to ``sink`` and asks it for a snapshot every
-    ``publish_interval_s`` (and whenever readiness changes)."""
+    ``publish_interval_s``, whenever readiness changes, and when the sink says new events
+    are due (``publish_due``)."""
 
     def __init__(
         self,
@@ -231,8 +236,10 @@ class StreamReader:
     def _poll_once(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        due = self._sink.publish_due()
+        wait_ms = 200 if due is None else min(200, max(0, int((due - time.monotonic()) * 1000)))
         try:
-            batch = consumer.poll(timeout_ms=200)
+            batch = consumer.poll(timeout_ms=wait_ms)  # back in time to publish what is new
             self.broker_up = True
         except KafkaError as exc:
             log.warning("poll failed: %s", exc)
@@ -250,7 +257,8 @@ class StreamReader:
             self._process(batch)
         self._update_progress()
         now = time.monotonic()
-        if now - self._last_publish >= self._publish_interval:
+        due = self._sink.publish_due()
+        if now - self._last_publish >= self._publish_interval or (due is not None and now >= due):
             self.publish()
         if now - self._last_commit >= self._commit_interval:
             self._commit()

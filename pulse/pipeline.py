@@ -40,7 +40,7 @@ class Pipeline:
         publish: Callable[[Snapshot], None] = lambda snap: None,
         listeners: tuple[Callable[[Snapshot], None], ...] = (),
         tick_s: float | None = None,
-        publish_interval_s: float = 0.5,
+        publish_interval_s: float | None = None,
         commit_interval_s: float = 5.0,
         consumer_overrides: dict[str, Any] | None = None,
     ) -> None:
@@ -57,8 +57,16 @@ class Pipeline:
         )
         self.engine = Engine(config, self.wall)
         self._aligner = EventTimeAligner()
+        sn = config.snapshots
+        self._min_gap_s = sn.min_interval_s
+        self._cpu_share = sn.max_cpu_share
+        self._publish_cost_s = 0.0  # a snapshot's cost (smoothed): the budget's measure
+        self._published_at = 0.0  # time.monotonic() of the last snapshot
+        self._unpublished = False  # events folded since the last snapshot
         self.reader = StreamReader(
-            config, sink=self, publish_interval_s=publish_interval_s,
+            config, sink=self,
+            publish_interval_s=sn.interval_s if publish_interval_s is None
+            else publish_interval_s,
             commit_interval_s=commit_interval_s, consumer_overrides=consumer_overrides,
         )
 
@@ -103,6 +111,8 @@ class Pipeline:
             self.engine.batch_error(s.topic, s.partition, s.base_offset, s.reason)
 
     def publish(self, health: ConsumerHealth) -> None:
+        t0 = time.perf_counter()
+        self._unpublished = False
         snap = self.snapshot(health)
         self._publish(snap)
         if snap.ready:
@@ -113,6 +123,19 @@ class Pipeline:
                     listener(snap)
                 except Exception:  # a listener must never stop the stream
                     log.exception("snapshot listener failed")
+        self._published_at = time.monotonic()
+        cost = time.perf_counter() - t0
+        # smoothed, so one slow snapshot (a GC pause) does not hold the next ones back
+        self._publish_cost_s += 0.3 * (cost - self._publish_cost_s)
+
+    def publish_due(self) -> float | None:
+        """When (``time.monotonic()``) the events folded since the last snapshot are to be
+        published: ``snapshots.min_interval_s`` after it, later when snapshots are costly
+        (at most ``snapshots.max_cpu_share`` of the time); None with nothing new."""
+        if not self._unpublished:
+            return None
+        gap = max(self._min_gap_s, self._publish_cost_s / self._cpu_share)
+        return self._published_at + gap
 
     def records(self, batch: dict[Any, list[Any]], reader: StreamReader) -> None:
         wall_ms = self.wall()
@@ -138,7 +161,9 @@ class Pipeline:
         # costs re-fetches; a rebuild only needs the end state, which does not depend on
         # how partitions interleave, so it reads at full speed.
         limit = aligner.limit(reader.unfetched()) if reader.ready else float("inf")
+        folded = False
         for tp, rec, item in aligner.drain(limit):
+            folded = True
             if item is None:  # older than the state horizon
                 continue
             if isinstance(item, Rejection):
@@ -150,6 +175,8 @@ class Pipeline:
                 reader.publish()
         for tp, offset in aligner.overflowing():
             reader.seek(tp, offset)  # read again once the others have caught up
+        if folded and reader.ready:
+            self._unpublished = True  # the reader publishes it at publish_due()
 
     def _rebuild_batch(self, batch: dict[Any, list[Any]], reader: StreamReader,
                        wall_ms: int, horizon_ms: int) -> None:
