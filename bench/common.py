@@ -417,7 +417,7 @@ class PulseRun:
     """``python -m pulse.cli run --config FILE --no-dashboard`` (alerting off in FILE)."""
 
     def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False,
-                 fetch_process: bool = True) -> None:
+                 fetch_process: bool = True, extra_yaml: str = "") -> None:
         self.cfg = cfg
         self.port = cfg.metrics_port
         self.dir = bench.tmp / f"{name}-{cfg.kafka.group_id}"
@@ -435,6 +435,7 @@ class PulseRun:
             f"metrics_port: {self.port}\n"
             "dashboard:\n  enabled: false\n"
             f"alerting:\n  enabled: {'true' if alerting else 'false'}\n"
+            + extra_yaml
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.t_start = 0.0
