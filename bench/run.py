@@ -55,8 +55,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="events of 7-day history read before the live run, so snapshots "
                    "read a large state (0)")
     p.add_argument("--freshness-fixed-tick", action="store_true",
-                   help="also run with the fixed 0.5 s snapshot tick of before issue 17 "
-                   "(snapshots.min_interval_s: 0.5), side by side")
+                   help="also run as before issue 17 (a snapshot every 0.5 s, "
+                   "fetch_max_wait_ms 500), side by side")
     p.add_argument("--memory-size", type=int, help="open tickets / returns (1 M; quick 100 k)")
     p.add_argument("--scrape-tickets", type=int, help="open tickets behind the scrape "
                    "(1 M; quick 100 k)")

@@ -51,6 +51,7 @@ __all__ = ["RecordSink", "StreamReader"]
 
 log = logging.getLogger(__name__)
 _RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
+FETCH_MAX_WAIT_MS = 100  # the reader's default (kafka.consumer.fetch_max_wait_ms overrides)
 
 
 class RecordSink(Protocol):
@@ -158,6 +159,10 @@ class StreamReader:
         )
         # topic ids come with metadata: refreshed often enough to notice a recreated topic
         settings.setdefault("metadata_max_age_ms", 30_000)
+        # a broker may hold a fetch this long before answering with what it has (Tansu
+        # does; Apache Kafka answers at fetch_min_bytes): kafka-python's 500 ms would be
+        # most of send → /metrics; this costs only empty fetches while idle
+        settings.setdefault("fetch_max_wait_ms", FETCH_MAX_WAIT_MS)
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
         self.publish()  # before any connection: /metrics says ready 0, broker_up 0

@@ -195,3 +195,18 @@ def test_snapshot_settings_are_checked(make_config: Callable[..., Config],
                                        snapshots: dict[str, float], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         make_config(snapshots=snapshots)
+
+
+@pytest.mark.parametrize("fetch_process", [True, False])
+def test_the_reader_asks_the_broker_not_to_hold_fetches_long(
+        make_config: Callable[..., Config], fetch_process: bool) -> None:
+    """fetch_max_wait_ms is 100 ms unless kafka.consumer sets it: a broker that holds a
+    fetch until then (Tansu) would otherwise add up to kafka-python's 500 ms."""
+    for consumer, want in (({}, 100), ({"fetch_max_wait_ms": 250}, 250)):
+        cfg = make_config(kafka__fetch_process=fetch_process, kafka__consumer=consumer)
+        ensure_topics(cfg.kafka)
+        with Service(cfg) as svc:
+            assert svc.wait_ready(60)
+            c = svc.reader._consumer
+            settings = c._settings if fetch_process else c.config
+            assert settings["fetch_max_wait_ms"] == want
