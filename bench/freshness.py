@@ -103,7 +103,8 @@ def _kafka_view(cfg: Any, n: int, stop: Any, path: str, since_ms: int,
             now = time.time()
             for recs in batch.values():
                 ts = [loads(r.value)["ts"] for r in recs]
-                out.extend(now - t / 1000.0 for t in ts if t >= since_ms)
+                # the history's ts may be ISO strings; what was sent live is ms
+                out.extend(now - t / 1000.0 for t in ts if type(t) is int and t >= since_ms)
     finally:
         c.close()
     Path(path).write_bytes(out.tobytes())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -60,7 +61,7 @@ class Pipeline:
         sn = config.snapshots
         self._min_gap_s = sn.min_interval_s
         self._cpu_share = sn.max_cpu_share
-        self._publish_cost_s = 0.0  # a snapshot's cost (smoothed): the budget's measure
+        self._publish_costs: deque[float] = deque(maxlen=5)  # the budget's measure
         self._published_at = 0.0  # time.monotonic() of the last snapshot
         self._unpublished = False  # events folded since the last snapshot
         self.reader = StreamReader(
@@ -124,9 +125,7 @@ class Pipeline:
                 except Exception:  # a listener must never stop the stream
                     log.exception("snapshot listener failed")
         self._published_at = time.monotonic()
-        cost = time.perf_counter() - t0
-        # smoothed, so one slow snapshot (a GC pause) does not hold the next ones back
-        self._publish_cost_s += 0.3 * (cost - self._publish_cost_s)
+        self._publish_costs.append(time.perf_counter() - t0)
 
     def publish_due(self) -> float | None:
         """When (``time.monotonic()``) the events folded since the last snapshot are to be
@@ -134,8 +133,11 @@ class Pipeline:
         (at most ``snapshots.max_cpu_share`` of the time); None with nothing new."""
         if not self._unpublished:
             return None
-        gap = max(self._min_gap_s, self._publish_cost_s / self._cpu_share)
-        return self._published_at + gap
+        # the median of the last five: one slow snapshot (a GC pause, a tick that sealed
+        # the duplicate filter's ids) does not hold the next ones back
+        costs = sorted(self._publish_costs)
+        cost = costs[len(costs) // 2] if costs else 0.0
+        return self._published_at + max(self._min_gap_s, cost / self._cpu_share)
 
     def records(self, batch: dict[Any, list[Any]], reader: StreamReader) -> None:
         wall_ms = self.wall()
