@@ -430,6 +430,11 @@ class StreamReader:
         try:
             if self._dlq is not None:
                 self._dlq.flush(timeout_s)
+            if not force and isinstance(consumer, FetchProcessConsumer):
+                # not waited for: the fold and the snapshots go on (freshness); until
+                # a final commit these offsets are sent again with the next ones
+                consumer.commit_async(offsets, timeout_ms=int(timeout_s * 1000))
+                return
             consumer.commit(offsets, timeout_ms=int(timeout_s * 1000))
             for tp, om in offsets.items():
                 self._committed[tp] = om.offset

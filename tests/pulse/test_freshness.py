@@ -218,3 +218,27 @@ def test_the_reader_asks_the_broker_not_to_hold_fetches_long(
             c = svc.reader._consumer
             settings = c._settings if fetch_process else c.config
             assert settings["fetch_max_wait_ms"] == want
+
+
+def test_offsets_are_committed_without_the_loop_waiting(
+        make_config: Callable[..., Config]) -> None:
+    """With the fetch child, a running commit is sent and not waited for (the fold and
+    the snapshots go on meanwhile): the group's offsets still reach what was folded."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    cfg = make_config()
+    ensure_topics(cfg.kafka)
+    with Service(cfg) as svc:
+        assert svc.wait_ready(60)
+        svc.reader._commit_interval = 0.2
+        produce(cfg, _created(cfg, 500, "c"))
+        wait_for(lambda: _events_total(scrape(svc.metrics_url)) == 500, timeout=30)
+        probe = KafkaConsumer(bootstrap_servers=cfg.kafka.bootstrap_servers,
+                              group_id=cfg.kafka.group_id, enable_auto_commit=False)
+        try:
+            tps = [TopicPartition(cfg.kafka.tickets_topic, p)
+                   for p in sorted(probe.partitions_for_topic(cfg.kafka.tickets_topic) or ())]
+            wait_for(lambda: sum(probe.committed(tp) or 0 for tp in tps) == 500, timeout=30)
+        finally:
+            probe.close()
+        assert svc.reader.fetcher() is not None
