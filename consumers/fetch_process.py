@@ -423,6 +423,7 @@ class FetchProcessConsumer:
                               logging.getLogger("kafka").getEffectiveLevel(),
                               current_format()))
         self._inbox.clear()
+        self._pending_commits.clear()  # a new child answers none of the old one's
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions = {}
         self._last_message = time.monotonic()
