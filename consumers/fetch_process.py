@@ -587,7 +587,11 @@ class FetchProcessConsumer:
                      timeout_ms: int = 30000) -> None:
         """Send a commit and return at once: the reader's loop does not wait for the child
         to finish its poll and the broker to answer (a failure is logged when its reply
-        comes, and the next commit carries the offsets again)."""
+        comes, and the next commit carries the offsets again). One at a time: while the
+        last one is unanswered (the child rejoining a group, a broker gone) none is queued
+        behind it, so the child never works through a backlog of stale commits."""
+        if self._pending_commits:
+            return
         req = Commit(self._request_id(), {tp: om.offset for tp, om in offsets.items()},
                      timeout_ms)
         self._pending_commits.add(req.req_id)
