@@ -51,6 +51,23 @@ class _KafkaRepeats(logging.Filter):
         return True
 
 
+class _ClosedSocketRace(logging.Filter):
+    """kafka-python 3.0 closes a connection on one thread while its network loop reads it
+    on another; the read then fails on the socket already gone (``'NoneType' object has
+    no attribute 'recv'``) and is logged at ERROR with a traceback, most often at a clean
+    stop. Nothing is lost (the connection was being closed): one warning line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if (record.name.startswith("kafka.net") and isinstance(exc, AttributeError)
+                and "'NoneType' object has no attribute" in str(exc)):
+            record.msg = f"{record.getMessage()}: the socket was closed meanwhile ({exc})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _level(level: int | str) -> int:
     if isinstance(level, int):
         return level
@@ -72,6 +89,7 @@ def configure_logging(level: int | str = "info", fmt: str = "text") -> None:
         ))
     else:
         handler.setFormatter(logging.Formatter(_TEXT))
+    handler.addFilter(_ClosedSocketRace())
     if root_level > logging.DEBUG:
         handler.addFilter(_KafkaRepeats(_REPEAT_S))
     logging.basicConfig(level=root_level, handlers=[handler], force=True)

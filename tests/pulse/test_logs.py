@@ -50,3 +50,30 @@ def test_no_broker_for_the_grace_period_warns_once_per_episode(
         watch.update(False, 40.0)
         watch.update(False, 50.0)
         assert [r.levelno for r in caplog.records].count(logging.WARNING) == 2
+
+
+def test_kafka_pythons_closed_socket_race_is_one_warning_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """kafka-python's network loop reading a socket its close() just dropped logs an ERROR
+    with a traceback; it is one warning line. Other kafka errors keep their traceback."""
+    from core.logs import configure_logging
+
+    configure_logging("info")
+    log = logging.getLogger("kafka.net.transport")
+    sock = None
+    try:
+        sock.recv(4096)  # type: ignore[attr-defined]
+    except AttributeError:
+        log.exception("%s: Error receiving network data closing socket", "<transport>")
+    try:
+        raise ValueError("a real fault")
+    except ValueError:
+        log.exception("%s: Error receiving network data closing socket", "<transport>")
+    err = capsys.readouterr().err
+    first, rest = err.split("\n", 1)
+    assert "WARNING" in first
+    assert "the socket was closed meanwhile" in first
+    assert "'NoneType' object has no attribute 'recv'" in first
+    assert "AttributeError" not in rest
+    assert "Traceback" in rest  # the ValueError's, whole
+    assert "ValueError: a real fault" in rest
