@@ -413,6 +413,8 @@ class StreamReader:
                 offsets[tp] = OffsetAndMetadata(pos, "", -1)
         if not offsets:
             return
+        if not force and not self._broker_up():
+            return  # it would only wait out its timeout, the snapshots frozen meanwhile
         # bounded while running: a frozen broker must not block the loop (and with it the
         # snapshots, broker_up and staleness) for request_timeout_ms; retried next interval
         timeout_s = 30.0 if force else 2.0
