@@ -20,7 +20,7 @@ from consumers.reader import StreamReader
 from consumers.undecodable import SkippedBatch
 from core.config import Config
 from core.snapshot import ConsumerHealth, Snapshot
-from metrics.engine import Engine
+from metrics.shards import FOLD_KEY, ShardedEngine
 
 __all__ = ["Pipeline"]
 
@@ -55,7 +55,7 @@ class Pipeline:
             max_message_bytes=config.max_message_bytes,
             max_future_skew_s=config.max_future_skew_s,
         )
-        self.engine = Engine(config, self.wall)
+        self.engine = ShardedEngine(config, self.wall)  # a shard per source partition
         self._aligner = EventTimeAligner()
         self.reader = StreamReader(
             config, sink=self, publish_interval_s=publish_interval_s,
@@ -70,7 +70,8 @@ class Pipeline:
     def fold(self, topic: str, values: Iterable[bytes | None], wall_ms: int) -> int:
         """Decode and fold payloads of one topic in order; returns how many were rejected."""
         decode = self.decoder.decode
-        process, reject = self.engine.process, self.engine.reject
+        shard = self.engine.shard(*FOLD_KEY)
+        process, reject = shard.process, shard.reject
         bad = 0
         for value in values:
             item = decode(value, wall_ms)
@@ -88,7 +89,7 @@ class Pipeline:
 
     # -- the reader's sink (consumers.reader.RecordSink) --------------------------------
     def rebuild(self) -> None:
-        self.engine = Engine(self.config, self.wall)
+        self.engine.clear()
         self._next_tick = 0
         self._aligner.clear()
 
@@ -133,6 +134,8 @@ class Pipeline:
             ]
             aligner.add(tp, records, items, times)
         engine = self.engine
+        clock = engine.clock
+        shards: dict[Any, Any] = {}
         tick = self._tick_ms if (reader.ready and self._listeners) else 0
         # Alignment serves what is judged on the way (alerts on a replayed backlog) and
         # costs re-fetches; a rebuild only needs the end state, which does not depend on
@@ -141,12 +144,15 @@ class Pipeline:
         for tp, rec, item in aligner.drain(limit):
             if item is None:  # older than the state horizon
                 continue
+            shard = shards.get(tp)
+            if shard is None:
+                shard = shards[tp] = engine.shard(tp.topic, tp.partition)
             if isinstance(item, Rejection):
-                engine.reject(tp.topic, item.reason)
+                shard.reject(tp.topic, item.reason)
                 reader.dead_letter(tp, rec, item)
                 continue
-            engine.process(tp.topic, item, wall_ms)
-            if tick and engine.clock.clock_ms >= self._next_tick:
+            shard.process(tp.topic, item, wall_ms)
+            if tick and clock.clock_ms >= self._next_tick:
                 reader.publish()
         for tp, offset in aligner.overflowing():
             reader.seek(tp, offset)  # read again once the others have caught up
@@ -156,10 +162,11 @@ class Pipeline:
         """Fold a batch in partition order: a rebuild only needs the end state, which does
         not depend on how partitions interleave, so it skips the aligner's queues."""
         decode = self.decoder.decode
-        process, reject = self.engine.process, self.engine.reject
         dead_letter = reader.dead_letter
         for tp, records in batch.items():
             topic = tp.topic
+            shard = self.engine.shard(topic, tp.partition)
+            process, reject = shard.process, shard.reject
             for rec in records:
                 if 0 <= rec.timestamp < horizon_ms:
                     continue  # older than the state horizon
