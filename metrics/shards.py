@@ -28,6 +28,7 @@ from core.config import Config
 from core.definitions import peak_ratio, return_rates
 from core.snapshot import ConsumerHealth, HistogramData, Snapshot, WindowSnapshot
 from metrics.assembly import QUANTILES, _ratio, assemble
+from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.engine import Engine
 from metrics.histogram import Histogram
@@ -112,6 +113,18 @@ class ShardedEngine:
             c.watermark_ms = watermark_ms
         if clock_ms > c.clock_ms:
             c.clock_ms = clock_ms
+
+    # -- checkpoints (metrics/checkpoint.py) -----------------------------------------
+    def save(self, key: ShardKey) -> bytes | None:
+        """The shard's state as checkpoint bytes (None: no such shard)."""
+        e = self.shards.get(key)
+        return None if e is None else encode(e)
+
+    def load(self, key: ShardKey, payload: bytes) -> None:
+        """Install the shard a checkpoint holds; raises CheckpointError (nothing changed)."""
+        engine, clock_ms, watermark_ms = decode(payload, self.new_engine)
+        self.put(key, engine)
+        self.observe_clock(clock_ms, watermark_ms)
 
     # -- the single-engine interface -------------------------------------------------
     def process(self, topic: str, event: Any, wall_ms: int, partition: int | None = None) -> None:
