@@ -115,10 +115,15 @@ class ShardedEngine:
             c.clock_ms = clock_ms
 
     # -- checkpoints (metrics/checkpoint.py) -----------------------------------------
-    def save(self, key: ShardKey) -> bytes | None:
-        """The shard's state as checkpoint bytes (None: no such shard)."""
+    def save(self, key: ShardKey, empty: bool = False) -> bytes:
+        """The shard's state as checkpoint bytes (``empty``: an empty one if there is no
+        such shard, else KeyError)."""
         e = self.shards.get(key)
-        return None if e is None else encode(e)
+        if e is None:
+            if not empty:
+                raise KeyError(key)
+            e = self.new_engine()
+        return encode(e)
 
     def load(self, key: ShardKey, payload: bytes) -> None:
         """Install the shard a checkpoint holds; raises CheckpointError (nothing changed)."""

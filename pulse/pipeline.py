@@ -20,6 +20,7 @@ from consumers.reader import StreamReader
 from consumers.undecodable import SkippedBatch
 from core.config import Config
 from core.snapshot import ConsumerHealth, Snapshot
+from metrics.checkpoint import CheckpointError
 from metrics.shards import FOLD_KEY, ShardedEngine
 
 __all__ = ["Pipeline"]
@@ -57,6 +58,7 @@ class Pipeline:
         )
         self.engine = ShardedEngine(config, self.wall)  # a shard per source partition
         self._aligner = EventTimeAligner()
+        self._positions: dict[Any, int] = {}  # tp -> next offset folded into its shard
         self.reader = StreamReader(
             config, sink=self, publish_interval_s=publish_interval_s,
             commit_interval_s=commit_interval_s, consumer_overrides=consumer_overrides,
@@ -90,8 +92,32 @@ class Pipeline:
     # -- the reader's sink (consumers.reader.RecordSink) --------------------------------
     def rebuild(self) -> None:
         self.engine.clear()
+        self._positions.clear()
         self._next_tick = 0
         self._aligner.clear()
+
+    def position(self, tp: Any) -> int | None:
+        return self._positions.get(tp)
+
+    def drop(self, tp: Any) -> None:
+        self.engine.drop((tp.topic, tp.partition))
+        self._positions.pop(tp, None)
+
+    def clear_held(self) -> None:
+        self._aligner.clear()
+
+    def checkpoint(self, tp: Any) -> bytes:
+        return self.engine.save((tp.topic, tp.partition), empty=True)
+
+    def restore(self, tp: Any, payload: bytes) -> str:
+        try:
+            self.engine.load((tp.topic, tp.partition), payload)
+        except CheckpointError as exc:
+            log.warning("checkpoint of %s[%d] refused: %s", tp.topic, tp.partition, exc)
+            self.drop(tp)
+            return exc.result
+        self._positions.pop(tp, None)  # the reader seeks to the checkpoint's offset
+        return "loaded"
 
     def waiting_offset(self, tp: Any) -> int | None:
         waiting = self._aligner.first_waiting_offset(tp)
@@ -136,6 +162,7 @@ class Pipeline:
         engine = self.engine
         clock = engine.clock
         shards: dict[Any, Any] = {}
+        positions = self._positions
         tick = self._tick_ms if (reader.ready and self._listeners) else 0
         # Alignment serves what is judged on the way (alerts on a replayed backlog) and
         # costs re-fetches; a rebuild only needs the end state, which does not depend on
@@ -143,10 +170,12 @@ class Pipeline:
         limit = aligner.limit(reader.unfetched()) if reader.ready else float("inf")
         for tp, rec, item in aligner.drain(limit):
             if item is None:  # older than the state horizon
+                positions[tp] = rec.offset + 1
                 continue
             shard = shards.get(tp)
             if shard is None:
                 shard = shards[tp] = engine.shard(tp.topic, tp.partition)
+            positions[tp] = rec.offset + 1
             if isinstance(item, Rejection):
                 shard.reject(tp.topic, item.reason)
                 reader.dead_letter(tp, rec, item)
@@ -167,6 +196,8 @@ class Pipeline:
             topic = tp.topic
             shard = self.engine.shard(topic, tp.partition)
             process, reject = shard.process, shard.reject
+            if records:
+                self._positions[tp] = records[-1].offset + 1
             for rec in records:
                 if 0 <= rec.timestamp < horizon_ms:
                     continue  # older than the state horizon
