@@ -397,10 +397,11 @@ class StreamReader:
             self._checkpointed.clear()
         else:
             for tp in previous - assigned:  # revoked: its state goes with it
+                log.info("partition %s[%d] revoked, its state dropped", tp.topic,
+                         tp.partition, extra={"topic": tp.topic, "partition": tp.partition,
+                                              "offset": sink.position(tp)})
                 sink.drop(tp)
                 self._checkpointed.pop(tp, None)
-                log.info("partition %s[%d] revoked, its state dropped", tp.topic,
-                         tp.partition, extra={"topic": tp.topic, "partition": tp.partition})
         self.ready = False
         self._assigned = assigned
         self._lag = {}
@@ -483,7 +484,8 @@ class StreamReader:
                         self._checkpointed[tp] = cand.offset
                         break
             self._count_load(result)
-            extra = {"topic": tp.topic, "partition": tp.partition, "result": result}
+            extra = {"topic": tp.topic, "partition": tp.partition, "result": result,
+                     "offset": out.get(tp)}
             if result == "loaded":
                 log.info("partition %s[%d]: state loaded from its checkpoint, reading on "
                          "from offset %d", tp.topic, tp.partition, out[tp], extra=extra)

@@ -144,6 +144,17 @@ class SeenIds:
         self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
 
+    def holds(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
+        """:meth:`add`'s answer without storing anything: whether ``event_id`` is a
+        duplicate at ``clock_ms`` of an id accepted here (another partition's shard asks:
+        metrics/shards.py)."""
+        floor = clock_ms - self._horizon_ms
+        s = self._cur.get(event_id)
+        if s is None and ts_ms < self._prev_hi:
+            s = self._prev.get(event_id)
+        return (s is not None and s > floor) or (
+            ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor))
+
     # -- the plain interface (tests, tools) ------------------------------------------
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
         """Whether ``event_id`` was accepted after ``clock - horizon`` (any ``ts``)."""

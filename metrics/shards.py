@@ -11,7 +11,11 @@ keep that contract (docs/semantics.md says what happens when they do not).
 
 The clock is shared (SPEC §2: the watermark is the largest ``ts`` of ALL partitions), so a
 shard sees the same clock at every event as the single engine did: late events, window
-membership, expiry and score timers are decided alike. The merge is exact: counts and
+membership, expiry and score timers are decided alike. Duplicates are found across the
+shards: each shard remembers the ids it accepted (they move with its partition), and an
+event is a duplicate when any shard of the process holds its id — a copy re-sent by a
+client whose partitioner differs (librdkafka's crc32 vs the Java client's murmur2) lands
+on another partition than its original. The merge is exact: counts and
 histogram buckets add (sums in integer milliseconds), ages take the largest, and window
 quantiles are read from the shards' sorted values together (:func:`kth`), not averaged.
 """
@@ -30,6 +34,7 @@ from core.snapshot import ConsumerHealth, HistogramData, Snapshot, WindowSnapsho
 from metrics.assembly import QUANTILES, _ratio, assemble
 from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
+from metrics.dedupe import SeenIds
 from metrics.engine import Engine
 from metrics.histogram import Histogram
 
@@ -79,12 +84,27 @@ class ShardedEngine:
         self.wall = wall
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
+        self._seens: list[SeenIds] = []  # every shard's remembered ids
         self._empty: Engine | None = None  # what a process without partitions shows
 
     # -- shards ------------------------------------------------------------------------
     def new_engine(self) -> Engine:
-        """An empty shard on the shared clock (not added)."""
-        return Engine(self.config, self.wall, clock=self.clock)
+        """An empty shard on the shared clock (not added), whose duplicate check asks the
+        other shards too."""
+        e = Engine(self.config, self.wall, clock=self.clock)
+        own, others = e.seen, self._seens
+
+        def seen_add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
+            for s in others:
+                if s is not own and s.holds(event_id, clock_ms, ts_ms):
+                    return True
+            return own.add(event_id, clock_ms, ts_ms)
+
+        e._seen_add = seen_add
+        return e
+
+    def _changed(self) -> None:
+        self._seens[:] = [e.seen for e in self.shards.values()]
 
     def shard(self, topic: str, partition: int) -> Engine:
         """The partition's shard, created empty on first use."""
@@ -92,18 +112,22 @@ class ShardedEngine:
         e = self.shards.get(key)
         if e is None:
             e = self.shards[key] = self.new_engine()
+            self._changed()
         return e
 
     def put(self, key: ShardKey, engine: Engine) -> None:
         """Install a shard (e.g. loaded from a checkpoint) in place of any other."""
         self.shards[key] = engine
+        self._changed()
 
     def drop(self, key: ShardKey) -> None:
         self.shards.pop(key, None)
+        self._changed()
 
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
+        self._changed()
         self.clock = EventClock(self.config.live_threshold_s * 1000, self.wall)
 
     def observe_clock(self, clock_ms: int, watermark_ms: int | None) -> None:
