@@ -32,6 +32,7 @@ import logging
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -63,6 +64,19 @@ class Stored:
     payload: bytes
     slot: int
     written_at: int  # the manifest's offset in the checkpoint topic
+
+
+@contextlib.contextmanager
+def _quiet_client() -> Iterator[None]:
+    """The checkpoint reader's own client lines (assignment, seeks: INFO) are noise beside
+    the group consumer's, which runs in the fetch process: kept out of the service's log."""
+    kafka_log = logging.getLogger("kafka.consumer")
+    level = kafka_log.level
+    kafka_log.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        kafka_log.setLevel(level)
 
 
 def _key(src: Source, slot: int, part: int) -> bytes:
@@ -146,6 +160,10 @@ class CheckpointStore:
         none (``missing``, ``corrupt``). Raises KafkaError when the topic cannot be read."""
         if not sources:
             return {}
+        with _quiet_client():
+            return self._read(sources)
+
+    def _read(self, sources: list[Source]) -> dict[Source, list[Stored] | str]:
         consumer = KafkaConsumer(**{
             **client_settings(self._kc, "consumer"),
             "group_id": None, "enable_auto_commit": False,

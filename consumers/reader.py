@@ -421,7 +421,7 @@ class StreamReader:
             if pos is not None and (committed is None or committed <= pos):
                 kept[tp] = pos
         fresh = sorted(assigned - set(kept))
-        log.info("rebuilding state for %d partitions (%d kept as they were)",
+        log.info("rebuilding state from the log for %d partitions (%d kept as they were)",
                  len(fresh), len(kept))
         loaded = self._load_checkpoints(fresh) if self._store is not None and not reset else {}
         from_start = []

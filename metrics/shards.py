@@ -84,27 +84,36 @@ class ShardedEngine:
         self.wall = wall
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
-        self._seens: list[SeenIds] = []  # every shard's remembered ids
+        # per shard (by its SeenIds' id): that SeenIds and the list of the others'
+        self._others: dict[int, tuple[SeenIds, list[SeenIds]]] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
 
     # -- shards ------------------------------------------------------------------------
     def new_engine(self) -> Engine:
         """An empty shard on the shared clock (not added), whose duplicate check asks the
-        other shards too."""
+        other shards too: a C-level probe of each one's newest ids, the full check
+        (:meth:`SeenIds.holds`) only where the event could be in its older ones."""
         e = Engine(self.config, self.wall, clock=self.clock)
-        own, others = e.seen, self._seens
+        own = e.seen
+        others: list[SeenIds] = []  # kept up to date by _changed()
+        self._others[id(own)] = (own, others)
+        own_add = own.add
 
         def seen_add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
             for s in others:
-                if s is not own and s.holds(event_id, clock_ms, ts_ms):
+                if ((event_id in s._cur or ts_ms < s._prev_hi or ts_ms < s._sealed_hi)
+                        and s.holds(event_id, clock_ms, ts_ms)):
                     return True
-            return own.add(event_id, clock_ms, ts_ms)
+            return own_add(event_id, clock_ms, ts_ms)
 
         e._seen_add = seen_add
         return e
 
     def _changed(self) -> None:
-        self._seens[:] = [e.seen for e in self.shards.values()]
+        """The shards changed: every shard's list of the others' remembered ids."""
+        seens = [e.seen for e in self.shards.values()]
+        for own, others in self._others.values():
+            others[:] = [x for x in seens if x is not own]
 
     def shard(self, topic: str, partition: int) -> Engine:
         """The partition's shard, created empty on first use."""
@@ -117,17 +126,22 @@ class ShardedEngine:
 
     def put(self, key: ShardKey, engine: Engine) -> None:
         """Install a shard (e.g. loaded from a checkpoint) in place of any other."""
+        old = self.shards.get(key)
+        if old is not None and old is not engine:
+            self._others.pop(id(old.seen), None)
         self.shards[key] = engine
         self._changed()
 
     def drop(self, key: ShardKey) -> None:
-        self.shards.pop(key, None)
+        old = self.shards.pop(key, None)
+        if old is not None:
+            self._others.pop(id(old.seen), None)
         self._changed()
 
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
-        self._changed()
+        self._others.clear()
         self.clock = EventClock(self.config.live_threshold_s * 1000, self.wall)
 
     def observe_clock(self, clock_ms: int, watermark_ms: int | None) -> None:
