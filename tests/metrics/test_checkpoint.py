@@ -120,3 +120,19 @@ def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None
     with pytest.raises(CheckpointError) as err:
         ShardedEngine(CFG, lambda: wall).load(key, forged)
     assert err.value.result == "other_version"
+
+
+def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None:
+    import zlib
+
+    secret = "s3cr3t-Pa55-7f3a"
+    cfg = load_config(kafka__sasl_plain_password=secret, kafka__client={
+        "sasl_plain_username": "pulse-user-7f3a"}, kafka__group_id="group-7f3a")
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(cfg, lambda: wall)
+    feed(engine, log[:2000], wall)
+    for key in engine.shards:
+        payload = engine.save(key)
+        body = zlib.decompress(payload[8 + int.from_bytes(payload[4:8], "big"):])
+        for text in (secret, "pulse-user-7f3a", "group-7f3a"):
+            assert text.encode() not in payload + body
