@@ -157,15 +157,30 @@ class ShardedEngine:
         """The shard's state as checkpoint bytes (``empty``: an empty one if there is no
         such shard, else KeyError)."""
         e = self.shards.get(key)
-        if e is None:
-            if not empty:
-                raise KeyError(key)
-            e = self.new_engine()
-        return encode(e)
+        if e is not None:
+            return encode(e)
+        if not empty:
+            raise KeyError(key)
+        e = self.new_engine()
+        try:
+            return encode(e)
+        finally:
+            self._others.pop(id(e.seen), None)
 
     def load(self, key: ShardKey, payload: bytes) -> None:
         """Install the shard a checkpoint holds; raises CheckpointError (nothing changed)."""
-        engine, clock_ms, watermark_ms = decode(payload, self.new_engine)
+        made: list[Engine] = []
+
+        def make() -> Engine:
+            made.append(self.new_engine())
+            return made[-1]
+
+        try:
+            engine, clock_ms, watermark_ms = decode(payload, make)
+        except Exception:
+            for e in made:  # not installed: its duplicate check is not kept up to date
+                self._others.pop(id(e.seen), None)
+            raise
         self.put(key, engine)
         self.observe_clock(clock_ms, watermark_ms)
 

@@ -108,3 +108,13 @@ def test_a_single_shard_reads_as_the_engine() -> None:
     sharded.shard("t", 1)
     with pytest.raises(AttributeError, match="2 shards"):
         _ = sharded.tickets
+
+
+def test_saving_a_partition_without_state_keeps_nothing() -> None:
+    sharded = ShardedEngine(CFG, lambda: 0)
+    sharded.shard("t", 0)
+    for _ in range(3):
+        assert sharded.save(("t", 1), empty=True)
+    assert len(sharded._others) == 1
+    with pytest.raises(KeyError):
+        sharded.save(("t", 2))
