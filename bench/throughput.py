@@ -104,7 +104,7 @@ def pipeline_in_process(cfg: Any, n: int, timeout_s: float = 1800) -> dict[str, 
                     )
                 time.sleep(0.005)
             t_ready = time.perf_counter()
-            processed = sum(svc.readesvc.pipeline.engine.events_total.values())
+            processed = sum(svc.pipeline.engine.events_total.values())
             rebuilds = svc.reader.rebuilds
         finally:
             svc.stop()

@@ -230,14 +230,24 @@ class SeenIds:
         self._lagging = 0
         self._switch_at = clock_ms + self._period_ms
 
+    def sealed_holds(self, h: int, ts_ms: int, clock_ms: int) -> bool:
+        """Whether a run holds the id of :func:`stable_hash` ``h`` accepted within the
+        horizon (the shards compute the hash once for all of them)."""
+        return ts_ms < self._sealed_hi and self._sealed_hash(h, ts_ms,
+                                                             clock_ms - self._horizon_ms)
+
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
         """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
         time ``>= ts`` and ``> floor`` can (the original was accepted at or after its
         ts)."""
+        if not self._his:
+            return False
+        return self._sealed_hash(stable_hash(event_id), ts_ms, floor)
+
+    def _sealed_hash(self, h: int, ts_ms: int, floor: int) -> bool:
         his = self._his
         if not his:
             return False
-        h = stable_hash(event_id)
         runs = self._runs
         for i in range(bisect_right(his, max(ts_ms, floor + 1)), len(runs)):
             if runs[i].accepted_after(h, floor):

@@ -34,7 +34,7 @@ from core.snapshot import ConsumerHealth, HistogramData, Snapshot, WindowSnapsho
 from metrics.assembly import QUANTILES, _ratio, assemble
 from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
-from metrics.dedupe import SeenIds
+from metrics.dedupe import SeenIds, stable_hash
 from metrics.engine import Engine
 from metrics.histogram import Histogram
 
@@ -91,8 +91,8 @@ class ShardedEngine:
     # -- shards ------------------------------------------------------------------------
     def new_engine(self) -> Engine:
         """An empty shard on the shared clock (not added), whose duplicate check asks the
-        other shards too: a C-level probe of each one's newest ids, the full check
-        (:meth:`SeenIds.holds`) only where the event could be in its older ones."""
+        other shards too: C-level probes of each one's dicts, its sealed runs only when the
+        event is older than their newest id (the id hashed once for all shards)."""
         e = Engine(self.config, self.wall, clock=self.clock)
         own = e.seen
         others: list[SeenIds] = []  # kept up to date by _changed()
@@ -100,10 +100,16 @@ class ShardedEngine:
         own_add = own.add
 
         def seen_add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
+            h = None
             for s in others:
-                if ((event_id in s._cur or ts_ms < s._prev_hi or ts_ms < s._sealed_hi)
+                if ((event_id in s._cur or event_id in s._prev)  # C-level probes first
                         and s.holds(event_id, clock_ms, ts_ms)):
                     return True
+                if ts_ms < s._sealed_hi:  # behind its newest run: hashed once for all
+                    if h is None:
+                        h = stable_hash(event_id)
+                    if s.sealed_holds(h, ts_ms, clock_ms):
+                        return True
             return own_add(event_id, clock_ms, ts_ms)
 
         e._seen_add = seen_add
