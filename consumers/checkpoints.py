@@ -88,8 +88,10 @@ class CheckpointStore:
     checkpoint and at an assignment); Kafka errors propagate for the caller to log."""
 
     def __init__(self, kc: KafkaConfig, topic: str, *, max_part_bytes: int = 900_000,
-                 partitions: int = 1, read_timeout_s: float = 60.0) -> None:
+                 partitions: int = 1, read_timeout_s: float = 60.0,
+                 replication: int = 1) -> None:
         self._kc = kc
+        self._replication = replication
         self.topic = topic
         self._part_bytes = max_part_bytes
         self._partitions = partitions
@@ -106,7 +108,7 @@ class CheckpointStore:
             if self.topic not in set(admin.list_topics()):
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics([NewTopic(
-                        self.topic, self._partitions, 1,
+                        self.topic, self._partitions, self._replication,
                         topic_configs={"cleanup.policy": "compact"})])
                     log.info("created checkpoint topic %s (compacted)", self.topic)
         finally:

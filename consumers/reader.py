@@ -160,7 +160,8 @@ class StreamReader:
         cp = config.checkpoints
         self._store = (CheckpointStore(config.kafka, config.checkpoint_topic,
                                        max_part_bytes=cp.max_part_bytes,
-                                       read_timeout_s=cp.read_timeout_s)
+                                       read_timeout_s=cp.read_timeout_s,
+                                       replication=cp.replication)
                        if cp.enabled else None)
         self._checkpoint_every_s = float(cp.interval_s)
         self._checkpoint_due = False

@@ -203,6 +203,7 @@ class CheckpointConfig:
     interval_s: int = 300  # and once after every rebuild has caught up
     max_part_bytes: int = 900_000  # a shard is split into messages of at most this size
     read_timeout_s: int = 60  # reading the checkpoint topic at an assignment
+    replication: int = 1  # of the topic when pulse creates it (use the cluster's usual 3)
 
 
 @dataclass(frozen=True, slots=True)
