@@ -202,6 +202,10 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
         if snap.ready:
             stop.set()
 
+    # no checkpoints: the records are in memory, the checkpoint topic would be a real one
+    from dataclasses import replace
+
+    cfg = replace(cfg, checkpoints=replace(cfg.checkpoints, enabled=False))
     reader = Pipeline(Bench.one_thread(cfg), publish=publish)
     _FEED["records"] = records_by_tp
     _FEED["on_poll"] = (lambda n: on_poll(reader)) if on_poll is not None else None
@@ -271,6 +275,10 @@ def run_kafka_reader(cfg: Any, stats: dict[str, float],
             became_ready.set()
             stop.set()
 
+    # no checkpoints: the records are in memory, the checkpoint topic would be a real one
+    from dataclasses import replace
+
+    cfg = replace(cfg, checkpoints=replace(cfg.checkpoints, enabled=False))
     reader = Pipeline(Bench.one_thread(cfg), publish=publish)
     cls = counting_consumer(stats, (lambda: on_poll(reader)) if on_poll is not None else None)
     deadline = time.monotonic() + timeout_s

@@ -29,9 +29,12 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError
 
 from consumers.bootstrap import backoff_s, unreachable
+from consumers.checkpoints import CheckpointStore, Stored
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Rejection
 from consumers.fetch_process import (
@@ -45,7 +48,7 @@ from consumers.kafka_settings import client_settings
 from consumers.log_watch import LogReset, LogWatch
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from core.config import Config
-from core.snapshot import ConsumerHealth
+from core.snapshot import CHECKPOINT_RESULTS, ConsumerHealth
 
 __all__ = ["RecordSink", "StreamReader"]
 
@@ -72,6 +75,24 @@ class RecordSink(Protocol):
 
     def publish(self, health: ConsumerHealth) -> None:
         """Take a snapshot now, with this health."""
+
+    # state per partition (issue 17): the reader keeps, drops and loads shards
+    def position(self, tp: TopicPartition) -> int | None:
+        """The next offset of ``tp`` the partition's state has not folded in (None: no
+        state for it)."""
+
+    def drop(self, tp: TopicPartition) -> None:
+        """Forget the partition's state (revoked, or read again from its beginning)."""
+
+    def clear_held(self) -> None:
+        """Forget records received but not folded in yet (they are fetched again)."""
+
+    def checkpoint(self, tp: TopicPartition) -> bytes:
+        """The partition's state as checkpoint bytes (empty state if none)."""
+
+    def restore(self, tp: TopicPartition, payload: bytes) -> str:
+        """Install the partition's state from checkpoint bytes: ``loaded``, or why not
+        (the ``aftersales_checkpoint_loads_total`` result; then nothing is installed)."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -135,6 +156,19 @@ class StreamReader:
         self._log_start_checked = 0.0
         self._ids_wanted_ms = 0.0  # a rebuild is ready once topic ids this new were checked
         self._reset_at: dict[str, float] = {}  # topic -> when its last reset was counted
+        # checkpoints of the partitions' state (issue 17), and how loading them went
+        cp = config.checkpoints
+        self._store = (CheckpointStore(config.kafka, config.checkpoint_topic,
+                                       max_part_bytes=cp.max_part_bytes,
+                                       read_timeout_s=cp.read_timeout_s,
+                                       replication=cp.replication)
+                       if cp.enabled else None)
+        self._checkpoint_every_s = float(cp.interval_s)
+        self._checkpoint_due = False
+        self._last_checkpoint = time.monotonic()
+        self._checkpointed: dict[TopicPartition, int] = {}  # offset of the last one written
+        self.checkpoint_loads: dict[str, int] = dict.fromkeys(CHECKPOINT_RESULTS, 0)
+        self._loads_view = MappingProxyType(dict(self.checkpoint_loads))
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -153,6 +187,11 @@ class StreamReader:
         )
         # topic ids come with metadata: refreshed often enough to notice a recreated topic
         settings.setdefault("metadata_max_age_ms", 30_000)
+        # sticky first: a rebalance moves as few partitions as it can, so a member keeps
+        # the shards it has (docs/operations.md); range while an older replica of the
+        # group knows no other (a rolling upgrade agrees on the common one)
+        settings.setdefault("partition_assignment_strategy",
+                            (StickyPartitionAssignor, RangePartitionAssignor))
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
         self.publish()  # before any connection: /metrics says ready 0, broker_up 0
@@ -222,6 +261,10 @@ class StreamReader:
             self._commit(force=True)
         except Exception as exc:
             log.warning("final commit failed: %s", exc)
+        if self.ready and self._store is not None:
+            self._write_checkpoints()  # the next start replays from here
+        if self._store is not None:
+            self._store.close()
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
         if self._dlq is not None:
@@ -256,6 +299,9 @@ class StreamReader:
             self.publish()
         if now - self._last_commit >= self._commit_interval:
             self._commit()
+        if self._store is not None and self.ready and (
+                self._checkpoint_due or now - self._last_checkpoint >= self._checkpoint_every_s):
+            self._write_checkpoints()
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         if self._watch_fetched(batch):
@@ -310,6 +356,7 @@ class StreamReader:
             dead_letter_failures=MappingProxyType(
                 self._dlq.failures() if self._dlq is not None else {}),
             rebuilds=self.rebuilds, log_resets=self._resets_view,
+            checkpoint_loads=self._loads_view,
         )
 
     def publish(self) -> None:
@@ -346,25 +393,140 @@ class StreamReader:
         else:
             refresh_metadata(consumer)
         self.rebuilds += 1
-        log.info("rebuilding state from the log for %d partitions", len(assigned))
-        self._sink.rebuild()
+        previous, sink = self._assigned, self._sink
+        sink.clear_held()
+        if reset:  # the log went back: all state from the log as it is now
+            sink.rebuild()
+            self._checkpointed.clear()
+        else:
+            for tp in previous - assigned:  # revoked: its state goes with it
+                log.info("partition %s[%d] revoked, its state dropped", tp.topic,
+                         tp.partition, extra={"topic": tp.topic, "partition": tp.partition,
+                                              "offset": sink.position(tp)})
+                sink.drop(tp)
+                self._checkpointed.pop(tp, None)
         self.ready = False
         self._assigned = assigned
         self._lag = {}
         self._offsets = {}
         self._dlq_from = {}
+        kept: dict[TopicPartition, int] = {}
         for tp in assigned:
             if tp in gone:
                 self._forget_commit(tp)
+                sink.drop(tp)
                 continue
             committed = consumer.committed(tp)
             self._dlq_from[tp] = committed or 0
             self._committed[tp] = committed or 0
+            pos = None if reset or tp not in previous else sink.position(tp)
+            # kept only where nobody else read further meanwhile (its commit says so)
+            if pos is not None and (committed is None or committed <= pos):
+                kept[tp] = pos
+        fresh = sorted(assigned - set(kept))
+        log.info("rebuilding state from the log for %d partitions (%d kept as they were)",
+                 len(fresh), len(kept))
+        loaded = self._load_checkpoints(fresh) if self._store is not None and not reset else {}
+        from_start = []
+        for tp in fresh:
+            if tp in loaded:
+                continue
+            sink.drop(tp)
+            from_start.append(tp)
             log.info("partition %s[%d] assigned, read again from the beginning", tp.topic,
                      tp.partition, extra={"topic": tp.topic, "partition": tp.partition,
-                                          "offset": committed})
-        if assigned:
-            consumer.seek_to_beginning(*assigned)
+                                          "offset": self._committed.get(tp)})
+        for tp, offset in {**kept, **loaded}.items():
+            consumer.seek(tp, offset)
+            self._watch.seeked(tp, offset)
+        if from_start:
+            consumer.seek_to_beginning(*from_start)
+
+    # -- checkpoints (issue 17) ------------------------------------------------------------
+    def _topic_id(self, topic: str) -> str | None:
+        consumer = self._consumer
+        try:
+            tid = (consumer.topic_id(topic) if isinstance(consumer, FetchProcessConsumer)
+                   else topic_id(consumer, topic))
+        except Exception:
+            return None
+        return str(tid) if tid else None
+
+    def _count_load(self, result: str) -> None:
+        self.checkpoint_loads[result] = self.checkpoint_loads.get(result, 0) + 1
+        self._loads_view = MappingProxyType(dict(self.checkpoint_loads))
+
+    def _load_checkpoints(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Install the newest valid checkpoint of each partition; the offsets to read on
+        from. A partition without one is rebuilt from its beginning (counted, logged)."""
+        store = self._store
+        if not tps or store is None:
+            return {}
+        t0 = time.monotonic()
+        try:
+            found: dict[tuple[str, int], list[Stored] | str] = store.read(
+                [(tp.topic, tp.partition) for tp in tps])
+        except Exception as exc:  # the topic cannot be read: rebuild, say why
+            log.warning("checkpoints unreadable (%s: %s); rebuilding %d partitions from "
+                        "the log", type(exc).__name__, exc, len(tps))
+            found = {}
+        out: dict[TopicPartition, int] = {}
+        for tp in tps:
+            got = found.get((tp.topic, tp.partition), "unreadable")
+            if isinstance(got, str):
+                result = got
+            else:  # newest first; an older one where the newest is refused
+                tid = self._topic_id(tp.topic)
+                for cand in got:
+                    if cand.topic_id and tid and cand.topic_id != tid:
+                        result = "other_log"
+                    else:
+                        result = self._sink.restore(tp, cand.payload)
+                    if result == "loaded":
+                        out[tp] = cand.offset
+                        self._checkpointed[tp] = cand.offset
+                        break
+            self._count_load(result)
+            extra = {"topic": tp.topic, "partition": tp.partition, "result": result,
+                     "offset": out.get(tp)}
+            if result == "loaded":
+                log.info("partition %s[%d]: state loaded from its checkpoint, reading on "
+                         "from offset %d", tp.topic, tp.partition, out[tp], extra=extra)
+            else:
+                log.warning("partition %s[%d]: no usable checkpoint (%s); rebuilding it "
+                            "from the log", tp.topic, tp.partition, result, extra=extra)
+        log.info("checkpoints of %d partitions read in %.2f s (%d loaded)", len(tps),
+                 time.monotonic() - t0, len(out))
+        return out
+
+    def _write_checkpoints(self) -> None:
+        """Write the state of every assigned partition that moved since its last one."""
+        store = self._store
+        assert store is not None
+        self._checkpoint_due = False
+        self._last_checkpoint = time.monotonic()
+        t0, written, size = time.monotonic(), 0, 0
+        for tp in sorted(self._assigned):
+            pos = self._sink.position(tp)
+            if pos is None:
+                pos = self._processed_position(tp)
+            if pos is None or self._checkpointed.get(tp) == pos:
+                continue
+            try:
+                payload = self._sink.checkpoint(tp)
+                if not written:
+                    store.ensure_topic()
+                store.write((tp.topic, tp.partition), pos, self._topic_id(tp.topic), payload)
+            except Exception as exc:  # retried at the next interval; the stream goes on
+                log.warning("checkpoint of %s[%d] failed (%s: %s)", tp.topic, tp.partition,
+                            type(exc).__name__, exc)
+                continue
+            self._checkpointed[tp] = pos
+            written += 1
+            size += len(payload)
+        if written:
+            log.info("checkpoints of %d partitions written (%d bytes) in %.2f s", written,
+                     size, time.monotonic() - t0)
 
     def _update_progress(self) -> None:
         consumer = self._consumer
@@ -397,6 +559,7 @@ class StreamReader:
         if (caught_up and not self.ready and self.rebuilds and ids_fresh
                 and consumer.assignment() == self._assigned):
             self.ready = True
+            self._checkpoint_due = True  # a checkpoint right after every rebuild
             self._resetting.clear()
             log.info("state rebuilt; ready")
             self.publish()

@@ -29,6 +29,7 @@ from core.events import CHANNELS, DEFAULT_REGIONS, OTHER
 
 __all__ = [
     "AlertingConfig",
+    "CheckpointConfig",
     "Config",
     "DashboardConfig",
     "KafkaConfig",
@@ -193,6 +194,19 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointConfig:
+    """Shard checkpoints in Kafka (issue 17): a restart or a reassignment loads each
+    partition's newest checkpoint and replays only from its offset."""
+
+    enabled: bool = True
+    topic: str = ""  # empty: <kafka.group_id>.pulse.checkpoints (compacted)
+    interval_s: int = 300  # and once after every rebuild has caught up
+    max_part_bytes: int = 900_000  # a shard is split into messages of at most this size
+    read_timeout_s: int = 60  # reading the checkpoint topic at an assignment
+    replication: int = 1  # of the topic when pulse creates it (use the cluster's usual 3)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     regions: tuple[str, ...] = DEFAULT_REGIONS
@@ -213,6 +227,11 @@ class Config:
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     today_window: bool = True
     scores: tuple[ScoreConfig, ...] = ()
+    checkpoints: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    @property
+    def checkpoint_topic(self) -> str:
+        return self.checkpoints.topic or f"{self.kafka.group_id}.pulse.checkpoints"
 
     @property
     def largest_window_s(self) -> int:
@@ -221,6 +240,9 @@ class Config:
     def validate(self) -> Config:
         if not self.windows:
             raise ConfigError("windows: at least one window is required")
+        if self.checkpoints.interval_s <= 0 or self.checkpoints.max_part_bytes < 1024:
+            raise ConfigError("checkpoints: interval_s must be positive and max_part_bytes "
+                              "at least 1024")
         for name, secs in self.windows.items():
             if secs <= 0:
                 raise ConfigError(f"windows.{name}: must be a positive number of seconds")

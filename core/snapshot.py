@@ -13,6 +13,7 @@ from typing import Any
 from core.definitions import attainment, csat_share, escalation_rate, nps_score
 
 __all__ = [
+    "CHECKPOINT_RESULTS",
     "TODAY",
     "ActionTicket",
     "ConsumerHealth",
@@ -113,6 +114,11 @@ class ActionTicket:
     business_age_s: float | None = None
 
 
+# aftersales_checkpoint_loads_total{result}: how loading a partition's checkpoint went
+CHECKPOINT_RESULTS = ("loaded", "missing", "corrupt", "other_version", "other_config",
+                      "other_log", "unreadable")
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerHealth:
     """What the reader knows about Kafka, not a function of the events: the reader
@@ -134,6 +140,8 @@ class ConsumerHealth:
     # know the state was rebuilt
     rebuilds: int = 0
     log_resets: Mapping[str, int] = field(default_factory=dict)  # topic
+    # checkpoint loads at assignments since process start, by result (CHECKPOINT_RESULTS)
+    checkpoint_loads: Mapping[str, int] = field(default_factory=dict)
 
 
 _HEALTH_KEYS = {"ready": "ready", "broker_up": "broker_up", "consumer_lag": "lag",

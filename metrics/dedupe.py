@@ -31,18 +31,21 @@ ending after the copy's ``ts``, oldest first: a re-sent copy is found in the fir
 two (its original was accepted close to its ``ts``); a never-seen event with an old ``ts``
 (a first backfill) costs a ``bisect`` in each (bench/dedupe.py measures both).
 
-The hash is Python's own ``hash(str)`` (SipHash, 64 bits on a 64-bit build): the dict
-lookup has already computed it and the ``str`` caches it, where blake2b costs ~0.5 µs per
-id. It is salted per process, which is fine: the state is rebuilt from the log by the
-process that uses it, and the salt keeps whoever writes event ids from aiming collisions
-at it. Among n remembered ids some pair shares a hash with probability ≈ n²/2⁶⁵
-(≈ 1 × 10⁻⁶ at 6.2 M ids); a collision makes a genuine event count as a duplicate.
+The hash of a run is blake2b's, 64 bits (:func:`stable_hash`), computed once per id when
+its period is sealed and for an old-``ts`` lookup (~0.5 µs each). It was Python's own
+salted ``hash(str)``, free because the dict lookup had computed it; but a run is part of
+the shard's checkpoint (metrics/checkpoint.py), read back by another process whose salt
+differs. Unkeyed, it lets whoever writes event ids aim collisions at it (~2³² work for
+one pair; the effect: one genuine event counted as a duplicate). Among n remembered ids
+some pair shares a hash with probability ≈ n²/2⁶⁵ (≈ 1 × 10⁻⁶ at 6.2 M ids); a collision
+makes a genuine event count as a duplicate.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from hashlib import blake2b
 from itertools import repeat
 from operator import and_, lshift, or_, rshift, sub
 
@@ -55,6 +58,13 @@ _OFF_BITS = 42  # offset bits in a sort key (h << 42 | offset): 139 years of ms
 _OFF_MASK = (1 << _OFF_BITS) - 1
 
 
+def stable_hash(event_id: str) -> int:
+    """The 64-bit hash a run keeps of an id: the same in every process, so that a run can
+    be checkpointed and read back by the next one (``hash(str)`` is salted per process)."""
+    return int.from_bytes(blake2b(event_id.encode("utf-8", "surrogatepass"),
+                                  digest_size=8).digest(), "little", signed=True)
+
+
 class _Run:
     """The ids of one sealed period: sorted hashes, and each one's time exactly."""
 
@@ -64,8 +74,8 @@ class _Run:
         self.lo = lo = min(ids.values())
         self.hi = max(ids.values()) + 1  # every time in the run is in [lo, hi)
         keys = sorted(
-            map(or_, map(lshift, map(hash, ids), repeat(_OFF_BITS)), map(sub, ids.values(),
-                                                                          repeat(lo)))
+            map(or_, map(lshift, map(stable_hash, ids), repeat(_OFF_BITS)),
+                map(sub, ids.values(), repeat(lo)))
         )
         self.hashes = array("q", map(rshift, keys, repeat(_OFF_BITS)))
         code = "I" if self.hi - lo <= 1 << 32 else "q"
@@ -133,6 +143,17 @@ class SeenIds:
             return True
         self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
+
+    def holds(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
+        """:meth:`add`'s answer without storing anything: whether ``event_id`` is a
+        duplicate at ``clock_ms`` of an id accepted here (another partition's shard asks:
+        metrics/shards.py)."""
+        floor = clock_ms - self._horizon_ms
+        s = self._cur.get(event_id)
+        if s is None and ts_ms < self._prev_hi:
+            s = self._prev.get(event_id)
+        return (s is not None and s > floor) or (
+            ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor))
 
     # -- the plain interface (tests, tools) ------------------------------------------
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
@@ -209,14 +230,24 @@ class SeenIds:
         self._lagging = 0
         self._switch_at = clock_ms + self._period_ms
 
+    def sealed_holds(self, h: int, ts_ms: int, clock_ms: int) -> bool:
+        """Whether a run holds the id of :func:`stable_hash` ``h`` accepted within the
+        horizon (the shards compute the hash once for all of them)."""
+        return ts_ms < self._sealed_hi and self._sealed_hash(h, ts_ms,
+                                                             clock_ms - self._horizon_ms)
+
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
         """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
         time ``>= ts`` and ``> floor`` can (the original was accepted at or after its
         ts)."""
+        if not self._his:
+            return False
+        return self._sealed_hash(stable_hash(event_id), ts_ms, floor)
+
+    def _sealed_hash(self, h: int, ts_ms: int, floor: int) -> bool:
         his = self._his
         if not his:
             return False
-        h = hash(event_id)
         runs = self._runs
         for i in range(bisect_right(his, max(ts_ms, floor + 1)), len(runs)):
             if runs[i].accepted_after(h, floor):

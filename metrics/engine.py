@@ -101,7 +101,8 @@ class Engine:
     (:class:`~metrics.scores.ScoreBook`, None without ``scores``)."""
 
     def __init__(self, config: Config, wall: Callable[[], int],
-                 turns: TurnListener | None = None) -> None:
+                 turns: TurnListener | None = None, clock: EventClock | None = None) -> None:
+        """``clock``: shared by the shards of one process (metrics/shards.py), or own."""
         self.config = config
         self.wall = wall
         self.topics = config.kafka.topics
@@ -124,7 +125,7 @@ class Engine:
         self._res_within = {(p, c): sla_judge(sla.resolution(p), cal[c])
                             for p in self.priorities for c in self.channels}
 
-        self.clock = EventClock(config.live_threshold_s * 1000, wall)
+        self.clock = clock or EventClock(config.live_threshold_s * 1000, wall)
         self.seen = SeenIds(config.state_horizon_s * 1000)
         self.slots = WindowSlots(self.channels, self.priorities, self.regions, self.reasons)
         self.series = SeriesLayout(self.channels)
@@ -384,9 +385,10 @@ class Engine:
         return True
 
     # -- time and output -------------------------------------------------------------
-    def tick(self) -> int:
-        """Move the clock (live mode follows the wall clock), slide windows, expire state."""
-        clock = self.clock.now()
+    def tick(self, clock_ms: int | None = None) -> int:
+        """Move the clock (live mode follows the wall clock), slide windows, expire state;
+        ``clock_ms``: the clock a shared clock already moved to (metrics/shards.py)."""
+        clock = self.clock.now() if clock_ms is None else clock_ms
         self.windows.advance(clock)
         horizon = clock - self.config.state_horizon_s * 1000
         self.tickets.forget_created_before(horizon)

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from core.snapshot import HistogramData, Snapshot, WindowSnapshot
+from core.snapshot import CHECKPOINT_RESULTS, HistogramData, Snapshot, WindowSnapshot
 
 __all__ = ["BuildInfoCollector", "SnapshotCollector"]
 
@@ -316,6 +316,14 @@ class SnapshotCollector(Collector):
                                 value=1.0 if s.live else 0.0)
         yield GaugeMetricFamily("aftersales_broker_up", "1 while the Kafka broker answers.",
                                 value=1.0 if s.broker_up else 0.0)
+        loads = CounterMetricFamily(
+            "aftersales_checkpoint_loads", "Partition checkpoints read at an assignment, by "
+            "result (loaded, or why the partition was rebuilt from the log instead); since "
+            "process start.", labels=["result"])
+        got = s.health.checkpoint_loads
+        for result in CHECKPOINT_RESULTS:
+            loads.add_metric([result], got.get(result, 0))
+        yield loads
 
 
 class BuildInfoCollector(Collector):

@@ -20,7 +20,8 @@ from consumers.reader import StreamReader
 from consumers.undecodable import SkippedBatch
 from core.config import Config
 from core.snapshot import ConsumerHealth, Snapshot
-from metrics.engine import Engine
+from metrics.checkpoint import CheckpointError
+from metrics.shards import FOLD_KEY, ShardedEngine
 
 __all__ = ["Pipeline"]
 
@@ -61,8 +62,9 @@ class Pipeline:
             max_message_bytes=config.max_message_bytes,
             max_future_skew_s=config.max_future_skew_s,
         )
-        self.engine = Engine(config, self.wall)
+        self.engine = ShardedEngine(config, self.wall)  # a shard per source partition
         self._aligner = EventTimeAligner()
+        self._positions: dict[Any, int] = {}  # tp -> next offset folded into its shard
         self.reader = StreamReader(
             config, sink=self, publish_interval_s=publish_interval_s,
             commit_interval_s=commit_interval_s, consumer_overrides=consumer_overrides,
@@ -76,7 +78,8 @@ class Pipeline:
     def fold(self, topic: str, values: Iterable[bytes | None], wall_ms: int) -> int:
         """Decode and fold payloads of one topic in order; returns how many were rejected."""
         decode = self.decoder.decode
-        process, reject = self.engine.process, self.engine.reject
+        shard = self.engine.shard(*FOLD_KEY)
+        process, reject = shard.process, shard.reject
         bad = 0
         for value in values:
             item = decode(value, wall_ms)
@@ -94,9 +97,33 @@ class Pipeline:
 
     # -- the reader's sink (consumers.reader.RecordSink) --------------------------------
     def rebuild(self) -> None:
-        self.engine = Engine(self.config, self.wall)
+        self.engine.clear()
+        self._positions.clear()
         self._next_tick = 0
         self._aligner.clear()
+
+    def position(self, tp: Any) -> int | None:
+        return self._positions.get(tp)
+
+    def drop(self, tp: Any) -> None:
+        self.engine.drop((tp.topic, tp.partition))
+        self._positions.pop(tp, None)
+
+    def clear_held(self) -> None:
+        self._aligner.clear()
+
+    def checkpoint(self, tp: Any) -> bytes:
+        return self.engine.save((tp.topic, tp.partition), empty=True)
+
+    def restore(self, tp: Any, payload: bytes) -> str:
+        try:
+            self.engine.load((tp.topic, tp.partition), payload)
+        except CheckpointError as exc:
+            log.warning("checkpoint of %s[%d] refused: %s", tp.topic, tp.partition, exc)
+            self.drop(tp)
+            return exc.result
+        self._positions.pop(tp, None)  # the reader seeks to the checkpoint's offset
+        return "loaded"
 
     def waiting_offset(self, tp: Any) -> int | None:
         waiting = self._aligner.first_waiting_offset(tp)
@@ -142,6 +169,9 @@ class Pipeline:
             ]
             aligner.add(tp, records, items, times, now_ms)
         engine = self.engine
+        clock = engine.clock
+        shards: dict[Any, Any] = {}
+        positions = self._positions
         tick = self._tick_ms if (reader.ready and self._listeners) else 0
         # Alignment serves what is judged on the way (alerts on a replayed backlog) and
         # costs re-fetches; a rebuild only needs the end state, which does not depend on
@@ -153,13 +183,18 @@ class Pipeline:
                  if reader.ready else float("inf"))
         for tp, rec, item in aligner.drain(limit):
             if item is None:  # older than the state horizon
+                positions[tp] = rec.offset + 1
                 continue
+            shard = shards.get(tp)
+            if shard is None:
+                shard = shards[tp] = engine.shard(tp.topic, tp.partition)
+            positions[tp] = rec.offset + 1
             if isinstance(item, Rejection):
-                engine.reject(tp.topic, item.reason)
+                shard.reject(tp.topic, item.reason)
                 reader.dead_letter(tp, rec, item)
                 continue
-            engine.process(tp.topic, item, wall_ms)
-            if tick and engine.clock.clock_ms >= self._next_tick:
+            shard.process(tp.topic, item, wall_ms)
+            if tick and clock.clock_ms >= self._next_tick:
                 reader.publish()
         for tp, offset in aligner.overflowing():
             reader.seek(tp, offset)  # read again once the others have caught up
@@ -169,10 +204,13 @@ class Pipeline:
         """Fold a batch in partition order: a rebuild only needs the end state, which does
         not depend on how partitions interleave, so it skips the aligner's queues."""
         decode = self.decoder.decode
-        process, reject = self.engine.process, self.engine.reject
         dead_letter = reader.dead_letter
         for tp, records in batch.items():
             topic = tp.topic
+            shard = self.engine.shard(topic, tp.partition)
+            process, reject = shard.process, shard.reject
+            if records:
+                self._positions[tp] = records[-1].offset + 1
             for rec in records:
                 if 0 <= rec.timestamp < horizon_ms:
                     continue  # older than the state horizon

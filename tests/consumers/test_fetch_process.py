@@ -23,7 +23,8 @@ def _series(text: str) -> dict[str, str]:
     out = {}
     for line in text.splitlines():
         if not line.startswith("aftersales_") or any(
-            k in line for k in ("lag", "broker_up", "age_seconds", "_live", "overdue")
+            k in line for k in ("lag", "broker_up", "age_seconds", "_live", "overdue",
+                                "checkpoint_loads")
         ):
             continue
         name, value = line.rsplit(" ", 1)

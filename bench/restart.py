@@ -1,0 +1,99 @@
+"""Restart: ``pulse run`` start → ready on 7 days of history, with and without checkpoints.
+
+For each history size, side by side in one run: the topic pair is filled with 7 days of
+simulator events; a ``pulse run`` on a fresh group rebuilds from the log (no checkpoint:
+``missing``), writes its checkpoints once ready and is stopped (SIGTERM); the same group
+is started again and loads them (``loaded``). Reported: start → ``/readyz`` 200 of both,
+the rebuild (assignment → ready, from pulse's log), the checkpoint size and write time,
+the time to read them back. Run: ``python -m bench.restart [--sizes 300000,1200000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from typing import Any
+
+from bench.common import Bench, PulseRun, fill, log, metric_sum, sim_records
+
+_WRITTEN = re.compile(r"checkpoints of (\d+) partitions written \((\d+) bytes\) in ([\d.]+) s")
+_READ = re.compile(r"checkpoints of (\d+) partitions read in ([\d.]+) s \((\d+) loaded\)")
+
+
+def _wait_log(run: PulseRun, pattern: re.Pattern[str], timeout_s: float) -> re.Match[str]:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        m = pattern.search(run.log_path.read_text(errors="replace"))
+        if m:
+            return m
+        time.sleep(0.2)
+    raise TimeoutError(f"{pattern.pattern!r} not logged within {timeout_s} s")
+
+
+def one_size(bench: Bench, n_min: int, timeout_s: float) -> dict[str, Any]:
+    records = sim_records(n_min)
+    n = len(records)
+    cfg = bench.config(f"restart{n_min}")
+    fill(bench, cfg, records, processes=2)
+    del records
+    cfg = bench.fresh_group(cfg)
+    out: dict[str, Any] = {"events": n}
+    # 1. no checkpoint yet: the full rebuild, then the checkpoints are written
+    first = PulseRun(bench, cfg, "restart-rebuild").start()
+    try:
+        out["without_ready_s"] = first.wait_ready(timeout_s, poll_s=0.1)
+        out["without_rebuild_s"] = first.log_phases().get("rebuild_s", float("nan"))
+        m = _wait_log(first, _WRITTEN, timeout_s)
+        out["checkpoint_bytes"] = int(m.group(2))
+        out["checkpoint_write_s"] = float(m.group(3))
+        out["folded"] = metric_sum(first.scrape(), "aftersales_events_total")
+    finally:
+        first.stop()
+    # 2. the same group again: every partition from its checkpoint
+    second = PulseRun(bench, cfg, "restart-checkpoint").start()
+    try:
+        out["with_ready_s"] = second.wait_ready(timeout_s, poll_s=0.1)
+        out["with_rebuild_s"] = second.log_phases().get("rebuild_s", float("nan"))
+        m = _wait_log(second, _READ, 30)
+        out["checkpoint_read_s"] = float(m.group(2))
+        out["loaded"] = int(m.group(3))
+        text = second.scrape()
+        out["folded_after"] = metric_sum(text, "aftersales_events_total")
+        out["rss"] = second.rss()
+    finally:
+        second.stop()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sizes", default="300000,1200000",
+                   help="history sizes in events, comma-separated (7 days each)")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    args = p.parse_args(argv)
+    bench = Bench(quick=True, events=0, rebuild_events=0)
+    rows = []
+    try:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            log(f"restart: {size:,} events")
+            rows.append(one_size(bench, size, args.timeout))
+            log(json.dumps(rows[-1]))
+    finally:
+        bench.cleanup()
+    print("| events (7 days) | start → ready, no checkpoint | start → ready, checkpoints "
+          "| assignment → ready (no / with) | checkpoint size | write | read back |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['events']:,} | {r['without_ready_s']:.1f} s | {r['with_ready_s']:.1f} s "
+              f"| {r['without_rebuild_s']:.1f} s / {r['with_rebuild_s']:.1f} s "
+              f"| {r['checkpoint_bytes'] / 2**20:.1f} MiB | {r['checkpoint_write_s']:.2f} s "
+              f"| {r['checkpoint_read_s']:.2f} s |")
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""A shard's state as bytes and back: what a checkpoint in Kafka carries (SPEC §2, issue 17).
+
+Not pickle: the checkpoint topic can be written by anyone with access to the cluster, and
+unpickling runs code. The encoding is msgpack (``msgspec``) of a tagged tree: plain values
+as themselves; containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
+SortedList, SortedKeyList keyed by an ``itemgetter``); objects of the few state classes
+named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the ticket
+tuples the dict and the indexes share, the profiles, their family lists, the windows
+referenced twice). Decoding builds only those types, with ``object.__new__`` and the
+named slots: a hostile checkpoint can make state wrong (so the topic needs the same ACLs
+as the source topics), never run code. Everything is compressed with zlib.
+
+A checkpoint is valid only for the state it was made for: its header holds :data:`FORMAT`
+(bumped by hand when the meaning of the state changes), a *layout* hash (the classes' slots
+and the components' attributes, so that a change of the engine's internals is noticed
+without anyone remembering to bump), and :func:`config_hash`, a hash of every setting
+that shapes state (regions, windows, horizon, SLAs, calendars, scores, decoder limits).
+Secrets are never in it: the state holds event fields and counts only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import zlib
+from array import array
+from collections.abc import Callable, Mapping
+from operator import itemgetter
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import msgspec
+import orjson
+from sortedcontainers import SortedKeyList, SortedList
+
+from core.config import Config
+from metrics.dedupe import _Run
+from metrics.engine import Engine
+from metrics.histogram import Histogram
+from metrics.state import Profile, Return, _ByCreationMinute
+from metrics.windows import SlidingWindows, _Chunk, _Today, _Window
+
+__all__ = ["FORMAT", "CheckpointError", "config_hash", "decode", "encode", "layout_hash"]
+
+FORMAT: Final = 1
+
+# the classes a checkpoint may hold, by name, with the slots that make their state
+_CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (
+    Profile, Return, _ByCreationMinute, Histogram, _Run, _Chunk, _Window, _Today,
+)}
+# classes without slots, held by their instance dict
+_DICT_CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (SlidingWindows,)}
+# the components of an engine restored in place (their bound methods are cached by it)
+_COMPONENTS: Final = ("seen", "windows", "tickets", "returns", "scores")
+_NOT_STATE: Final = {"scores": frozenset({"_rules"})}  # configuration, rebuilt from it
+# the engine's attributes that are configuration, derived from it, or handled apart;
+# every other one is state (an attribute added later is checkpointed, or refused)
+_ENGINE_NOT_STATE: Final = frozenset({
+    "config", "wall", "topics", "channels", "priorities", "categories", "regions",
+    "reasons", "sla", "business_hours", "calendars", "fr_sla_ms", "response_sla_ms",
+    "res_sla_ms", "_fr_within", "_resp_within", "_res_within", "clock", "slots", "series",
+    "codes", "turn_listener", "_dispatch", "_routes", "_outcome_routes", "_largest_ms",
+    "_seen_add", "_add", "_count", *_COMPONENTS,
+})
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: ``result`` is the label it is counted under in
+    ``aftersales_checkpoint_loads_total`` (corrupt, other_version, other_config)."""
+
+    def __init__(self, message: str, result: str = "corrupt") -> None:
+        super().__init__(message)
+        self.result = result
+
+
+_MAGIC: Final = b"APCK"
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    out: list[str] = []
+    for c in reversed(cls.__mro__):
+        s = c.__dict__.get("__slots__", ())
+        out += [s] if isinstance(s, str) else list(s)
+    return tuple(out)
+
+
+_LAYOUT: Final = {name: _slots(cls) for name, cls in _CLASSES.items()}
+
+
+def _state_attrs(name: str, obj: Any) -> list[str]:
+    attrs = sorted(_slots(type(obj)) or vars(obj))
+    return [a for a in attrs if a not in _NOT_STATE.get(name, ())]
+
+
+def _engine_attrs(engine: Engine) -> list[str]:
+    return sorted(a for a in vars(engine) if a not in _ENGINE_NOT_STATE)
+
+
+def layout_hash(engine: Engine) -> str:
+    """What the engine's state is made of: class slots and component attributes."""
+    parts: dict[str, Any] = {"classes": _LAYOUT, "engine": _engine_attrs(engine),
+                             "dict_classes": sorted(_DICT_CLASSES)}
+    for name in _COMPONENTS:
+        obj = getattr(engine, name)
+        parts[name] = None if obj is None else _state_attrs(name, obj)
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _canon(x: Any) -> Any:
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: _canon(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, Mapping):
+        return sorted(([str(k), _canon(v)] for k, v in x.items()), key=lambda kv: kv[0])
+    if isinstance(x, set | frozenset):
+        return sorted(str(_canon(v)) for v in x)
+    if isinstance(x, list | tuple):
+        return [_canon(v) for v in x]
+    if isinstance(x, dt.date):
+        return x.isoformat()
+    if x is None or isinstance(x, bool | int | float | str):
+        return x
+    return repr(x)
+
+
+def config_hash(config: Config) -> str:
+    """A hash of every setting that shapes state (never the Kafka or secret settings)."""
+    shaping = {
+        name: _canon(getattr(config, name)) for name in (
+            "regions", "windows", "sla", "state_horizon_s", "max_future_skew_s",
+            "live_threshold_s", "max_message_bytes", "business_hours", "today_window",
+            "scores",
+        )
+    }
+    return hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+# -- the tagged tree ---------------------------------------------------------------------
+class _Encoder:
+    def __init__(self) -> None:
+        self.memo: dict[int, int] = {}
+        self.keep: list[Any] = []  # the encoded objects stay alive: ids stay unique
+
+    def _id(self, obj: Any) -> int:
+        n = self.memo[id(obj)] = len(self.memo)
+        self.keep.append(obj)
+        return n
+
+    def enc(self, x: Any) -> Any:
+        if x is None or type(x) in (bool, int, float, str, bytes):
+            return x
+        ref = self.memo.get(id(x))
+        if ref is not None:
+            return ["r", ref]
+        t = type(x)
+        enc = self.enc
+        if t is tuple:
+            n = self._id(x)
+            return ["t", n, [enc(v) for v in x]]
+        if t is list:
+            n = self._id(x)
+            return ["l", n, [enc(v) for v in x]]
+        if t is dict:
+            n = self._id(x)
+            return ["d", n, [enc(k) for k in x], [enc(v) for v in x.values()]]
+        if t is set or t is frozenset:
+            n = self._id(x)
+            return ["s" if t is set else "f", n, [enc(v) for v in x]]
+        if t is array:
+            n = self._id(x)
+            return ["a", n, x.typecode, x.tobytes()]
+        if t is SortedList:
+            n = self._id(x)
+            return ["S", n, [enc(v) for v in x]]
+        if t is SortedKeyList:
+            n = self._id(x)
+            key = x.key
+            if type(key) is not itemgetter:
+                raise CheckpointError(f"SortedKeyList key {key!r} has no checkpoint encoding")
+            return ["K", n, list(key.__reduce__()[1]), [enc(v) for v in x]]
+        if t is ZoneInfo:
+            return ["z", str(x.key)]
+        name = t.__name__
+        if _CLASSES.get(name) is t:
+            n = self._id(x)
+            return ["o", n, name, [enc(getattr(x, a, _MISSING)) for a in _LAYOUT[name]]]
+        if _DICT_CLASSES.get(name) is t:
+            n = self._id(x)
+            attrs = sorted(vars(x))
+            return ["v", n, name, attrs, [enc(getattr(x, a)) for a in attrs]]
+        if x is _MISSING:
+            return ["m"]
+        raise CheckpointError(f"{t.__module__}.{t.__qualname__} has no checkpoint encoding")
+
+
+_MISSING: Final = type("_Missing", (), {})()  # an unset slot
+
+
+class _Decoder:
+    def __init__(self) -> None:
+        self.memo: dict[int, Any] = {}
+
+    def dec(self, x: Any) -> Any:
+        if type(x) is not list:
+            return x
+        tag = x[0]
+        dec, memo = self.dec, self.memo
+        if tag == "r":
+            return memo[x[1]]
+        if tag == "t":
+            out: Any = tuple(dec(v) for v in x[2])
+        elif tag == "l":
+            out = memo[x[1]] = []
+            out.extend(dec(v) for v in x[2])
+            return out
+        elif tag == "d":
+            out = memo[x[1]] = {}
+            keys, values = x[2], x[3]
+            if len(keys) != len(values):
+                raise CheckpointError("a dict with unequal keys and values")
+            for k, v in zip(keys, values, strict=True):
+                out[dec(k)] = dec(v)
+            return out
+        elif tag in ("s", "f"):
+            items = [dec(v) for v in x[2]]
+            out = set(items) if tag == "s" else frozenset(items)
+        elif tag == "a":
+            out = array(x[2])
+            out.frombytes(x[3])
+        elif tag == "S":  # registered before its items (a profile's index holds them)
+            out = memo[x[1]] = SortedList()
+            out.update([dec(v) for v in x[2]])
+            return out
+        elif tag == "K":
+            if not x[2] or not all(type(i) is int for i in x[2]):
+                raise CheckpointError("a SortedKeyList key that is not an item index")
+            out = memo[x[1]] = SortedKeyList(key=itemgetter(*x[2]))
+            out.update([dec(v) for v in x[3]])
+            return out
+        elif tag == "z":
+            return ZoneInfo(x[1])
+        elif tag == "m":
+            return _MISSING
+        elif tag == "v":
+            cls = _DICT_CLASSES.get(x[2])
+            if cls is None:
+                raise CheckpointError(f"unknown class {x[2]!r}")
+            out = memo[x[1]] = object.__new__(cls)
+            for a, v in zip(x[3], x[4], strict=True):
+                if type(a) is not str or a.startswith("__"):
+                    raise CheckpointError(f"{x[2]}: attribute {a!r}")
+                setattr(out, a, dec(v))
+            return out
+        elif tag == "o":
+            cls = _CLASSES.get(x[2])
+            if cls is None:
+                raise CheckpointError(f"unknown class {x[2]!r}")
+            out = memo[x[1]] = object.__new__(cls)
+            attrs = _LAYOUT[x[2]]
+            if len(attrs) != len(x[3]):
+                raise CheckpointError(f"{x[2]}: {len(x[3])} slots, {len(attrs)} expected")
+            for a, v in zip(attrs, x[3], strict=True):
+                value = dec(v)
+                if value is not _MISSING:
+                    setattr(out, a, value)
+            return out
+        else:
+            raise CheckpointError(f"unknown tag {tag!r}")
+        memo[x[1]] = out
+        return out
+
+
+# -- an engine -------------------------------------------------------------------------
+def encode(engine: Engine) -> bytes:
+    """The shard's state (not its configuration) as bytes: a header (format, layout and
+    configuration hashes, the clock) and the compressed tree."""
+    e = _Encoder()
+    routes = [[topic, cls.__name__, r.accepted]
+              for topic, by_class in engine._routes.items() for cls, r in by_class.items()
+              if r.accepted]
+    outcomes = [[topic, etype, r.accepted]
+                for (topic, etype), r in engine._outcome_routes.items() if r.accepted]
+    tree = {
+        "engine": {a: e.enc(getattr(engine, a)) for a in _engine_attrs(engine)},
+        "components": {
+            name: None if (obj := getattr(engine, name)) is None else
+            {a: e.enc(getattr(obj, a)) for a in _state_attrs(name, obj)}
+            for name in _COMPONENTS
+        },
+        "routes": routes,
+        "outcomes": outcomes,
+    }
+    clock = engine.clock
+    header = msgspec.msgpack.encode({
+        "format": FORMAT, "layout": layout_hash(engine), "config": config_hash(engine.config),
+        "clock_ms": clock.clock_ms, "watermark_ms": clock.watermark_ms,
+    })
+    body = zlib.compress(msgspec.msgpack.encode(tree), 1)
+    return _MAGIC + len(header).to_bytes(4, "big") + header + body
+
+
+def header(payload: bytes) -> dict[str, Any]:
+    """The header of a checkpoint (raises CheckpointError when there is none)."""
+    if payload[:4] != _MAGIC or len(payload) < 8:
+        raise CheckpointError("not a checkpoint")
+    n = int.from_bytes(payload[4:8], "big")
+    try:
+        head = msgspec.msgpack.decode(payload[8:8 + n])
+    except msgspec.DecodeError as exc:
+        raise CheckpointError(f"header: {exc}") from None
+    if not isinstance(head, dict):
+        raise CheckpointError("header: not a mapping")
+    return head
+
+
+def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int | None]:
+    """A fresh engine from ``make()`` holding the state of ``payload``, with the clock and
+    watermark it was taken at. Raises CheckpointError: ``other_version`` for another
+    format or engine layout, ``other_config`` for another configuration, else ``corrupt``."""
+    head = header(payload)
+    engine = make()
+    if head.get("format") != FORMAT or head.get("layout") != layout_hash(engine):
+        raise CheckpointError(f"format {head.get('format')!r}/{head.get('layout')!r}, this "
+                              f"build reads {FORMAT}/{layout_hash(engine)}", "other_version")
+    if head.get("config") != config_hash(engine.config):
+        raise CheckpointError("made with another configuration of windows, horizon, SLAs, "
+                              "calendars or scores", "other_config")
+    clock_ms, watermark_ms = head.get("clock_ms"), head.get("watermark_ms")
+    if type(clock_ms) is not int or not (watermark_ms is None or type(watermark_ms) is int):
+        raise CheckpointError("header: no clock")
+    try:
+        body = payload[8 + int.from_bytes(payload[4:8], "big"):]
+        tree = msgspec.msgpack.decode(zlib.decompress(body))
+        d = _Decoder()
+        values = tree["engine"]
+        if sorted(values) != _engine_attrs(engine):
+            raise CheckpointError("engine attributes do not match")
+        for a, v in values.items():
+            setattr(engine, a, d.dec(v))
+        for name in _COMPONENTS:
+            obj, state = getattr(engine, name), tree["components"][name]
+            if (obj is None) != (state is None):
+                raise CheckpointError(f"{name}: present in one of checkpoint and engine only")
+            if obj is None:
+                continue
+            if sorted(state) != _state_attrs(name, obj):
+                raise CheckpointError(f"{name}: attributes do not match")
+            for a, v in state.items():
+                setattr(obj, a, d.dec(v))
+        by_name = {cls.__name__: cls for cls in engine._dispatch}
+        for topic, cls_name, n in tree["routes"]:
+            routes = engine._routes.get(topic) or engine._route(topic)
+            routes[by_name[cls_name]].accepted = int(n)
+        for topic, etype, n in tree["outcomes"]:
+            if topic not in engine._routes:
+                engine._route(topic)
+            engine._outcome_route(topic, etype).accepted = int(n)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # whatever a damaged payload makes the decoder trip on
+        raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
+    return engine, clock_ms, watermark_ms

@@ -1,0 +1,139 @@
+"""Checkpoints of a shard (metrics/checkpoint.py): a shard read back from its bytes folds
+on exactly as the shard it was taken from; damaged, foreign-format and foreign-config
+bytes are refused with the reason they are counted under."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from consumers.decode import Decoder, Rejection
+from core.config import Config, load_config
+from metrics.checkpoint import CheckpointError, config_hash, header
+from metrics.shards import ShardedEngine
+from tests.integration.helpers import Message, simulated
+from tests.metrics.test_shards import exposition, partition_of
+
+CFG = load_config()
+HOUR = 3_600_000
+START = 1_790_000_000_000
+
+
+def feed(engine: ShardedEngine, msgs: list[Message], wall_ms: int, parts: int = 3) -> None:
+    dec = Decoder(regions=engine.config.regions)
+    for i, (topic, key, value) in enumerate(msgs):
+        shard = engine.shard(topic, partition_of(key, parts))
+        item = dec.decode(value, wall_ms)
+        if isinstance(item, Rejection):
+            shard.reject(topic, item.reason)
+        else:
+            shard.process(topic, item, wall_ms)
+        if i % 400 == 399:
+            engine.tick()
+    engine.tick()
+
+
+def reload(engine: ShardedEngine, wall_ms: int) -> ShardedEngine:
+    out = ShardedEngine(engine.config, lambda: wall_ms)
+    for key in engine.shards:
+        payload = engine.save(key)
+        assert payload is not None
+        out.load(key, payload)
+    return out
+
+
+@pytest.fixture(scope="module")
+def log() -> list[Message]:
+    msgs = simulated(CFG, hours=40, seed=13, rate=3.0, start_ms=START, bad_every=89,
+                     customer_messages=True)
+    return msgs + msgs[::50]  # re-deliveries, some of them after their period is sealed
+
+
+# the demo's: business-hours calendars and platform scores (ScoreBook state) too
+SECTION7 = load_config("pulse/demo.yaml")
+
+
+@pytest.mark.parametrize("cfg", [CFG, SECTION7], ids=["default", "section7"])
+def test_a_shard_read_back_folds_on_as_the_one_it_was_taken_from(
+        log: list[Message], cfg: Config) -> None:
+    assert cfg is CFG or cfg.scores
+    wall = START + 41 * HOUR
+    cut = len(log) * 2 // 3
+    whole = ShardedEngine(cfg, lambda: wall)
+    feed(whole, log[:cut], wall)
+    restored = reload(whole, wall)
+    restored.tick()
+    assert exposition(restored) == exposition(whole)
+    assert sum(s.seen.sealed_ids for s in whole.shards.values()) > 0  # the runs went too
+    feed(whole, log[cut:], wall)
+    feed(restored, log[cut:], wall)
+    text = exposition(restored)
+    assert text == exposition(whole)
+    assert "aftersales_events_duplicate_total{" in text
+    if cfg.scores:
+        assert "aftersales_score_turns_total{" in text
+
+
+def test_damaged_bytes_are_refused_as_corrupt(log: list[Message]) -> None:
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(CFG, lambda: wall)
+    feed(engine, log[:3000], wall)
+    key = next(iter(engine.shards))
+    payload = engine.save(key)
+    assert payload is not None
+    rnd = random.Random(2)
+    broken = [payload[: len(payload) // 2], b"", b"not a checkpoint", payload[:40]]
+    for _ in range(20):
+        b = bytearray(payload)
+        i = rnd.randrange(len(header(payload)) + 60, len(b))
+        b[i] ^= 0xFF
+        broken.append(bytes(b))
+    for bad in broken:
+        target = ShardedEngine(CFG, lambda: wall)
+        with pytest.raises(CheckpointError) as err:
+            target.load(key, bad)
+        assert err.value.result == "corrupt"
+        assert target.shards == {}
+        assert target._others == {}  # nothing half-installed is kept
+
+
+def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None:
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(CFG, lambda: wall)
+    feed(engine, log[:2000], wall)
+    key = next(iter(engine.shards))
+    payload = engine.save(key)
+    assert payload is not None
+    other = load_config(windows={"15m": 900, "1h": 3600, "12h": 43200})
+    assert config_hash(other) != config_hash(CFG)
+    assert config_hash(load_config(kafka__group_id="elsewhere")) == config_hash(CFG)
+    with pytest.raises(CheckpointError) as err:
+        ShardedEngine(other, lambda: wall).load(key, payload)
+    assert err.value.result == "other_config"
+    import msgspec
+
+    head = header(payload)
+    n = int.from_bytes(payload[4:8], "big")
+    head["format"] = 999
+    new_head = msgspec.msgpack.encode(head)
+    forged = payload[:4] + len(new_head).to_bytes(4, "big") + new_head + payload[8 + n:]
+    with pytest.raises(CheckpointError) as err:
+        ShardedEngine(CFG, lambda: wall).load(key, forged)
+    assert err.value.result == "other_version"
+
+
+def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None:
+    import zlib
+
+    secret = "s3cr3t-Pa55-7f3a"
+    cfg = load_config(kafka__sasl_plain_password=secret, kafka__client={
+        "sasl_plain_username": "pulse-user-7f3a"}, kafka__group_id="group-7f3a")
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(cfg, lambda: wall)
+    feed(engine, log[:2000], wall)
+    for key in engine.shards:
+        payload = engine.save(key)
+        body = zlib.decompress(payload[8 + int.from_bytes(payload[4:8], "big"):])
+        for text in (secret, "pulse-user-7f3a", "group-7f3a"):
+            assert text.encode() not in payload + body

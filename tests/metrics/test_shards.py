@@ -1,0 +1,120 @@
+"""State per partition (metrics/shards.py): the shards' merged snapshot is exactly the
+single engine's, on the simulator's log split by key as Kafka's partitioner splits it."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sortedcontainers import SortedList
+
+from consumers.decode import Decoder, Rejection
+from core.config import Config, load_config
+from metrics.engine import Engine
+from metrics.shards import ShardedEngine, kth
+from metrics.snapshot_collector import SnapshotCollector
+from tests.integration.helpers import Message, simulated
+
+CFG = load_config()
+HOUR = 3_600_000
+
+
+def exposition(engine: Engine | ShardedEngine) -> str:
+    snap = engine.snapshot()
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(lambda: snap))
+    return generate_latest(reg).decode()
+
+
+def partition_of(key: str | None, n: int) -> int:
+    return zlib.crc32((key or "").encode()) % n
+
+
+def fold(cfg: Config, messages: list[Message], wall_ms: int, partitions: int,
+         order_seed: int | None = None, every: int = 500) -> tuple[str, str]:
+    """(single engine, shards) expositions after folding ``messages``; ``order_seed``:
+    both read the partitions interleaved at random (as a rebuild's fetches do), in the
+    same order."""
+    single = Engine(cfg, lambda: wall_ms)
+    sharded = ShardedEngine(cfg, lambda: wall_ms)
+    dec = Decoder(regions=cfg.regions)
+    routed = [(topic, partition_of(key, partitions), value) for topic, key, value in messages]
+    if order_seed is not None:
+        queues: dict[tuple[str, int], list[tuple[str, int, bytes]]] = {}
+        for m in routed:
+            queues.setdefault(m[:2], []).append(m)
+        rnd, routed = random.Random(order_seed), []
+        while queues:
+            k = rnd.choice(sorted(queues))
+            take, queues[k] = queues[k][:rnd.randint(1, 300)], queues[k][rnd.randint(1, 300):]
+            routed += take
+            if not queues[k]:
+                del queues[k]
+    for i, (topic, part, value) in enumerate(routed):
+        item = dec.decode(value, wall_ms)
+        if isinstance(item, Rejection):
+            single.reject(topic, item.reason)
+            sharded.shard(topic, part).reject(topic, item.reason)
+        else:
+            single.process(topic, item, wall_ms)
+            sharded.shard(topic, part).process(topic, item, wall_ms)
+        if i % every == every - 1:
+            single.tick()
+            sharded.tick()
+    single.tick()
+    sharded.tick()
+    return exposition(single), exposition(sharded)
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 7])
+def test_shards_merge_to_the_single_engine(partitions: int) -> None:
+    start = 1_790_000_000_000
+    msgs = simulated(CFG, hours=30, seed=5, rate=3.0, start_ms=start, bad_every=97,
+                     customer_messages=True)
+    msgs += msgs[::40]  # re-deliveries: same key, so the same partition …
+    # … and copies re-sent by a client with another partitioner: another partition
+    msgs += [(topic, f"{key}~", value) for topic, key, value in msgs[::60]]
+    one, many = fold(CFG, msgs, start + 31 * HOUR, partitions)
+    assert "aftersales_window_first_response_seconds{" in one
+    assert one == many
+
+
+def test_shards_merge_exactly_when_partitions_interleave_at_random() -> None:
+    start = 1_790_000_000_000
+    msgs = simulated(CFG, hours=26, seed=9, rate=3.0, start_ms=start, customer_messages=True)
+    one, many = fold(CFG, msgs, start + 27 * HOUR, 4, order_seed=3)
+    assert one == many
+
+
+def test_kth_reads_the_union_of_sorted_lists() -> None:
+    rnd = random.Random(1)
+    for _ in range(200):
+        lists = [SortedList(rnd.choice([0.5, 1.0, 2.0, rnd.random() * 10])
+                            for _ in range(rnd.randint(0, 30))) for _ in range(rnd.randint(1, 5))]
+        union = sorted(v for x in lists for v in x)
+        for k in range(len(union)):
+            assert kth(lists, k) == union[k]
+        with pytest.raises(IndexError):
+            kth(lists, len(union))
+
+
+def test_a_single_shard_reads_as_the_engine() -> None:
+    sharded = ShardedEngine(CFG, lambda: 0)
+    assert len(sharded.tickets) == 0  # none: an empty engine
+    sharded.shard("t", 0)
+    assert len(sharded.tickets) == 0
+    sharded.shard("t", 1)
+    with pytest.raises(AttributeError, match="2 shards"):
+        _ = sharded.tickets
+
+
+def test_saving_a_partition_without_state_keeps_nothing() -> None:
+    sharded = ShardedEngine(CFG, lambda: 0)
+    sharded.shard("t", 0)
+    for _ in range(3):
+        assert sharded.save(("t", 1), empty=True)
+    assert len(sharded._others) == 1
+    with pytest.raises(KeyError):
+        sharded.save(("t", 2))
