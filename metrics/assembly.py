@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Callable
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import accumulate, groupby, islice, repeat
 from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -21,15 +21,19 @@ from sortedcontainers import SortedKeyList
 
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
-from core.snapshot import ActionTicket, ConsumerHealth, Snapshot, WindowSnapshot
+from core.snapshot import ActionTicket, ConsumerHealth, HistogramData, Snapshot, WindowSnapshot
 from metrics.state import ID, PROFILE, START, turn_start
+from metrics.windows import merged_counts
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
 
     from metrics.engine import Engine
+    from metrics.histogram import Histogram
 
-__all__ = ["assemble", "overdue_count"]
+__all__ = ["assemble", "assemble_shards", "overdue_count"]
+
+_open_order = itemgetter(0, 1)  # an open-ticket index entry: (created, ticket id)
 
 QUANTILES = (0.5, 0.9, 0.99)
 _AGE_BUCKETS = (("<1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("1-2d", 2 * 86400))
@@ -60,11 +64,48 @@ def assemble(
     *,
     health: ConsumerHealth,
 ) -> Snapshot:
-    e = engine
+    return assemble_shards((engine,), health=health)
+
+
+def _added(maps: Iterable[Mapping[Any, int]]) -> dict[Any, int]:
+    it = iter(maps)
+    out = dict(next(it))
+    for m in it:
+        for k, v in m.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _histograms(shards: Sequence[Engine], attr: str) -> dict[str, HistogramData]:
+    if len(shards) == 1:
+        return {k: h.data() for k, h in getattr(shards[0], attr).items()}
+    out = {}
+    books: list[dict[str, Histogram]] = [getattr(e, attr) for e in shards]
+    for label, h in books[0].items():
+        parts = [b[label] for b in books]
+        counts = list(map(sum, zip(*(p.counts for p in parts), strict=True)))
+        out[label] = HistogramData(h.bounds, tuple(accumulate(counts)),
+                                   sum(p.sum_ms for p in parts) / 1000)
+    return out
+
+
+def assemble_shards(
+    shards: Sequence[Engine],
+    *,
+    health: ConsumerHealth,
+) -> Snapshot:
+    """One snapshot of the shards of one process (metrics/shards.py; a single engine is
+    one shard): exactly what one engine holding all their state assembles. They share one
+    clock and their window value series; counts add per code before they are expanded,
+    gauges are counted per shard's indexes and added, ages take the oldest."""
+    e = shards[0]
+    if len(shards) > 1 and any(x.windows._windows[0].series is not e.windows._windows[0].series
+                               for x in shards):
+        raise ValueError("shards that do not share their window value series")
     sb = e.scores
     clock = e.clock.clock_ms
-    book = e.tickets
-    windows = {name: _window_snapshot(e, name) for name in e.windows.names()}
+    books = [x.tickets for x in shards]
+    windows = {name: _window_snapshot(shards, name) for name in e.windows.names()}
     short = min(e.config.windows.items(), key=lambda kv: kv[1])
     long_ = max(e.config.windows.items(), key=lambda kv: kv[1])
     peak = peak_ratio(
@@ -72,55 +113,63 @@ def assemble(
         sum(windows[long_[0]].tickets_created.values()), long_[1],
     )
     unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
-    for ch, lst in book.unanswered.items():
+    for ch in e.tickets.unanswered:
         cal, sla = e.calendars[ch], e.fr_sla_ms[ch]
-        unanswered[ch] = len(lst)
-        fr_overdue[ch] = overdue_count(lst, clock, sla, cal)
-        fr_overdue_2x[ch] = overdue_count(lst, clock, 2 * sla, cal)
-        oldest[ch] = max(0.0, (clock - lst[0][0]) / 1000.0) if lst else 0.0
+        lists = [b.unanswered[ch] for b in books]
+        unanswered[ch] = sum(map(len, lists))
+        fr_overdue[ch] = sum(overdue_count(lst, clock, sla, cal) for lst in lists)
+        fr_overdue_2x[ch] = sum(overdue_count(lst, clock, 2 * sla, cal) for lst in lists)
+        firsts = [lst[0][0] for lst in lists if lst]
+        oldest[ch] = max(0.0, (clock - min(firsts)) / 1000.0) if firsts else 0.0
     awaiting, resp_overdue, resp_overdue_2x, oldest_awaiting = {}, {}, {}, {}
-    for ch, lst in book.awaiting.items():
+    for ch in e.tickets.awaiting:
         cal, sla = e.calendars[ch], e.response_sla_ms[ch]
-        both = (lst, book.awaiting_later[ch])  # first turns, later turns
-        awaiting[ch] = len(both[0]) + len(both[1])
+        both = [x for b in books for x in (b.awaiting[ch], b.awaiting_later[ch])]
+        awaiting[ch] = sum(map(len, both))
         resp_overdue[ch] = sum(overdue_count(x, clock, sla, cal) for x in both)
         resp_overdue_2x[ch] = sum(overdue_count(x, clock, 2 * sla, cal) for x in both)
         starts = [turn_start(x[0]) for x in both if x]
         oldest_awaiting[ch] = max(0.0, (clock - min(starts)) / 1000.0) if starts else 0.0
     res_overdue = {
-        p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal) for lst, cal in _open(e, p))
+        p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal)
+               for x in shards for lst, cal in _open(x, p))
         for p in e.priorities
     }
+    arrivals = [x._arrivals for x in shards]
+    firsts_min = [min(a) for a in arrivals if a]
+    lasts = [x.last_event_wall_ms for x in shards if x.last_event_wall_ms is not None]
+    scored = [x.scores for x in shards if x.scores is not None]
     return Snapshot(
         clock_ms=clock,
         wall_ms=e.clock.last_wall_ms,
         watermark_ms=e.clock.watermark_ms,
         live=e.clock.live,
-        last_event_wall_ms=e.last_event_wall_ms,
-        events_total=MappingProxyType(e.events_total),
-        rejected_total=MappingProxyType(dict(e.rejected_total)),
-        duplicate_total=MappingProxyType(dict(e.duplicate_total)),
-        late_total=MappingProxyType(dict(e.late_total)),
-        orphan_total=MappingProxyType(dict(e.orphan_total)),
-        consumer_errors_total=MappingProxyType(dict(e.consumer_errors_total)),
-        first_response_seconds={k: h.data() for k, h in e.h_first_response.items()},
-        resolution_seconds={k: h.data() for k, h in e.h_resolution.items()},
-        return_processing_seconds={k: h.data() for k, h in e.h_return.items()},
-        response_seconds={k: h.data() for k, h in e.h_response.items()},
-        backlog=MappingProxyType(dict(book.backlog)),
+        last_event_wall_ms=max(lasts) if lasts else None,
+        events_total=MappingProxyType(_added(x.events_total for x in shards)),
+        rejected_total=MappingProxyType(_added(x.rejected_total for x in shards)),
+        duplicate_total=MappingProxyType(_added(x.duplicate_total for x in shards)),
+        late_total=MappingProxyType(_added(x.late_total for x in shards)),
+        orphan_total=MappingProxyType(_added(x.orphan_total for x in shards)),
+        consumer_errors_total=MappingProxyType(
+            _added(x.consumer_errors_total for x in shards)),
+        first_response_seconds=_histograms(shards, "h_first_response"),
+        resolution_seconds=_histograms(shards, "h_resolution"),
+        return_processing_seconds=_histograms(shards, "h_return"),
+        response_seconds=_histograms(shards, "h_response"),
+        backlog=MappingProxyType(_added(b.backlog for b in books)),
         unanswered=unanswered,
         first_response_overdue=fr_overdue,
         resolution_overdue=res_overdue,
         oldest_unanswered_age_s=oldest,
-        returns_open=MappingProxyType(dict(e.returns.open_by_region)),
+        returns_open=MappingProxyType(_added(x.returns.open_by_region for x in shards)),
         windows=windows,
         peak_ratio=peak,
         health=health,
-        act_now=_act_now(e, clock),
-        arrivals_per_minute=_arrival_series(e._arrivals, clock),
-        backlog_by_age=_backlog_by_age(e, clock),
+        act_now=_act_now(shards, clock),
+        arrivals_per_minute=_arrival_series(arrivals, clock),
+        backlog_by_age=_backlog_by_age(shards, clock),
         first_response_overdue_2x=fr_overdue_2x,
-        arrivals_since_ms=min(e._arrivals) * 60000 if e._arrivals else None,
+        arrivals_since_ms=min(firsts_min) * 60000 if firsts_min else None,
         awaiting_reply=awaiting,
         response_overdue=resp_overdue,
         response_overdue_2x=resp_overdue_2x,
@@ -128,11 +177,10 @@ def assemble(
         business_hours_open={
             ch: cal is None or cal.is_open(clock) for ch, cal in e.calendars.items()
         },
-        score_turns_total={} if sb is None else sb.turns_total(),
-        score_turns_within_total={} if sb is None else sb.within_total(),
+        score_turns_total=_added([s.turns_total() for s in scored]) if scored else {},
+        score_turns_within_total=_added([s.within_total() for s in scored]) if scored else {},
         score_targets={} if sb is None else sb.targets(),
     )
-
 
 
 def _open(e: Engine, priority: str) -> list[tuple[SortedList, Calendar | None]]:
@@ -145,9 +193,20 @@ def _open(e: Engine, priority: str) -> list[tuple[SortedList, Calendar | None]]:
     return out
 
 
-def _window_snapshot(e: Engine, name: str) -> WindowSnapshot:
-    w = e.windows
-    counts = w.counts(name)
+def _value_sums(shards: Sequence[Engine], name: str,
+                series: dict[str, int]) -> dict[str, float]:
+    """Per series: the sum of its values inside the window (integer thousandths added)."""
+    if len(shards) == 1:
+        w = shards[0].windows
+        return {ch: w.value_sum(name, i) for ch, i in series.items()}
+    sums = [x.windows._by_name[name].sums for x in shards]
+    return {ch: sum(s[i] for s in sums) / 1000 for ch, i in series.items()}
+
+
+def _window_snapshot(shards: Sequence[Engine], name: str) -> WindowSnapshot:
+    e = shards[0]
+    w = e.windows  # the value series are shared by the shards
+    counts = merged_counts([x.windows for x in shards], name)
     idx = e.slots.index
 
     def by(metric: str, labels: tuple[str, ...]) -> dict[str, int]:
@@ -167,7 +226,11 @@ def _window_snapshot(e: Engine, name: str) -> WindowSnapshot:
     requested = by("returns_requested", e.regions)
     delivered = by("orders_delivered", e.regions)
     fr, resp = e.series.first_response, e.series.response
-    score_turns, score_within = e.scores.window(name) if e.scores is not None else ({}, {})
+    score_turns: dict[str, int] = {}
+    score_within: dict[str, int] = {}
+    if e.scores is not None:
+        parts = [x.scores.window(name) for x in shards if x.scores is not None]
+        score_turns, score_within = _added(p[0] for p in parts), _added(p[1] for p in parts)
     return WindowSnapshot(
         name=name,
         seconds=w.seconds(name),
@@ -192,12 +255,12 @@ def _window_snapshot(e: Engine, name: str) -> WindowSnapshot:
         returns_requested=requested,
         returns_by_reason=by("returns_by_reason", e.reasons),
         return_rate=return_rates(requested, delivered),
-        first_response_sum_s={ch: w.value_sum(name, i) for ch, i in fr.items()},
+        first_response_sum_s=_value_sums(shards, name, fr),
         turns=by("turns", e.channels),
         responses=by("responses", e.channels),
         responses_within_sla=by("responses_within_sla", e.channels),
         response_quantiles=quantiles(resp),
-        response_sum_s={ch: w.value_sum(name, i) for ch, i in resp.items()},
+        response_sum_s=_value_sums(shards, name, resp),
         score_turns=score_turns,
         score_turns_within=score_within,
     )
@@ -217,30 +280,40 @@ def _turn_order(t: Any) -> tuple[int, str]:
     return turn_start(t), t[ID]
 
 
-def _oldest_turns(first: SortedList, later: SortedKeyList, n: int) -> list[Any]:
-    """A channel's ``n`` oldest open turns in (start, ticket id) order: first turns (sorted
-    so already) merged with later turns (sorted by start; ties, read through the last
-    start taken, ordered by id here)."""
-    b = list(later.islice(0, n))
-    if len(b) == n:
-        i = n
-        while i < len(later) and later[i][START] == b[-1][START]:
-            b.append(later[i])
-            i += 1
-    b.sort(key=_turn_order)
-    return list(islice(heapq.merge(first.islice(0, n), b, key=_turn_order), n))
+def _later_in_order(later: SortedKeyList) -> Iterator[Any]:
+    """A later-turn index (sorted by start) in (start, ticket id) order, lazily: turns
+    starting in the same ms are ordered by id here."""
+    for _start, group in groupby(later, key=itemgetter(START)):
+        g = list(group)
+        if len(g) > 1:
+            g.sort(key=_turn_order)
+        yield from g
+
+
+def _oldest_turns(shards: Sequence[Engine], channel: str) -> Iterator[Any]:
+    """A channel's open turns, oldest first in (start, ticket id) order, over every shard:
+    first turns (sorted so already) merged lazily with later turns."""
+    streams: list[Iterator[Any]] = []
+    for x in shards:
+        book = x.tickets
+        streams.append(iter(book.awaiting[channel]))
+        if book.awaiting_later[channel]:
+            streams.append(_later_in_order(book.awaiting_later[channel]))
+    return heapq.merge(*streams, key=_turn_order) if len(streams) > 1 else streams[0]
 
 
 def _ratio(a: ActionTicket) -> float:
     return (a.age_s if a.business_age_s is None else a.business_age_s) / a.sla_s
 
 
-def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]:
+def _act_now(shards: Sequence[Engine], clock: int, limit: int = 10) -> tuple[ActionTicket, ...]:
     """The customers waiting longest for a reply (first turns against the first-response
     SLA, later turns against the response SLA) and the open P1 tickets past their
     resolution SLA: worst (age ÷ SLA, business age where the channel has a calendar)
-    first. Each index is start-sorted, so its oldest entries of each kind are its worst."""
-    book = e.tickets
+    first. Each index is start-sorted, so its oldest entries of each kind are its worst:
+    the oldest ``_ACT_NOW_SCAN`` turns of a channel are looked at, until ``limit`` of each
+    kind are found (or none of a kind is left)."""
+    e = shards[0]
     best: dict[str, ActionTicket] = {}
 
     def offer(a: ActionTicket) -> None:
@@ -248,23 +321,30 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
         if prev is None or _ratio(a) > _ratio(prev):
             best[a.ticket_id] = a
 
-    for ch, lst in book.awaiting.items():
+    for ch in e.tickets.awaiting:
         cal = e.calendars[ch]
         taken = {"unanswered": 0, "awaiting": 0}
-        for entry in _oldest_turns(lst, book.awaiting_later[ch], _ACT_NOW_SCAN):
-            later = book.is_later_turn(entry)
+        left = {"unanswered": sum(len(x.tickets.awaiting[ch]) for x in shards),
+                "awaiting": sum(len(x.tickets.awaiting_later[ch]) for x in shards)}
+        if not left["unanswered"] and not left["awaiting"]:
+            continue
+        for entry in islice(_oldest_turns(shards, ch), _ACT_NOW_SCAN):
+            later = len(entry) > START  # TicketBook.is_later_turn
             kind = "awaiting" if later else "unanswered"
-            if taken[kind] >= limit:
-                if min(taken.values()) >= limit:
-                    break
-                continue
-            taken[kind] += 1
-            sla = e.response_sla_ms[ch] if later else e.fr_sla_ms[ch]
-            offer(_action(e, (turn_start(entry), entry[ID], entry[PROFILE]), clock, sla, kind,
-                          cal))
+            left[kind] -= 1
+            if taken[kind] < limit:
+                taken[kind] += 1
+                sla = e.response_sla_ms[ch] if later else e.fr_sla_ms[ch]
+                offer(_action(e, (turn_start(entry), entry[ID], entry[PROFILE]), clock, sla,
+                              kind, cal))
+            if all(taken[k] >= limit or not left[k] for k in taken):
+                break
     sla = e.res_sla_ms["P1"]
-    for lst, cal in _open(e, "P1"):
-        for entry in lst.islice(0, limit):
+    opens = [_open(x, "P1") for x in shards]
+    for j, (_lst, cal) in enumerate(opens[0]):
+        heads = [o[j][0].islice(0, limit) for o in opens]
+        merged = heapq.merge(*heads, key=_open_order) if len(heads) > 1 else heads[0]
+        for entry in islice(merged, limit):
             if overdue_from_ms(entry[0], sla, cal) > clock:
                 break
             offer(_action(e, entry, clock, sla, "overdue", cal))
@@ -272,16 +352,21 @@ def _act_now(e: Engine, clock: int, limit: int = 10) -> tuple[ActionTicket, ...]
     return tuple(ranked[:limit])
 
 
-def _arrival_series(arrivals: dict[int, int], clock: int,
+def _arrival_series(arrivals: Sequence[dict[int, int]], clock: int,
                     minutes: int = 6 * 60) -> tuple[tuple[int, int], ...]:
     last = clock // 60000
-    return tuple((m * 60000, arrivals.get(m, 0)) for m in range(last - minutes + 1, last + 1))
+    ms = range(last - minutes + 1, last + 1)
+    if len(arrivals) == 1:
+        a = arrivals[0]
+        return tuple((m * 60000, a.get(m, 0)) for m in ms)
+    cols = [list(map(a.get, ms, repeat(0))) for a in arrivals]
+    return tuple(zip((m * 60000 for m in ms), map(sum, zip(*cols, strict=True)), strict=True))
 
 
-def _backlog_by_age(e: Engine, clock: int) -> dict[tuple[str, str], int]:
+def _backlog_by_age(shards: Sequence[Engine], clock: int) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
-    for p in e.priorities:
-        lists = [lst for lst, _cal in _open(e, p)]
+    for p in shards[0].priorities:
+        lists = [lst for x in shards for lst, _cal in _open(x, p)]
         prev = sum(len(lst) for lst in lists)
         for label, secs in _AGE_BUCKETS:
             cut = sum(bisect_left(lst, (clock - secs * 1000,)) for lst in lists)

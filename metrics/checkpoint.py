@@ -137,9 +137,10 @@ def config_hash(config: Config) -> str:
 
 # -- the tagged tree ---------------------------------------------------------------------
 class _Encoder:
-    def __init__(self) -> None:
+    def __init__(self, instead: Mapping[int, Any] | None = None) -> None:
         self.memo: dict[int, int] = {}
         self.keep: list[Any] = []  # the encoded objects stay alive: ids stay unique
+        self.instead = instead or {}  # id of an object -> what is written in its place
 
     def _id(self, obj: Any) -> int:
         n = self.memo[id(obj)] = len(self.memo)
@@ -152,6 +153,10 @@ class _Encoder:
         ref = self.memo.get(id(x))
         if ref is not None:
             return ["r", ref]
+        if self.instead:
+            sub = self.instead.get(id(x))
+            if sub is not None:  # every reference to x: the substitute, once
+                return self.enc(sub)
         t = type(x)
         enc = self.enc
         if t is tuple:
@@ -271,10 +276,12 @@ class _Decoder:
 
 
 # -- an engine -------------------------------------------------------------------------
-def encode(engine: Engine) -> bytes:
+def encode(engine: Engine, instead: Mapping[int, Any] | None = None) -> bytes:
     """The shard's state (not its configuration) as bytes: a header (format, layout and
-    configuration hashes, the clock) and the compressed tree."""
-    e = _Encoder()
+    configuration hashes, the clock) and the compressed tree. ``instead``: by ``id``, the
+    objects written in place of others (the shard's own part of value series it shares
+    with the other shards of its process, metrics/shards.py)."""
+    e = _Encoder(instead)
     routes = [[topic, cls.__name__, r.accepted]
               for topic, by_class in engine._routes.items() for cls, r in by_class.items()
               if r.accepted]

@@ -15,112 +15,164 @@ membership, expiry and score timers are decided alike. Duplicates are found acro
 shards: each shard remembers the ids it accepted (they move with its partition), and an
 event is a duplicate when any shard of the process holds its id — a copy re-sent by a
 client whose partitioner differs (librdkafka's crc32 vs the Java client's murmur2) lands
-on another partition than its original. The merge is exact: counts and
-histogram buckets add (sums in integer milliseconds), ages take the largest, and window
-quantiles are read from the shards' sorted values together (:func:`kth`), not averaged.
+on another partition than its original. The snapshot is assembled once over all shards
+(:func:`metrics.assembly.assemble_shards`) and is exact: window counts add per entry
+code, histogram buckets add (sums in integer milliseconds), gauges are counted in each
+shard's indexes and added, ages take the oldest, and window quantiles are read from value
+series the shards share (one sorted list per window and series for the process).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import fields, replace
-from functools import partial
-from types import MappingProxyType
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from sortedcontainers import SortedList
+
 from core.config import Config
-from core.definitions import peak_ratio, return_rates
-from core.snapshot import ConsumerHealth, HistogramData, Snapshot, WindowSnapshot
-from metrics.assembly import QUANTILES, _ratio, assemble
+from core.snapshot import ConsumerHealth, Snapshot
+from metrics.assembly import assemble_shards
 from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.dedupe import SeenIds, stable_hash
 from metrics.engine import Engine
-from metrics.histogram import Histogram
 
-__all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine", "kth"]
+__all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
 
 ShardKey = tuple[str, int]  # (source topic, partition)
 # payloads folded without a partition (benchmarks, tests: Pipeline.fold) share one shard
 FOLD_KEY: Final[ShardKey] = ("", -1)
-
-_ADD: Final = frozenset({
-    "events_total", "rejected_total", "duplicate_total", "late_total", "orphan_total",
-    "consumer_errors_total", "backlog", "unanswered", "first_response_overdue",
-    "resolution_overdue", "returns_open", "backlog_by_age", "first_response_overdue_2x",
-    "score_turns_total", "score_turns_within_total", "awaiting_reply", "response_overdue",
-    "response_overdue_2x",
-})
-_MAX: Final = frozenset({"oldest_unanswered_age_s", "oldest_awaiting_reply_age_s"})
-_HISTOGRAMS: Final = {"first_response_seconds": "h_first_response",
-                      "resolution_seconds": "h_resolution",
-                      "return_processing_seconds": "h_return",
-                      "response_seconds": "h_response"}
-# the same in every shard (the shared clock, the configuration) or merged below
-_SAME: Final = frozenset({"clock_ms", "wall_ms", "watermark_ms", "live", "score_targets",
-                          "business_hours_open", "health"})
-_OWN: Final = frozenset({"last_event_wall_ms", "windows", "peak_ratio", "act_now",
-                         "arrivals_per_minute", "arrivals_since_ms"})
-_W_ADD: Final = frozenset({
-    "tickets_created", "first_responses", "first_responses_within_sla", "resolutions",
-    "resolutions_within_sla", "resolutions_first_contact", "resolutions_by_bot",
-    "escalations", "transfers", "reopens", "csat_ratings", "csat_satisfied", "nps_ratings",
-    "nps_promoters", "nps_detractors", "orders_delivered", "deliveries_late",
-    "returns_requested", "returns_by_reason", "turns", "responses", "responses_within_sla",
-    "score_turns", "score_turns_within",
-})
-_W_OWN: Final = frozenset({"name", "seconds", "return_rate", "first_response_quantiles",
-                           "first_response_sum_s", "response_quantiles", "response_sum_s"})
 
 
 class ShardedEngine:
     """The shards of one process. The pipeline routes each event to its partition's shard
     (:meth:`shard`) and reads :meth:`snapshot`; the reader adds and drops shards as
     partitions come and go. With one shard or none (``Pipeline.fold``) attribute reads fall
-    through to it (or to an empty one), so tools that look inside "the engine" keep working."""
+    through to it (or to an empty one), so tools that look inside "the engine" keep working.
+
+    Two things are kept for the process rather than per shard, so that neither the fold
+    nor the snapshot pays per shard: the windows' value series (one sorted list per
+    window and series, which the snapshot's quantiles read once; a shard's part is read
+    back from its entries, :meth:`SlidingWindows.window_values`, for its checkpoint and
+    to take it out when its partition goes), and an index of the remembered ids of the
+    recent periods to the shard holding each (one dict probe finds a copy of an event
+    folded by another shard; the shards' sealed runs are searched only for an event older
+    than the newest of them)."""
 
     def __init__(self, config: Config, wall: Callable[[], int]) -> None:
         self.config = config
         self.wall = wall
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
-        # per shard (by its SeenIds' id): that SeenIds and the list of the others'
-        self._others: dict[int, tuple[SeenIds, list[SeenIds]]] = {}
+        # the SeenIds of every engine made here and not discarded, by id
+        self._others: dict[int, SeenIds] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
+        self._series: dict[str, list[SortedList]] = {}  # window -> its value series
+        self._owner: dict[str, SeenIds] = {}  # a recent id -> the installed shard's ids
+        self._seens: list[SeenIds] = []  # the installed shards'
+        self._dicts: dict[int, tuple[dict[str, int], dict[str, int]]] = {}  # last seen
+        self._sealed_hi = [float("-inf")]  # the newest time in any shard's sealed runs
 
     # -- shards ------------------------------------------------------------------------
+    def _shared(self, name: str, n: int) -> list[SortedList]:
+        series = self._series.get(name)
+        if series is None:
+            series = self._series[name] = [SortedList() for _ in range(n)]
+        return series
+
     def new_engine(self) -> Engine:
-        """An empty shard on the shared clock (not added), whose duplicate check asks the
-        other shards too: C-level probes of each one's dicts, its sealed runs only when the
-        event is older than their newest id (the id hashed once for all shards)."""
+        """An empty shard on the shared clock (not added), on the shared value series, whose
+        duplicate check asks the other shards too: the index of recent ids first, the
+        others' sealed runs only when the event is older than their newest id."""
         e = Engine(self.config, self.wall, clock=self.clock)
+        for w in e.windows._windows:
+            w.series = self._shared(w.name, len(w.series))
         own = e.seen
-        others: list[SeenIds] = []  # kept up to date by _changed()
-        self._others[id(own)] = (own, others)
+        self._others[id(own)] = own
         own_add = own.add
+        owner = self._owner
+        owner_get = owner.get
+        seens = self._seens
+        sealed_hi = self._sealed_hi
 
         def seen_add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
-            h = None
-            for s in others:
-                if ((event_id in s._cur or event_id in s._prev)  # C-level probes first
-                        and s.holds(event_id, clock_ms, ts_ms)):
-                    return True
-                if ts_ms < s._sealed_hi:  # behind its newest run: hashed once for all
-                    if h is None:
-                        h = stable_hash(event_id)
-                    if s.sealed_holds(h, ts_ms, clock_ms):
+            o = owner_get(event_id)
+            if o is not None and o is not own and o.holds(event_id, clock_ms, ts_ms):
+                return True
+            if ts_ms < sealed_hi[0] and len(seens) > 1:  # behind a run: hashed once for all
+                h = stable_hash(event_id)
+                for s in seens:
+                    if s is not own and s.sealed_holds(h, ts_ms, clock_ms):
                         return True
-            return own_add(event_id, clock_ms, ts_ms)
+            if own_add(event_id, clock_ms, ts_ms):
+                return True
+            owner[event_id] = own
+            return False
 
         e._seen_add = seen_add
         return e
 
-    def _changed(self) -> None:
-        """The shards changed: every shard's list of the others' remembered ids."""
-        seens = [e.seen for e in self.shards.values()]
-        for own, others in self._others.values():
-            others[:] = [x for x in seens if x is not own]
+    def _install(self, engine: Engine) -> None:
+        """Take an engine's state into the process: its value series into the shared ones
+        (a loaded shard has its own), its recent ids into the index."""
+        for w in engine.windows._windows:
+            shared = self._shared(w.name, len(w.series))
+            if w.series is not shared:
+                for mine, theirs in zip(shared, w.series, strict=True):
+                    mine.update(theirs)
+                w.series = shared
+        s = engine.seen
+        owner = self._owner
+        for d in (s._prev, s._cur):
+            for k, t in d.items():
+                o = owner.get(k)
+                if o is None or o is s or _held_at(o, k) < t:
+                    owner[k] = s
+        self._dicts[id(s)] = (s._cur, s._prev)
+        self._seens.append(s)
+        self._sealed()
+
+    def _release(self, engine: Engine) -> None:
+        """Take a shard's state out of the process (its partition is dropped): it keeps
+        its own value series and ids."""
+        own = engine.windows.window_values()
+        for w in engine.windows._windows:
+            mine = own[w.name]
+            shared = w.series
+            for lst, values in zip(shared, mine, strict=True):
+                for v in values:
+                    lst.remove(v)
+            w.series = [SortedList(v) for v in mine]
+        s = engine.seen
+        owner = self._owner
+        for d in (s._prev, s._cur, *self._dicts.pop(id(s), ())):
+            for k in d:
+                if owner.get(k) is s:
+                    del owner[k]
+        self._seens[:] = [x for x in self._seens if x is not s]
+        self._others.pop(id(s), None)
+        self._sealed()
+
+    def _sealed(self) -> None:
+        self._sealed_hi[0] = max((s._sealed_hi for s in self._seens), default=float("-inf"))
+
+    def _reindex(self) -> None:
+        """After a tick: the ids of a dict a shard no longer holds (sealed into a run, or
+        forgotten) leave the index."""
+        owner = self._owner
+        for s in self._seens:
+            cur, prev = s._cur, s._prev
+            last = self._dicts[id(s)]
+            if last[0] is cur and last[1] is prev:
+                continue
+            for d in last:
+                if d is cur or d is prev:
+                    continue
+                for k in d:
+                    if owner.get(k) is s and k not in cur and k not in prev:
+                        del owner[k]
+            self._dicts[id(s)] = (cur, prev)
+        self._sealed()
 
     def shard(self, topic: str, partition: int) -> Engine:
         """The partition's shard, created empty on first use."""
@@ -128,27 +180,34 @@ class ShardedEngine:
         e = self.shards.get(key)
         if e is None:
             e = self.shards[key] = self.new_engine()
-            self._changed()
+            self._install(e)
         return e
 
     def put(self, key: ShardKey, engine: Engine) -> None:
         """Install a shard (e.g. loaded from a checkpoint) in place of any other."""
         old = self.shards.get(key)
-        if old is not None and old is not engine:
-            self._others.pop(id(old.seen), None)
+        if old is engine:
+            return
+        if old is not None:
+            self._release(old)
         self.shards[key] = engine
-        self._changed()
+        self._install(engine)
 
     def drop(self, key: ShardKey) -> None:
         old = self.shards.pop(key, None)
         if old is not None:
-            self._others.pop(id(old.seen), None)
-        self._changed()
+            self._release(old)
 
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
         self._others.clear()
+        self._series = {}
+        self._owner.clear()
+        self._seens.clear()
+        self._dicts.clear()
+        self._sealed_hi[0] = float("-inf")
+        self._empty = None
         self.clock = EventClock(self.config.live_threshold_s * 1000, self.wall)
 
     def observe_clock(self, clock_ms: int, watermark_ms: int | None) -> None:
@@ -162,15 +221,18 @@ class ShardedEngine:
     # -- checkpoints (metrics/checkpoint.py) -----------------------------------------
     def save(self, key: ShardKey, empty: bool = False) -> bytes:
         """The shard's state as checkpoint bytes (``empty``: an empty one if there is no
-        such shard, else KeyError)."""
+        such shard, else KeyError). Its value series are its own part of the shared ones."""
         e = self.shards.get(key)
         if e is not None:
-            return encode(e)
+            own = e.windows.window_values()
+            return encode(e, {id(w.series): [SortedList(v) for v in own[w.name]]
+                              for w in e.windows._windows})
         if not empty:
             raise KeyError(key)
         e = self.new_engine()
         try:
-            return encode(e)
+            return encode(e, {id(w.series): [SortedList() for _ in w.series]
+                              for w in e.windows._windows})
         finally:
             self._others.pop(id(e.seen), None)
 
@@ -185,7 +247,7 @@ class ShardedEngine:
         try:
             engine, clock_ms, watermark_ms = decode(payload, make)
         except Exception:
-            for e in made:  # not installed: its duplicate check is not kept up to date
+            for e in made:  # not installed
                 self._others.pop(id(e.seen), None)
             raise
         self.put(key, engine)
@@ -217,15 +279,13 @@ class ShardedEngine:
         clock = self.clock.now()
         for e in self._engines():
             e.tick(clock)
+        self._reindex()
         return clock
 
     def snapshot(self, *, health: ConsumerHealth | None = None) -> Snapshot:
-        """The shards' snapshots merged (pure, like ``Engine.snapshot``)."""
-        engines = list(self._engines())
-        if len(engines) == 1:
-            return engines[0].snapshot(health=health)
-        return merge(engines, [assemble(e, health=ConsumerHealth()) for e in engines],
-                     health or ConsumerHealth())
+        """The shards' state as one snapshot (pure, like ``Engine.snapshot``): assembled
+        once over all of them (metrics/assembly.py), exactly one engine's on their events."""
+        return assemble_shards(list(self._engines()), health=health or ConsumerHealth())
 
     def _engines(self) -> Iterator[Engine]:
         if self.shards:
@@ -244,149 +304,9 @@ class ShardedEngine:
                              f"{name!r}: read it per shard (.shards)")
 
 
-# -- the merge ---------------------------------------------------------------------------
-def kth(lists: Sequence[Any], k: int) -> float:
-    """The ``k``-th smallest (0-based) value of several sorted lists taken together, by
-    bisection (``SortedList.bisect_*`` is O(log n)): no list is copied or merged."""
-    lo = [0] * len(lists)
-    hi = [len(x) for x in lists]
-    if not 0 <= k < sum(hi):
-        raise IndexError(k)
-    # a SortedList's own bisect methods: the bisect module would index it per probe
-    # (each index an O(log n) walk in Python: 30x slower at 6 shards)
-    lefts = [getattr(x, "bisect_left", None) or partial(bisect_left, x) for x in lists]
-    rights = [getattr(x, "bisect_right", None) or partial(bisect_right, x) for x in lists]
-    while True:
-        i = max(range(len(lists)), key=lambda j: hi[j] - lo[j])
-        pivot = lists[i][(lo[i] + hi[i]) // 2]
-        below = [min(max(bl(pivot), a), b) for bl, a, b in zip(lefts, lo, hi, strict=True)]
-        upto = [min(max(br(pivot), a), b) for br, a, b in zip(rights, lo, hi, strict=True)]
-        n_below = sum(b - a for b, a in zip(below, lo, strict=True))
-        n_upto = sum(b - a for b, a in zip(upto, lo, strict=True))
-        if k < n_below:
-            hi = below
-        elif k < n_upto:
-            return float(pivot)
-        else:
-            k -= n_upto
-            lo = upto
-
-
-def _quantile(lists: Sequence[Any], q: float) -> float:
-    """``metrics.windows.quantile`` over the union of sorted lists, to the same bits."""
-    n = sum(map(len, lists))
-    h = (n - 1) * q
-    low = int(h)
-    a = kth(lists, low)
-    b = kth(lists, min(low + 1, n - 1))
-    return a + (h - low) * (b - a)
-
-
-def _add(maps: Sequence[Mapping[Any, Any]]) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for m in maps:
-        for k, v in m.items():
-            out[k] = out.get(k, 0) + v
-    return out
-
-
-def _max(maps: Sequence[Mapping[Any, float]]) -> dict[Any, float]:
-    out: dict[Any, float] = {}
-    for m in maps:
-        for k, v in m.items():
-            out[k] = max(out.get(k, v), v)
-    return out
-
-
-def _histograms(engines: Sequence[Engine], attr: str) -> dict[str, HistogramData]:
-    out = {}
-    first: dict[str, Histogram] = getattr(engines[0], attr)
-    for label, h in first.items():
-        counts = [0] * len(h.counts)
-        sum_ms = 0
-        for e in engines:
-            other: Histogram = getattr(e, attr)[label]
-            counts = [a + b for a, b in zip(counts, other.counts, strict=True)]
-            sum_ms += other.sum_ms
-        acc, cumulative = 0, []
-        for c in counts:
-            acc += c
-            cumulative.append(acc)
-        out[label] = HistogramData(h.bounds, tuple(cumulative), sum_ms / 1000)
-    return out
-
-
-def _series(engines: Sequence[Engine], name: str,
-            series: Mapping[str, int]) -> tuple[dict[str, dict[float, float]], dict[str, float]]:
-    """Exact quantiles and sums of a window's value series over every shard."""
-    quantiles, sums = {}, {}
-    for label, i in series.items():
-        lists = [x for e in engines if (x := e.windows.values(name, i))]
-        # the window's running sums are integer thousandths (metrics/windows.py)
-        milli = sum(e.windows._by_name[name].sums[i] for e in engines)
-        sums[label] = milli / 1000
-        if lists:
-            quantiles[label] = {q: _quantile(lists, q) for q in QUANTILES}
-    return quantiles, sums
-
-
-def _window(engines: Sequence[Engine], parts: Sequence[WindowSnapshot]) -> WindowSnapshot:
-    w0 = parts[0]
-    changes: dict[str, Any] = {}
-    for f in fields(WindowSnapshot):
-        if f.name in _W_ADD:
-            values = [getattr(p, f.name) for p in parts]
-            changes[f.name] = (sum(values) if isinstance(values[0], int)
-                               else _add(values))
-        elif f.name not in _W_OWN:
-            raise AssertionError(f"WindowSnapshot.{f.name}: no merge rule (metrics/shards.py)")
-    e0 = engines[0]
-    fr_q, fr_sum = _series(engines, w0.name, e0.series.first_response)
-    resp_q, resp_sum = _series(engines, w0.name, e0.series.response)
-    return replace(
-        w0, **changes, first_response_quantiles=fr_q, first_response_sum_s=fr_sum,
-        response_quantiles=resp_q, response_sum_s=resp_sum,
-        return_rate=return_rates(changes["returns_requested"], changes["orders_delivered"]),
-    )
-
-
-def merge(engines: Sequence[Engine], snaps: Sequence[Snapshot],
-          health: ConsumerHealth) -> Snapshot:
-    """One snapshot of several shards on one clock, exactly what one engine holding all
-    their state would assemble."""
-    s0 = snaps[0]
-    changes: dict[str, Any] = {"health": health}
-    for f in fields(Snapshot):
-        name = f.name
-        if name in _ADD:
-            changes[name] = MappingProxyType(_add([getattr(s, name) for s in snaps]))
-        elif name in _MAX:
-            changes[name] = _max([getattr(s, name) for s in snaps])
-        elif name in _HISTOGRAMS:
-            changes[name] = _histograms(engines, _HISTOGRAMS[name])
-        elif name not in _SAME and name not in _OWN:
-            raise AssertionError(f"Snapshot.{name}: no merge rule (metrics/shards.py)")
-    windows = {name: _window(engines, [s.windows[name] for s in snaps]) for name in s0.windows}
-    cfg = engines[0].config.windows
-    short = min(cfg.items(), key=lambda kv: kv[1])
-    long_ = max(cfg.items(), key=lambda kv: kv[1])
-    peak = peak_ratio(
-        sum(windows[short[0]].tickets_created.values()), short[1],
-        sum(windows[long_[0]].tickets_created.values()), long_[1],
-    )
-    best: dict[str, Any] = {}
-    for s in snaps:
-        for a in s.act_now:
-            prev = best.get(a.ticket_id)
-            if prev is None or _ratio(a) > _ratio(prev):
-                best[a.ticket_id] = a
-    act_now = tuple(sorted(best.values(), key=lambda a: (-_ratio(a), a.ticket_id))[:10])
-    arrivals = tuple((m, sum(s.arrivals_per_minute[i][1] for s in snaps))
-                     for i, (m, _n) in enumerate(s0.arrivals_per_minute))
-    since = [s.arrivals_since_ms for s in snaps if s.arrivals_since_ms is not None]
-    last = [s.last_event_wall_ms for s in snaps if s.last_event_wall_ms is not None]
-    return replace(
-        s0, **changes, windows=windows, peak_ratio=peak, act_now=act_now,
-        arrivals_per_minute=arrivals, arrivals_since_ms=min(since) if since else None,
-        last_event_wall_ms=max(last) if last else None,
-    )
+def _held_at(s: SeenIds, event_id: str) -> float:
+    """When ``s``'s recent dicts remember ``event_id`` accepted (-inf: they do not)."""
+    t = s._cur.get(event_id)
+    if t is None:
+        t = s._prev.get(event_id)
+    return float("-inf") if t is None else t

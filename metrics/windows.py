@@ -41,6 +41,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import add, sub
 from zoneinfo import ZoneInfo
 
 from sortedcontainers import SortedList
@@ -48,7 +49,7 @@ from sortedcontainers import SortedList
 from core.business_hours import local_midnight_ms, next_local_midnight_ms
 from core.snapshot import TODAY
 
-__all__ = ["TODAY", "SlidingWindows", "quantile"]
+__all__ = ["TODAY", "SlidingWindows", "merged_counts", "quantile"]
 
 _CHUNK_MS = 60_000
 _MAX_CODES = 1 << 16  # codes are stored as unsigned 16-bit integers
@@ -337,6 +338,10 @@ class SlidingWindows:
                     out[s] += t - n
         return out
 
+    def inside(self, name: str) -> list[int]:
+        """Per code: the entries inside the window (:func:`merged_counts` adds them)."""
+        return list(map(sub, self._total, self._by_name[name].left))
+
     def values(self, name: str, series: int) -> SortedList:
         return self._by_name[name].series[series]
 
@@ -350,5 +355,50 @@ class SlidingWindows:
             return {}
         return {q: quantile(vals, q) for q in qs}
 
+    def window_values(self) -> dict[str, list[list[float]]]:
+        """Per window, per value series: the values inside it, read from the entries (what
+        its series hold: every counted value entry above the window's edge). The shards of
+        one process share their series (metrics/shards.py): this is one shard's part, for
+        its checkpoint and for taking it out when its partition is dropped."""
+        code_series = self._code_series
+        pending = Counter((code_series[c], v) for _ts, c, v in self._pending
+                          if code_series[c] >= 0)
+        out = {}
+        for w in self._windows:
+            vals: list[list[float]] = [[] for _ in w.series]
+            for ch in self._chunks.values():
+                s_ts = ch.s_ts
+                if not s_ts or s_ts[-1] <= w.lo:
+                    continue
+                s_codes, s_values = ch.s_codes, ch.s_values
+                for k in range(bisect_right(s_ts, w.lo), len(s_ts)):
+                    vals[code_series[s_codes[k]]].append(s_values[k])
+            # entries ahead of the clock are in the chunks (above every edge), not counted
+            for (series, v), n in pending.items():
+                for _ in range(n):
+                    vals[series].remove(v)
+            out[w.name] = vals
+        return out
+
     def entry_count(self) -> int:
         return sum(len(c.ts) + len(c.s_ts or ()) for c in self._chunks.values())
+
+
+def merged_counts(parts: Sequence[SlidingWindows], name: str) -> list[int]:
+    """Per slot: the entries inside window ``name`` of several windows of the same layout
+    (the shards of one process: their codes are interned alike, in the same order), added
+    per code at C speed and expanded into slots once."""
+    if len(parts) == 1:
+        return parts[0].counts(name)
+    first = parts[0]
+    inside = first.inside(name)
+    for p in parts[1:]:
+        if len(p._total) != len(inside):
+            raise ValueError("windows of another layout cannot be merged")
+        inside = list(map(add, inside, map(sub, p._total, p._by_name[name].left)))
+    out = [0] * first.n_slots
+    for slots, n in zip(first._code_slots, inside, strict=True):
+        if n:
+            for s in slots:
+                out[s] += n
+    return out

@@ -8,12 +8,11 @@ import zlib
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from sortedcontainers import SortedList
 
 from consumers.decode import Decoder, Rejection
 from core.config import Config, load_config
 from metrics.engine import Engine
-from metrics.shards import ShardedEngine, kth
+from metrics.shards import ShardedEngine
 from metrics.snapshot_collector import SnapshotCollector
 from tests.integration.helpers import Message, simulated
 
@@ -86,18 +85,6 @@ def test_shards_merge_exactly_when_partitions_interleave_at_random() -> None:
     msgs = simulated(CFG, hours=26, seed=9, rate=3.0, start_ms=start, customer_messages=True)
     one, many = fold(CFG, msgs, start + 27 * HOUR, 4, order_seed=3)
     assert one == many
-
-
-def test_kth_reads_the_union_of_sorted_lists() -> None:
-    rnd = random.Random(1)
-    for _ in range(200):
-        lists = [SortedList(rnd.choice([0.5, 1.0, 2.0, rnd.random() * 10])
-                            for _ in range(rnd.randint(0, 30))) for _ in range(rnd.randint(1, 5))]
-        union = sorted(v for x in lists for v in x)
-        for k in range(len(union)):
-            assert kth(lists, k) == union[k]
-        with pytest.raises(IndexError):
-            kth(lists, len(union))
 
 
 def test_a_single_shard_reads_as_the_engine() -> None:
