@@ -10,7 +10,6 @@ becomes overdue (``core.definitions.overdue_from_ms``, monotonic in the start).
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, groupby, islice, repeat
 from operator import itemgetter
@@ -44,10 +43,13 @@ def overdue_count(index: SortedList, clock_ms: int, sla_ms: int, cal: Calendar |
     """How many entries of a start-sorted index have waited longer than the SLA (a
     ``SortedKeyList`` is sorted by its key: the ``awaiting`` index, by turn start)."""
     keyed = isinstance(index, SortedKeyList)
+    if not index:
+        return 0
     if cal is None:
         if keyed:
             return int(index.bisect_key_left(clock_ms - sla_ms))
-        return bisect_left(index, (clock_ms - sla_ms,))
+        # the SortedList's own bisect: the bisect module would index it per probe
+        return int(index.bisect_left((clock_ms - sla_ms,)))
     start: Callable[[Any], int] = index.key if keyed else itemgetter(0)
     lo, hi = 0, len(index)
     while lo < hi:
@@ -68,9 +70,16 @@ def assemble(
 
 
 def _added(maps: Iterable[Mapping[Any, int]]) -> dict[Any, int]:
-    it = iter(maps)
-    out = dict(next(it))
-    for m in it:
+    """Maps added key by key (the shards' counters: the same keys, mostly in one order)."""
+    ms = list(maps)
+    out = dict(ms[0])
+    if len(ms) == 1:
+        return out
+    keys = list(out)
+    if all(list(m) == keys for m in ms):  # C-level: the values added in columns
+        return dict(zip(keys, map(sum, zip(*(m.values() for m in ms), strict=True)),
+                        strict=True))
+    for m in ms[1:]:
         for k, v in m.items():
             out[k] = out.get(k, 0) + v
     return out
@@ -290,7 +299,12 @@ def _later_in_order(later: SortedKeyList) -> Iterator[Any]:
         yield from g
 
 
-def _oldest_turns(shards: Sequence[Engine], channel: str) -> Iterator[Any]:
+def _oldest_turns(first: SortedList, later: SortedKeyList, n: int) -> list[Any]:
+    """The ``n`` oldest open turns of one channel's two indexes in (start, ticket id)."""
+    return list(islice(heapq.merge(first, _later_in_order(later), key=_turn_order), n))
+
+
+def _oldest_turns_of(shards: Sequence[Engine], channel: str) -> Iterator[Any]:
     """A channel's open turns, oldest first in (start, ticket id) order, over every shard:
     first turns (sorted so already) merged lazily with later turns."""
     streams: list[Iterator[Any]] = []
@@ -328,7 +342,7 @@ def _act_now(shards: Sequence[Engine], clock: int, limit: int = 10) -> tuple[Act
                 "awaiting": sum(len(x.tickets.awaiting_later[ch]) for x in shards)}
         if not left["unanswered"] and not left["awaiting"]:
             continue
-        for entry in islice(_oldest_turns(shards, ch), _ACT_NOW_SCAN):
+        for entry in islice(_oldest_turns_of(shards, ch), _ACT_NOW_SCAN):
             later = len(entry) > START  # TicketBook.is_later_turn
             kind = "awaiting" if later else "unanswered"
             left[kind] -= 1
@@ -366,10 +380,10 @@ def _arrival_series(arrivals: Sequence[dict[int, int]], clock: int,
 def _backlog_by_age(shards: Sequence[Engine], clock: int) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for p in shards[0].priorities:
-        lists = [lst for x in shards for lst, _cal in _open(x, p)]
+        lists = [lst for x in shards for lst, _cal in _open(x, p) if lst]
         prev = sum(len(lst) for lst in lists)
         for label, secs in _AGE_BUCKETS:
-            cut = sum(bisect_left(lst, (clock - secs * 1000,)) for lst in lists)
+            cut = sum(lst.bisect_left((clock - secs * 1000,)) for lst in lists)
             out[(p, label)] = prev - cut
             prev = cut
         out[(p, ">2d")] = prev

@@ -41,7 +41,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from operator import add, sub
+from operator import sub
 from zoneinfo import ZoneInfo
 
 from sortedcontainers import SortedList
@@ -391,14 +391,14 @@ def merged_counts(parts: Sequence[SlidingWindows], name: str) -> list[int]:
     if len(parts) == 1:
         return parts[0].counts(name)
     first = parts[0]
-    inside = first.inside(name)
-    for p in parts[1:]:
-        if len(p._total) != len(inside):
-            raise ValueError("windows of another layout cannot be merged")
-        inside = list(map(add, inside, map(sub, p._total, p._by_name[name].left)))
+    n = len(first._total)
+    if any(len(p._total) != n for p in parts):
+        raise ValueError("windows of another layout cannot be merged")
+    total = map(sum, zip(*(p._total for p in parts), strict=True))
+    left = map(sum, zip(*(p._by_name[name].left for p in parts), strict=True))
     out = [0] * first.n_slots
-    for slots, n in zip(first._code_slots, inside, strict=True):
-        if n:
+    for slots, k in zip(first._code_slots, map(sub, total, left), strict=True):
+        if k:
             for s in slots:
-                out[s] += n
+                out[s] += k
     return out

@@ -105,3 +105,48 @@ def test_saving_a_partition_without_state_keeps_nothing() -> None:
     assert len(sharded._others) == 1
     with pytest.raises(KeyError):
         sharded.save(("t", 2))
+
+
+def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries() -> None:
+    """The shards share one sorted list per window and value series; a shard's part, for
+    its checkpoint and for its drop, is read from its entries: on one engine (its own
+    lists) that reading equals the lists, and after a drop the shared lists hold exactly
+    the other shards' parts."""
+    start = 1_790_000_000_000
+    wall = start + 27 * HOUR
+    msgs = simulated(CFG, hours=26, seed=4, rate=3.0, start_ms=start, customer_messages=True)
+    single = Engine(CFG, lambda: wall)
+    sharded = ShardedEngine(CFG, lambda: wall)
+    dec = Decoder(regions=CFG.regions)
+    for i, (topic, key, value) in enumerate(msgs):
+        item = dec.decode(value, wall)
+        if not isinstance(item, Rejection):
+            single.process(topic, item, wall)
+            sharded.shard(topic, partition_of(key, 3)).process(topic, item, wall)
+        if i % 700 == 699:
+            single.tick()
+            sharded.tick()
+    values = single.windows.window_values()
+    held = 0
+    for w in single.windows._windows:
+        for mine, lst in zip(values[w.name], w.series, strict=True):
+            assert sorted(mine) == list(lst)
+            held += len(lst)
+    assert held > 100
+
+    def union(keys: list[tuple[str, int]]) -> dict[str, list[list[float]]]:
+        parts = [sharded.shards[k].windows.window_values() for k in keys]
+        return {name: [sorted(v for p in parts for v in p[name][i])
+                       for i in range(len(parts[0][name]))] for name in parts[0]}
+
+    snap = single.snapshot()
+    assert snap.act_now
+    assert sharded.snapshot() == snap  # every field, the act-now list included
+    keys = sorted(sharded.shards)
+    assert union(keys) == {n: [list(x) for x in s] for n, s in sharded._series.items()}
+    gone = sharded.shards[keys[0]]
+    sharded.drop(keys[0])
+    assert union(keys[1:]) == {n: [list(x) for x in s] for n, s in sharded._series.items()}
+    kept = gone.windows.window_values()  # the dropped shard keeps its own part
+    assert {n: [sorted(v) for v in s] for n, s in kept.items()} == {
+        w.name: [list(x) for x in w.series] for w in gone.windows._windows}
