@@ -14,6 +14,7 @@ exposition equals the single engine's (it must).
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 import zlib
@@ -67,6 +68,8 @@ def fold(evs: list[tuple[str, int, Any, int]], end: int,
     engine: Engine | ShardedEngine = (Engine(cfg, wall) if shards is None
                                       else ShardedEngine(cfg, wall))
     next_tick = evs[0][3] + 60_000
+    gc.collect()
+    gc.freeze()  # what is already held (other states) is not scanned by this fold's GC
     t = time.process_time()
     if isinstance(engine, ShardedEngine):
         route = [engine.shard(evs[0][0], p).process for p in range(shards or 1)]
@@ -86,6 +89,7 @@ def fold(evs: list[tuple[str, int, Any, int]], end: int,
                 engine.tick()
                 next_tick += 60_000
     cpu = time.process_time() - t
+    gc.unfreeze()
     wall.ms = end
     engine.tick()
     return engine, cpu
@@ -98,37 +102,43 @@ def exposition(engine: Engine | ShardedEngine) -> str:
     return generate_latest(reg).decode()
 
 
-def timed(engine: Engine | ShardedEngine, runs: int) -> tuple[float, float]:
-    samples = []
+def timed(engines: list[Engine | ShardedEngine], runs: int) -> list[tuple[float, float]]:
+    """Median and p90 ms of ``snapshot()`` per engine, the engines taken in turn."""
+    samples: list[list[float]] = [[] for _ in engines]
     for _ in range(runs):
-        t = time.perf_counter()
-        engine.snapshot()
-        samples.append(time.perf_counter() - t)
-    s = sorted(samples)
-    return statistics.median(s) * 1000, s[int(len(s) * 0.9)] * 1000
+        for e, out in zip(engines, samples, strict=True):
+            t = time.perf_counter()
+            e.snapshot()
+            out.append(time.perf_counter() - t)
+    res = []
+    for x in samples:
+        s = sorted(x)
+        res.append((statistics.median(s) * 1000, s[int(len(s) * 0.9)] * 1000))
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rate", type=float, default=20.0, help="tickets per minute (24 h mean)")
-    p.add_argument("--shards", default="1,6,24")
+    p.add_argument("--partitions", default="1,3,12",
+                   help="per topic (two topics: 2, 6, 24 shards)")
     p.add_argument("--runs", type=int, default=50)
     args = p.parse_args(argv)
     evs, end = events(args.rate)
     print(f"{len(evs)} events, 24 h of double11 at {args.rate:g} tickets/min")
-    single, cpu1 = fold(evs, end, None)
-    ref = exposition(single)
-    m1, p1 = timed(single, args.runs)
-    print(f"one engine: fold {len(evs) / cpu1:,.0f} ev/CPU-s; snapshot median {m1:.2f} ms, "
-          f"p90 {p1:.2f} ms")
-    for n in (int(x) for x in args.shards.split(",")):
+    single, _cpu = fold(evs, end, None)
+    ref = single.snapshot()
+    for n in (int(x) for x in args.partitions.split(",")):
         sharded, cpu = fold(evs, end, n)
-        same = exposition(sharded) == ref
-        m, p90 = timed(sharded, args.runs)
-        m1, _ = timed(single, args.runs)  # again, beside it (the machine is shared)
-        print(f"{n:3d} shards: fold {len(evs) / cpu:,.0f} ev/CPU-s ({cpu1 / cpu:.2f}x one "
-              f"engine); snapshot median {m:.2f} ms, p90 {p90:.2f} ms "
-              f"({m / m1:.1f}x one engine's {m1:.2f} ms); equal to one engine: {same}")
+        _again, cpu1 = fold(evs, end, None)  # beside it (the machine is shared)
+        del _again
+        same = sharded.snapshot() == ref
+        (m, p90), (m1, p1) = timed([sharded, single], args.runs)
+        print(f"{len(sharded.shards):3d} shards ({n} partitions per topic): fold "
+              f"{len(evs) / cpu:,.0f} ev/CPU-s vs one engine's {len(evs) / cpu1:,.0f} "
+              f"({cpu1 / cpu:.2f}x); snapshot median {m:.2f} ms (p90 {p90:.2f}) vs one "
+              f"engine's {m1:.2f} ms (p90 {p1:.2f}): {m / m1:.1f}x; snapshot equal: {same}")
+        del sharded
     return 0
 
 
