@@ -417,7 +417,8 @@ class PulseRun:
     """``python -m pulse.cli run --config FILE --no-dashboard`` (alerting off in FILE)."""
 
     def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False,
-                 fetch_process: bool = True) -> None:
+                 fetch_process: bool = True, extra_yaml: str = "",
+                 consumer: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.port = cfg.metrics_port
         self.dir = bench.tmp / f"{name}-{cfg.kafka.group_id}"
@@ -425,6 +426,9 @@ class PulseRun:
         self.config_path = self.dir / "pulse.yaml"
         self.log_path = self.dir / "pulse.log"
         k = cfg.kafka
+        extra_kafka = "".join(f"    {key}: {val}\n" for key, val in (consumer or {}).items())
+        if extra_kafka:  # kafka.consumer settings
+            extra_kafka = "  consumer:\n" + extra_kafka
         self.config_path.write_text(
             "kafka:\n"
             f"  bootstrap_servers: \"{k.bootstrap_servers}\"\n"
@@ -432,9 +436,11 @@ class PulseRun:
             f"  tickets_topic: \"{k.tickets_topic}\"\n"
             f"  logistics_topic: \"{k.logistics_topic}\"\n"
             f"  fetch_process: {'true' if fetch_process else 'false'}\n"
+            f"{extra_kafka}"
             f"metrics_port: {self.port}\n"
             "dashboard:\n  enabled: false\n"
             f"alerting:\n  enabled: {'true' if alerting else 'false'}\n"
+            + extra_yaml
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.t_start = 0.0
