@@ -417,7 +417,9 @@ class PulseRun:
     """``python -m pulse.cli run --config FILE --no-dashboard`` (alerting off in FILE)."""
 
     def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False,
-                 fetch_process: bool = True) -> None:
+                 fetch_process: bool = True, extra_yaml: str = "",
+                 consumer: dict[str, Any] | None = None,
+                 kafka: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.port = cfg.metrics_port
         self.dir = bench.tmp / f"{name}-{cfg.kafka.group_id}"
@@ -425,6 +427,10 @@ class PulseRun:
         self.config_path = self.dir / "pulse.yaml"
         self.log_path = self.dir / "pulse.log"
         k = cfg.kafka
+        extra_kafka = "".join(f"    {key}: {val}\n" for key, val in (consumer or {}).items())
+        if extra_kafka:  # kafka.consumer settings
+            extra_kafka = "  consumer:\n" + extra_kafka
+        extra_kafka += "".join(f"  {key}: {val}\n" for key, val in (kafka or {}).items())
         self.config_path.write_text(
             "kafka:\n"
             f"  bootstrap_servers: \"{k.bootstrap_servers}\"\n"
@@ -432,9 +438,11 @@ class PulseRun:
             f"  tickets_topic: \"{k.tickets_topic}\"\n"
             f"  logistics_topic: \"{k.logistics_topic}\"\n"
             f"  fetch_process: {'true' if fetch_process else 'false'}\n"
+            f"{extra_kafka}"
             f"metrics_port: {self.port}\n"
             "dashboard:\n  enabled: false\n"
             f"alerting:\n  enabled: {'true' if alerting else 'false'}\n"
+            + extra_yaml
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.t_start = 0.0
@@ -618,9 +626,12 @@ def new_engine(**overrides: Any) -> tuple[Any, Any, Any]:
 
 
 def build_open(pipeline: Any, topic: str, n: int, make: Callable[[int, int], bytes],
-               *, start_ms: int, end_ms: int, first: int = 0, chunk: int = 20_000) -> float:
+               *, start_ms: int, end_ms: int, first: int = 0, chunk: int = 20_000,
+               tick: bool = False) -> float:
     """Fold ``n`` creation events (ids ``first``…), event times spread evenly over
-    [start_ms, end_ms]; returns the seconds it took (JSON generation excluded)."""
+    [start_ms, end_ms]; returns the seconds it took (JSON generation excluded).
+    ``tick``: the engine ticks after each chunk, as the reader does every 0.5 s (the
+    clock moves, windows slide, the duplicate filter seals its older ids)."""
     step = (end_ms - start_ms) / max(1, n)
     spent = 0.0
     wall = int(time.time() * 1000)
@@ -629,6 +640,8 @@ def build_open(pipeline: Any, topic: str, n: int, make: Callable[[int, int], byt
         payloads = [make(first + i, start_ms + int(i * step)) for i in range(lo, hi)]
         t = time.perf_counter()
         bad = fold(pipeline, topic, payloads, wall)
+        if tick:
+            pipeline.engine.tick()
         spent += time.perf_counter() - t
         if bad:
             raise RuntimeError(f"{bad} synthetic events were rejected")

@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rebuild-events", type=int, help="rebuild topic size (5 M; quick 300 k)")
     p.add_argument("--freshness-seconds", type=float, help="produce time (30; quick 10)")
     p.add_argument("--freshness-rate", type=float, default=5000.0, help="events/s (5000)")
+    p.add_argument("--freshness-prefill", type=int, default=0,
+                   help="events of 7-day history read before the live run, so snapshots "
+                   "read a large state (0)")
+    p.add_argument("--freshness-fixed-tick", action="store_true",
+                   help="also run as before issue 17 (a snapshot every 0.5 s, "
+                   "fetch_max_wait_ms 500), side by side")
     p.add_argument("--memory-size", type=int, help="open tickets / returns (1 M; quick 100 k)")
     p.add_argument("--scrape-tickets", type=int, help="open tickets behind the scrape "
                    "(1 M; quick 100 k)")

@@ -394,6 +394,7 @@ class FetchProcessConsumer:
         self._skipped: list[SkippedBatch] = []
         self._last_message = time.monotonic()
         self._next_req = 0
+        self._pending_commits: set[int] = set()  # commit_async requests not answered yet
         self._lock = threading.Lock()  # health is read from snapshot listeners too
         self.restarts = 0
 
@@ -422,6 +423,7 @@ class FetchProcessConsumer:
                               logging.getLogger("kafka").getEffectiveLevel(),
                               current_format()))
         self._inbox.clear()
+        self._pending_commits.clear()  # a new child answers none of the old one's
         self._state = _State(frozenset(), {}, {}, {}, False, None)
         self._positions = {}
         self._last_message = time.monotonic()
@@ -497,7 +499,8 @@ class FetchProcessConsumer:
                 records = self._batch(msg)
                 if records or time.monotonic() >= deadline:
                     return records
-            # a stray reply (its caller timed out): nothing to do
+            if isinstance(msg, Reply):
+                self._async_reply(msg)  # or a stray reply (its caller timed out)
 
     def _rebalance(self, msg: Rebalance) -> None:
         # the assignment changes here, before the state that follows reports it: a
@@ -580,6 +583,26 @@ class FetchProcessConsumer:
                            timeout_s=timeout_ms / 1000 + 5)
         return {tp: int(off) for tp, off in value.items()}
 
+    def commit_async(self, offsets: dict[TopicPartition, OffsetAndMetadata],
+                     timeout_ms: int = 30000) -> None:
+        """Send a commit and return at once: the reader's loop does not wait for the child
+        to finish its poll and the broker to answer (a failure is logged when its reply
+        comes, and the next commit carries the offsets again). One at a time: while the
+        last one is unanswered (the child rejoining a group, a broker gone) none is queued
+        behind it, so the child never works through a backlog of stale commits."""
+        if self._pending_commits:
+            return
+        req = Commit(self._request_id(), {tp: om.offset for tp, om in offsets.items()},
+                     timeout_ms)
+        self._pending_commits.add(req.req_id)
+        self._send(req)
+
+    def _async_reply(self, msg: Reply) -> None:
+        if msg.req_id in self._pending_commits:
+            self._pending_commits.discard(msg.req_id)
+            if msg.error is not None:
+                log.warning("offset commit failed (will retry): %s", msg.error)
+
     def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata],
                timeout_ms: int = 30000) -> None:
         plain = {tp: om.offset for tp, om in offsets.items()}
@@ -651,7 +674,8 @@ class FetchProcessConsumer:
             self._last_message = time.monotonic()
             if isinstance(msg, Reply):
                 if msg.req_id != request.req_id:
-                    continue  # a stray reply (its caller timed out)
+                    self._async_reply(msg)  # or a stray reply (its caller timed out)
+                    continue
                 if msg.error is not None:
                     raise KafkaError(msg.error)
                 return msg.value

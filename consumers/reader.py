@@ -54,6 +54,7 @@ __all__ = ["RecordSink", "StreamReader"]
 
 log = logging.getLogger(__name__)
 _RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
+FETCH_MAX_WAIT_MS = 100  # the reader's default (kafka.consumer.fetch_max_wait_ms overrides)
 
 
 class RecordSink(Protocol):
@@ -94,6 +95,10 @@ class RecordSink(Protocol):
         """Install the partition's state from checkpoint bytes: ``loaded``, or why not
         (the ``aftersales_checkpoint_loads_total`` result; then nothing is installed)."""
 
+    def publish_due(self) -> float | None:
+        """When (``time.monotonic()``) to publish what was folded since the last snapshot,
+        before the regular cadence; None with nothing new."""
+
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, reader: StreamReader) -> None:
@@ -111,7 +116,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class StreamReader:
     """Runs in its own thread; hands batches to ``sink`` and asks it for a snapshot every
-    ``publish_interval_s`` (and whenever readiness changes)."""
+    ``publish_interval_s``, whenever readiness changes, and when the sink says new events
+    are due (``publish_due``)."""
 
     def __init__(
         self,
@@ -192,6 +198,11 @@ class StreamReader:
         # group knows no other (a rolling upgrade agrees on the common one)
         settings.setdefault("partition_assignment_strategy",
                             (StickyPartitionAssignor, RangePartitionAssignor))
+
+        # a broker may hold a fetch this long before answering with what it has (Tansu
+        # does; Apache Kafka answers at fetch_min_bytes): kafka-python's 500 ms would be
+        # most of send → /metrics; this costs only empty fetches while idle
+        settings.setdefault("fetch_max_wait_ms", FETCH_MAX_WAIT_MS)
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
         self.publish()  # before any connection: /metrics says ready 0, broker_up 0
@@ -274,8 +285,10 @@ class StreamReader:
     def _poll_once(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        due = self._sink.publish_due()
+        wait_ms = 200 if due is None else min(200, max(0, int((due - time.monotonic()) * 1000)))
         try:
-            batch = consumer.poll(timeout_ms=200)
+            batch = consumer.poll(timeout_ms=wait_ms)  # back in time to publish what is new
             self.broker_up = True
         except KafkaError as exc:
             log.warning("poll failed: %s", exc)
@@ -295,7 +308,8 @@ class StreamReader:
             self._sink.records({}, self)  # held back records may leave by now
         self._update_progress()
         now = time.monotonic()
-        if now - self._last_publish >= self._publish_interval:
+        due = self._sink.publish_due()
+        if now - self._last_publish >= self._publish_interval or (due is not None and now >= due):
             self.publish()
         if now - self._last_commit >= self._commit_interval:
             self._commit()
@@ -584,6 +598,11 @@ class StreamReader:
         try:
             if self._dlq is not None:
                 self._dlq.flush(timeout_s)
+            if not force and isinstance(consumer, FetchProcessConsumer):
+                # not waited for: the fold and the snapshots go on (freshness); until
+                # a final commit these offsets are sent again with the next ones
+                consumer.commit_async(offsets, timeout_ms=int(timeout_s * 1000))
+                return
             consumer.commit(offsets, timeout_ms=int(timeout_s * 1000))
             for tp, om in offsets.items():
                 self._committed[tp] = om.offset

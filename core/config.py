@@ -37,6 +37,7 @@ __all__ = [
     "ScoreConfig",
     "Secret",
     "SlaConfig",
+    "SnapshotConfig",
     "load_config",
 ]
 
@@ -194,6 +195,21 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotConfig:
+    """When the reader thread takes the snapshot that ``/metrics``, alerts and the board
+    read (each scrape serves one whole snapshot, never a state being folded).
+
+    New events are published as soon as ``min_interval_s`` has passed since the last
+    snapshot, so send → visible is close to Kafka's own; ``max_cpu_share`` bounds what
+    that costs a large state (snapshot time ÷ time between snapshots), and
+    ``interval_s`` is the cadence without new events (health, lag, the clock)."""
+
+    interval_s: float = 0.5  # at least this often, events or not
+    min_interval_s: float = 0.02  # after new events, at most this often
+    max_cpu_share: float = 0.1  # of the reader thread's time spent taking snapshots
+
+
+@dataclass(frozen=True, slots=True)
 class CheckpointConfig:
     """Shard checkpoints in Kafka (issue 17): a restart or a reassignment loads each
     partition's newest checkpoint and replays only from its offset."""
@@ -228,6 +244,7 @@ class Config:
     today_window: bool = True
     scores: tuple[ScoreConfig, ...] = ()
     checkpoints: CheckpointConfig = field(default_factory=CheckpointConfig)
+    snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
 
     @property
     def checkpoint_topic(self) -> str:
@@ -262,7 +279,17 @@ class Config:
             if secs <= 0:
                 raise ConfigError(f"sla.response_s.{ch}: must be a positive number of seconds")
         self._validate_scores()
+        self._validate_snapshots()
         return self
+
+    def _validate_snapshots(self) -> None:
+        sn = self.snapshots
+        if not 0 < sn.interval_s <= 60:
+            raise ConfigError("snapshots.interval_s: must be in (0, 60] seconds")
+        if not 0 <= sn.min_interval_s <= sn.interval_s:
+            raise ConfigError("snapshots.min_interval_s: must be in [0, snapshots.interval_s]")
+        if not 0 < sn.max_cpu_share <= 1:
+            raise ConfigError("snapshots.max_cpu_share: must be a share in (0, 1]")
 
     def _validate_scores(self) -> None:
         names: set[str] = set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,7 +48,7 @@ class Pipeline:
         publish: Callable[[Snapshot], None] = lambda snap: None,
         listeners: tuple[Callable[[Snapshot], None], ...] = (),
         tick_s: float | None = None,
-        publish_interval_s: float = 0.5,
+        publish_interval_s: float | None = None,
         commit_interval_s: float = 5.0,
         consumer_overrides: dict[str, Any] | None = None,
     ) -> None:
@@ -65,8 +66,16 @@ class Pipeline:
         self.engine = ShardedEngine(config, self.wall)  # a shard per source partition
         self._aligner = EventTimeAligner()
         self._positions: dict[Any, int] = {}  # tp -> next offset folded into its shard
+        sn = config.snapshots
+        self._min_gap_s = sn.min_interval_s
+        self._cpu_share = sn.max_cpu_share
+        self._publish_costs: deque[float] = deque(maxlen=5)  # the budget's measure
+        self._published_at = 0.0  # time.monotonic() of the last snapshot
+        self._unpublished = False  # events folded since the last snapshot
         self.reader = StreamReader(
-            config, sink=self, publish_interval_s=publish_interval_s,
+            config, sink=self,
+            publish_interval_s=sn.interval_s if publish_interval_s is None
+            else publish_interval_s,
             commit_interval_s=commit_interval_s, consumer_overrides=consumer_overrides,
         )
 
@@ -136,6 +145,8 @@ class Pipeline:
             self.engine.batch_error(s.topic, s.partition, s.base_offset, s.reason)
 
     def publish(self, health: ConsumerHealth) -> None:
+        t0 = time.perf_counter()
+        self._unpublished = False
         snap = self.snapshot(health)
         self._publish(snap)
         if snap.ready:
@@ -146,6 +157,20 @@ class Pipeline:
                     listener(snap)
                 except Exception:  # a listener must never stop the stream
                     log.exception("snapshot listener failed")
+        self._published_at = time.monotonic()
+        self._publish_costs.append(time.perf_counter() - t0)
+
+    def publish_due(self) -> float | None:
+        """When (``time.monotonic()``) the events folded since the last snapshot are to be
+        published: ``snapshots.min_interval_s`` after it, later when snapshots are costly
+        (at most ``snapshots.max_cpu_share`` of the time); None with nothing new."""
+        if not self._unpublished:
+            return None
+        # the median of the last five: one slow snapshot (a GC pause, a tick that sealed
+        # the duplicate filter's ids) does not hold the next ones back
+        costs = sorted(self._publish_costs)
+        cost = costs[len(costs) // 2] if costs else 0.0
+        return self._published_at + max(self._min_gap_s, cost / self._cpu_share)
 
     def records(self, batch: dict[Any, list[Any]], reader: StreamReader) -> None:
         wall_ms = self.wall()
@@ -181,7 +206,9 @@ class Pipeline:
         limit = (aligner.limit(reader.unfetched(), wall_ms=now_ms,
                                hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
                  if reader.ready else float("inf"))
+        folded = False
         for tp, rec, item in aligner.drain(limit):
+            folded = True
             if item is None:  # older than the state horizon
                 positions[tp] = rec.offset + 1
                 continue
@@ -198,6 +225,8 @@ class Pipeline:
                 reader.publish()
         for tp, offset in aligner.overflowing():
             reader.seek(tp, offset)  # read again once the others have caught up
+        if folded and reader.ready:
+            self._unpublished = True  # the reader publishes it at publish_due()
 
     def _rebuild_batch(self, batch: dict[Any, list[Any]], reader: StreamReader,
                        wall_ms: int, horizon_ms: int) -> None:

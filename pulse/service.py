@@ -53,7 +53,7 @@ class Service:
         collectors: tuple[Collector, ...] = (),
         tick_s: float | None = None,
         consumer_overrides: dict[str, Any] | None = None,
-        publish_interval_s: float = 0.5,
+        publish_interval_s: float | None = None,  # None: config.snapshots.interval_s
         stall_after_s: float = 60.0,
     ) -> None:
         self.config = config

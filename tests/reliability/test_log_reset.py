@@ -239,7 +239,7 @@ def test_a_recreated_topic_already_past_the_old_offsets_when_first_seen(
     cfg = make_config()
     ensure_topics(cfg.kafka, partitions=PARTITIONS)
     old = simulated(cfg, hours=1, seed=61, rate=3.0)
-    new = simulated(cfg, hours=4, seed=62, rate=3.0)
+    new = simulated(cfg, hours=16, seed=62, rate=3.0)
     # snapshots every 50 ms: the lag the rebuild publishes is seen while it lasts
     with Service(cfg, consumer_overrides={"metadata_max_age_ms": 1000},
                  publish_interval_s=0.05) as svc:
@@ -253,11 +253,12 @@ def test_a_recreated_topic_already_past_the_old_offsets_when_first_seen(
             paused = time.monotonic()
             try:
                 _recreate(cfg)
-                produce(cfg, new)
+                produce(cfg, new[:len(new) // 4])  # 4 h: already past the old offsets
             finally:
                 os.kill(pid, signal.SIGCONT)
             # within the session timeout: the same member, no rebalance to hide behind
             assert time.monotonic() - paused < cfg.kafka.session_timeout_ms / 1000
+            produce(cfg, new[len(new) // 4:])  # the rest while the new log is read
             wait_for(lambda: (t := scrape(url)) and _resets(t, cfg.kafka.tickets_topic)
                      and _resets(t, cfg.kafka.logistics_topic)
                      and handled(t) == len(new) and t, timeout=60)
@@ -265,7 +266,7 @@ def test_a_recreated_topic_already_past_the_old_offsets_when_first_seen(
         problems = _problems(text, new)
         assert not problems, "\n".join(problems[:40])
         assert readiness.went_unready_then_ready(), readiness.published
-        # the rebuild of ~12k records is long enough for a probe to see it
+        # the rebuild of ~48k records is long enough for a probe to see it
         codes = readiness.codes
         assert (codes[0], 503 in codes, codes[-1]) == (200, True, 200), codes
         rebuilding = [lag for ready, lag, _ in readiness.published if not ready]
