@@ -12,8 +12,11 @@ A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
 * **recent** — the ids accepted in the current and the previous *period* (horizon / 48,
   3.5 h at 7 days; longer while events arrive far behind the clock, see
   :meth:`SeenIds.expire`), in two dicts
-  ``event_id -> s``: the lookup of an event is one dict probe (two just after a period
-  ends), at C speed, as before;
+  ``hash(event_id) -> s``: the lookup of an event is one dict probe (two just after a
+  period ends), at C speed, as before. Keyed by the id's 64-bit hash (a 40-byte ``int``),
+  not by the id itself (a ~64-byte ``str`` for ids of 10 characters, kept alive for
+  hours): the same hash the sealed form keeps, so the collision rule below is the same
+  in both forms;
 * **sealed** — when a period ends, the older dict becomes a *run*: the 64-bit hashes of
   its ids, sorted, in an ``array('q')``, and each id's ``s`` exactly, as an unsigned
   offset from the run's start in a parallel ``array('I')``: 12 bytes per id, built by
@@ -60,12 +63,12 @@ class _Run:
 
     __slots__ = ("hashes", "hi", "lo", "offsets")
 
-    def __init__(self, ids: dict[str, int]) -> None:
+    def __init__(self, ids: dict[int, int]) -> None:
+        """``ids``: id hash -> the time it was accepted at."""
         self.lo = lo = min(ids.values())
         self.hi = max(ids.values()) + 1  # every time in the run is in [lo, hi)
         keys = sorted(
-            map(or_, map(lshift, map(hash, ids), repeat(_OFF_BITS)), map(sub, ids.values(),
-                                                                          repeat(lo)))
+            map(or_, map(lshift, ids, repeat(_OFF_BITS)), map(sub, ids.values(), repeat(lo)))
         )
         self.hashes = array("q", map(rshift, keys, repeat(_OFF_BITS)))
         code = "I" if self.hi - lo <= 1 << 32 else "q"
@@ -106,8 +109,9 @@ class SeenIds:
         """``window_ms``: how long an id is remembered (the state horizon)."""
         self._horizon_ms = window_ms
         self._period_ms = max(1, window_ms // _PERIODS)
-        self._cur: dict[str, int] = {}  # ids accepted since the period began …
-        self._prev: dict[str, int] = {}  # … and in the period before
+        # id hashes -> time accepted: since the period began …
+        self._cur: dict[int, int] = {}
+        self._prev: dict[int, int] = {}  # … and in the period before
         self._switch_at: float = float("-inf")  # the clock the period ends at
         self._runs: list[_Run] = []  # sealed periods, oldest first
         self._his: list[int] = []  # their ends, non-decreasing (for bisect)
@@ -123,29 +127,31 @@ class SeenIds:
         floor = clock_ms - self._horizon_ms
         if ts_ms <= floor:
             return True  # older than the horizon (module docstring)
-        s = self._cur.get(event_id)
+        h = hash(event_id)
+        s = self._cur.get(h)
         if s is None and ts_ms < self._prev_hi:  # else its original is not in _prev
-            s = self._prev.get(event_id)
+            s = self._prev.get(h)
             self._lagging += 1
         if (s is not None and s > floor) or (
-            ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor)
+            ts_ms < self._sealed_hi and self._sealed(h, ts_ms, floor)
         ):
             return True
-        self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
+        self._cur[h] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
 
     # -- the plain interface (tests, tools) ------------------------------------------
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
         """Whether ``event_id`` was accepted after ``clock - horizon`` (any ``ts``)."""
         floor = clock_ms - self._horizon_ms
-        s = self._cur.get(event_id)
+        h = hash(event_id)
+        s = self._cur.get(h)
         if s is None:
-            s = self._prev.get(event_id)
-        return (s is not None and s > floor) or self._sealed(event_id, floor, floor)
+            s = self._prev.get(h)
+        return (s is not None and s > floor) or self._sealed(h, floor, floor)
 
     def remember(self, event_id: str, clock_ms: int) -> None:
         """Remember ``event_id`` as accepted at ``clock_ms`` (which never decreases)."""
-        self._cur[event_id] = clock_ms
+        self._cur[hash(event_id)] = clock_ms
 
     def expire(self, clock_ms: int) -> None:
         """Called with the clock now and then (every snapshot): ends the period when it
@@ -209,14 +215,13 @@ class SeenIds:
         self._lagging = 0
         self._switch_at = clock_ms + self._period_ms
 
-    def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
-        """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
+    def _sealed(self, h: int, ts_ms: int, floor: int) -> bool:
+        """Whether a run holds the id of hash ``h`` accepted after ``floor``: only runs with a
         time ``>= ts`` and ``> floor`` can (the original was accepted at or after its
         ts)."""
         his = self._his
         if not his:
             return False
-        h = hash(event_id)
         runs = self._runs
         for i in range(bisect_right(his, max(ts_ms, floor + 1)), len(runs)):
             if runs[i].accepted_after(h, floor):
