@@ -16,8 +16,8 @@ edge has to cut through it while it is out of order (a rebuild reads partitions 
 different event times; live traffic is nearly in order, and an edge cuts through a
 chunk long after it was written). So the cost of moving the clock is proportional to
 the entries that left, never to the window size or the traffic inside it, and an entry
-costs 4 bytes (12 with a value: a ts is a 16-bit offset within its chunk) plus a share of its chunk, whatever the traffic
-density.
+costs 4 bytes (12 with a value: a ts is a 16-bit offset within its chunk) plus a share
+of its chunk, whatever the traffic density.
 
 An entry is ``(ts_ms, code, value)``: ``code`` names the counter slots it increments and,
 optionally, the value series (e.g. first-response seconds by channel) whose exact
