@@ -280,17 +280,23 @@ class Engine:
             ts, ch = e.ts_ms, t[PROFILE].channel
             created = t[CREATED]
             first = book.agent_replied(t)
+            both = first and start == created  # the first response answers the first turn
             fr = 0.0
+            fr_ok = False
             if first:
                 fr = (ts - created) / 1000.0
                 self.h_first_response[ch].observe(fr)
-                code = self.codes.first_response[(ch, self._fr_within[ch](created, ts))]
-                self._add(ts, code, fr, self._now)
+                fr_ok = self._fr_within[ch](created, ts)
+                if not both:
+                    self._add(ts, self.codes.first_response[(ch, fr_ok)], fr, self._now)
             if start is not None:
-                # the first turn's response is the first response: one float (24 B) for both
-                seconds = fr if first and start == created else (ts - start) / 1000.0
+                # the first turn's response is the first response: one float (24 B) and one
+                # window entry (12 B) for both
+                seconds = fr if both else (ts - start) / 1000.0
                 self.h_response[ch].observe(seconds)
-                code = self.codes.response[(ch, self._resp_within[ch](start, ts))]
+                ok = self._resp_within[ch](start, ts)
+                code = (self.codes.first_reply[(ch, fr_ok, ok)] if both
+                        else self.codes.response[(ch, ok)])
                 self._add(ts, code, seconds, self._now)
                 if self.turn_listener is not None:
                     self.turn_listener.turn_answered(e.ticket_id, ts, self._now, ch, start)

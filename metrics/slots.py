@@ -84,6 +84,16 @@ class EntryCodes:
                           series=series.response[c])
             for c in channels for ok in flags
         }
+        # (channel, first response within SLA, response within SLA) -> both at once: a
+        # ticket's first reply answering its first turn (one entry, two value series)
+        self.first_reply = {
+            (c, ok, rok): windows.code(
+                [slots[k] for k in (("first_responses", c),
+                                    *([("first_responses_within_sla", c)] * ok),
+                                    ("responses", c), *([("responses_within_sla", c)] * rok))],
+                series.first_response[c], series.response[c])
+            for c in channels for ok in flags for rok in flags
+        }
         # (priority, within SLA, first contact, by bot) -> resolution
         self.resolution: dict[tuple[str, bool, bool, bool], int] = {}
         for p, ok, fcr, bot in product(priorities, flags, flags, flags):
