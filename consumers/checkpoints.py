@@ -22,6 +22,13 @@ the slots whose parts are all there, of one generation, with the right hash, the
 written last first (the reader tries the next when the first is refused, e.g. written by
 a replica with another configuration during a rolling change). A partition with none is
 ``missing`` (nothing written) or ``corrupt`` (something written, nothing whole).
+
+At start the reader calls :meth:`CheckpointStore.prefetch`: the whole topic is read in
+the background while the group join runs (seconds: Apache Kafka holds the first join of
+an empty group for ``group.initial.rebalance.delay.ms``, Tansu every join for half the
+session timeout), :meth:`~CheckpointStore.peek` offers what it found before any
+assignment, and the first :meth:`~CheckpointStore.read` uses it and reads only what was
+written since.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 import uuid
 import zlib
@@ -52,6 +60,12 @@ STORE_FORMAT: Final = 1
 _SLOTS: Final = 2
 
 Source = tuple[str, int]  # (source topic, partition)
+Latest = dict[bytes, tuple[int, bytes]]  # key -> (offset, value) of its newest message
+
+# Checkpoint parts are ~1 MiB messages: a fetch of one part per partition and round trip
+# (a partition limit of one part) makes a 60 MiB read take seconds of round trips.
+_FETCH_MAX_BYTES: Final = 64 * 1024 * 1024
+_PARTITION_FETCH_BYTES: Final = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,30 @@ def _key(src: Source, slot: int, part: int) -> bytes:
     return f"{src[0]}/{src[1]}/{slot}/{part}".encode()
 
 
+def _source(key: bytes) -> Source | None:
+    """The source partition of a key (topic names hold no ``/``); None if not one."""
+    try:
+        topic, partition, _slot, _part = key.decode().rsplit("/", 3)
+        return topic, int(partition)
+    except ValueError:
+        return None
+
+
+class _Prefetch:
+    """The topic read in the background at start: what was found, up to which offsets,
+    with the consumer kept open to read on from there."""
+
+    __slots__ = ("abandoned", "consumer", "done", "error", "latest", "thread")
+
+    def __init__(self) -> None:
+        self.abandoned = False  # given up on (too slow): the thread closes its consumer
+        self.consumer: KafkaConsumer | None = None
+        self.latest: Latest = {}
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+
 class CheckpointStore:
     """One per reader. ``write`` and ``read`` block (the reader's thread calls them at a
     checkpoint and at an assignment); Kafka errors propagate for the caller to log."""
@@ -99,6 +137,7 @@ class CheckpointStore:
         self._producer: KafkaProducer | None = None
         self._slot: dict[Source, int] = {}  # the slot of the last whole checkpoint
         self._n_partitions: int | None = None
+        self._pre: _Prefetch | None = None
 
     # -- topic -----------------------------------------------------------------------
     def ensure_topic(self) -> None:
@@ -157,54 +196,153 @@ class CheckpointStore:
         return len(chunks)
 
     # -- reading -----------------------------------------------------------------------
+    def prefetch(self) -> None:
+        """Start reading the whole topic in the background (once, at start: the group
+        join then waits for the broker anyway). Errors are kept for :meth:`read`, which
+        then reads the topic itself."""
+        if self._pre is not None:
+            return
+        pre = self._pre = _Prefetch()
+        pre.thread = threading.Thread(target=self._prefetch, args=(pre,), daemon=True,
+                                      name="checkpoint-prefetch")
+        pre.thread.start()
+
+    def _prefetch(self, pre: _Prefetch) -> None:
+        try:
+            with _quiet_client():
+                self._prefetch_topic(pre)
+        except Exception as exc:  # read() reads the topic itself, and says why if it fails
+            pre.error = exc
+        finally:
+            pre.done.set()
+            if pre.abandoned and pre.consumer is not None:
+                pre.consumer.close(autocommit=False)
+
+    def _prefetch_topic(self, pre: _Prefetch) -> None:
+        consumer = pre.consumer = self._consumer()
+        deadline = time.monotonic() + self._read_timeout_s
+        tps = self._topic_partitions(consumer, None, deadline)
+        if tps:
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            self._drain(consumer, tps, pre.latest, deadline)
+
+    def peek(self) -> dict[Source, list[Stored] | str] | None:
+        """What the prefetch found, per source partition with anything written (as
+        :meth:`read` answers), once it is done; None while it runs, or if it failed or
+        was not started. For a reader to decode before its assignment arrives."""
+        pre = self._pre
+        if pre is None or not pre.done.is_set() or pre.error is not None:
+            return None
+        sources = {src for key in pre.latest if (src := _source(key)) is not None}
+        return {src: self._whole(src, pre.latest) for src in sorted(sources)}
+
     def read(self, sources: list[Source]) -> dict[Source, list[Stored] | str]:
         """The whole checkpoints of each source partition, newest first, or why there is
         none (``missing``, ``corrupt``). Raises KafkaError when the topic cannot be read."""
         if not sources:
             return {}
+        pre, self._pre = self._pre, None
+        if pre is not None:  # before quieting the client: the prefetch does it too
+            pre.done.wait(self._read_timeout_s)
         with _quiet_client():
-            return self._read(sources)
-
-    def _read(self, sources: list[Source]) -> dict[Source, list[Stored] | str]:
-        consumer = KafkaConsumer(**{
-            **client_settings(self._kc, "consumer"),
-            "group_id": None, "enable_auto_commit": False,
-            "fetch_max_bytes": 64 * 1024 * 1024,
-            "max_partition_fetch_bytes": self._part_bytes + 64 * 1024,
-        })
-        latest: dict[bytes, tuple[int, bytes]] = {}
-        try:
-            parts = consumer.partitions_for_topic(self.topic)
-            deadline = time.monotonic() + self._read_timeout_s
-            while parts is None and time.monotonic() < deadline:
-                time.sleep(0.2)  # metadata not fetched yet, or the topic is being created
-                parts = consumer.partitions_for_topic(self.topic)
-            if not parts:
-                return dict.fromkeys(sources, "missing")
-            wanted = {self._partition_of(s, len(parts)) for s in sources}
-            tps = [TopicPartition(self.topic, p) for p in sorted(wanted)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            pending = set(tps)
-            while pending:
-                if time.monotonic() > deadline:
-                    raise KafkaError(f"reading {self.topic} took over {self._read_timeout_s} s")
-                batch = consumer.poll(timeout_ms=500)
-                for records in batch.values():
-                    for rec in records:
-                        if rec.key is not None and rec.value is not None:
-                            latest[bytes(rec.key)] = (rec.offset, bytes(rec.value))
-                        elif rec.key is not None:
-                            latest.pop(bytes(rec.key), None)  # a tombstone
-                for tp in list(pending):
-                    hw = consumer.highwater(tp)
-                    if hw is not None and consumer.position(tp) >= hw:
-                        pending.discard(tp)
-        finally:
-            consumer.close(autocommit=False)
+            latest = None if pre is None else self._take_prefetch(pre)
+            if latest is None:
+                latest = self._read(sources)
         return {src: self._whole(src, latest) for src in sources}
 
-    def _whole(self, src: Source, latest: dict[bytes, tuple[int, bytes]]) -> list[Stored] | str:
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(**{
+            **client_settings(self._kc, "consumer"),
+            "group_id": None, "enable_auto_commit": False,
+            "fetch_max_bytes": max(_FETCH_MAX_BYTES, self._part_bytes + 64 * 1024),
+            "max_partition_fetch_bytes": max(_PARTITION_FETCH_BYTES,
+                                             self._part_bytes + 64 * 1024),
+            "fetch_max_wait_ms": 100,
+        })
+
+    def _topic_partitions(self, consumer: KafkaConsumer, sources: list[Source] | None,
+                          deadline: float) -> list[TopicPartition]:
+        """The topic's partitions holding ``sources`` (None: all); [] without a topic."""
+        parts = consumer.partitions_for_topic(self.topic)
+        while parts is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # metadata not fetched yet, or the topic is being created
+            parts = consumer.partitions_for_topic(self.topic)
+        if not parts:
+            return []
+        wanted = (set(parts) if sources is None
+                  else {self._partition_of(s, len(parts)) for s in sources})
+        return [TopicPartition(self.topic, p) for p in sorted(wanted)]
+
+    def _take_prefetch(self, pre: _Prefetch) -> Latest | None:
+        """The prefetch's messages and those written since, or None if there are none to
+        use (failed, too slow, no topic: the caller reads the topic itself)."""
+        if not pre.done.is_set() or pre.error is not None:
+            if pre.error is not None:
+                log.info("checkpoint prefetch failed (%s: %s); reading the topic again",
+                         type(pre.error).__name__, pre.error)
+            pre.abandoned = True
+            if pre.done.is_set() and pre.consumer is not None:
+                pre.consumer.close(autocommit=False)
+            return None
+        consumer = pre.consumer
+        if consumer is None:
+            return None
+        try:
+            tps = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+            if not tps:
+                return None  # no topic at start: it may exist by now, read it whole
+            # written since (a member that stopped, a rebuild that caught up): the end
+            # offsets say how far (on Tansu 0.6 the last batch's base + 1, still past
+            # every manifest: each is a batch of its own)
+            ends = consumer.end_offsets(tps)
+            behind = [tp for tp in tps if consumer.position(tp) < ends.get(tp, 0)]
+            if behind:
+                self._drain(consumer, behind, pre.latest,
+                            time.monotonic() + self._read_timeout_s, ends)
+        except KafkaError as exc:
+            log.info("checkpoint prefetch cannot read on (%s: %s); reading the topic again",
+                     type(exc).__name__, exc)
+            return None
+        finally:
+            consumer.close(autocommit=False)
+        return pre.latest
+
+    def _read(self, sources: list[Source]) -> Latest:
+        consumer = self._consumer()
+        latest: Latest = {}
+        try:
+            deadline = time.monotonic() + self._read_timeout_s
+            tps = self._topic_partitions(consumer, sources, deadline)
+            if not tps:
+                return latest
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            self._drain(consumer, tps, latest, deadline)
+        finally:
+            consumer.close(autocommit=False)
+        return latest
+
+    def _drain(self, consumer: KafkaConsumer, tps: list[TopicPartition], latest: Latest,
+               deadline: float, ends: dict[TopicPartition, int] | None = None) -> None:
+        """Poll until every partition is read to its high watermark (or ``ends``)."""
+        pending = set(tps)
+        while pending:
+            if time.monotonic() > deadline:
+                raise KafkaError(f"reading {self.topic} took over {self._read_timeout_s} s")
+            batch = consumer.poll(timeout_ms=500)
+            for records in batch.values():
+                for rec in records:
+                    if rec.key is not None and rec.value is not None:
+                        latest[bytes(rec.key)] = (rec.offset, bytes(rec.value))
+                    elif rec.key is not None:
+                        latest.pop(bytes(rec.key), None)  # a tombstone
+            for tp in list(pending):
+                end = consumer.highwater(tp) if ends is None else ends.get(tp, 0)
+                if end is not None and consumer.position(tp) >= end:
+                    pending.discard(tp)
+
+    def _whole(self, src: Source, latest: Latest) -> list[Stored] | str:
         found: list[Stored] = []
         seen_any = False
         for slot in range(_SLOTS):
@@ -220,8 +358,7 @@ class CheckpointStore:
             return found
         return "corrupt" if seen_any else "missing"
 
-    def _slot_checkpoint(self, src: Source, slot: int,
-                         latest: dict[bytes, tuple[int, bytes]]) -> Stored | str | None:
+    def _slot_checkpoint(self, src: Source, slot: int, latest: Latest) -> Stored | str | None:
         """The slot's checkpoint, ``"corrupt"`` if it is not whole, None if empty."""
         got = latest.get(_key(src, slot, 0))
         if got is None:
@@ -260,6 +397,10 @@ class CheckpointStore:
         return head, raw[nl + 1:]
 
     def close(self) -> None:
+        pre, self._pre = self._pre, None
+        if pre is not None and pre.done.wait(5.0) and pre.consumer is not None:
+            with contextlib.suppress(Exception):
+                pre.consumer.close(autocommit=False)
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 self._producer.close(timeout=5)

@@ -53,6 +53,7 @@ __all__ = ["FetchProcessConsumer", "Record", "metadata_ms", "refresh_metadata", 
 log = logging.getLogger(__name__)
 
 _POLL_MS = 200
+_SLICE_MS = 40  # a poll is cut in slices, to apply the parent's commands (seeks) sooner
 _REPLY_TIMEOUT_S = 30.0
 
 
@@ -119,8 +120,12 @@ class Seek(NamedTuple):
 
 
 class Committed(NamedTuple):
+    """The group's committed offsets, all in one reply: the child answers between polls
+    (up to ``_POLL_MS`` each), so one request per partition made every assignment wait
+    that long per partition."""
+
     req_id: int
-    partition: TopicPartition
+    partitions: tuple[TopicPartition, ...]
 
 
 class BeginningOffsets(NamedTuple):
@@ -257,7 +262,7 @@ def _child_main(conn: Connection) -> None:
                     return
             error = None
             try:
-                batch = consumer.poll(timeout_ms=_POLL_MS)
+                batch = _poll(conn, consumer, forward)
             except KafkaError as exc:
                 batch, error = {}, str(exc)
             while forward.events:
@@ -275,6 +280,17 @@ def _child_main(conn: Connection) -> None:
     # LeaveGroup. One sent while the group is rebalancing leaves Tansu 0.6's group stuck
     # for the next member, and the session timeout expires this member anyway.
     os._exit(0)
+
+
+def _poll(conn: Connection, consumer: KafkaConsumer, forward: _Forward) -> dict[Any, Any]:
+    """One poll of up to ``_POLL_MS``, in slices: back early with records, a rebalance,
+    or a command of the parent waiting (a seek after an assignment, a commit, the
+    committed offsets), so that none waits out a whole empty poll."""
+    deadline = time.monotonic() + _POLL_MS / 1000
+    while True:
+        batch: dict[Any, Any] = consumer.poll(timeout_ms=_SLICE_MS)
+        if batch or forward.events or conn.poll(0) or time.monotonic() >= deadline:
+            return batch
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -358,7 +374,7 @@ def _command(
         return True
     try:
         if isinstance(cmd, Committed):
-            value: Any = consumer.committed(cmd.partition)
+            value: Any = {tp: consumer.committed(tp) for tp in cmd.partitions}
         elif isinstance(cmd, BeginningOffsets):
             value = consumer.beginning_offsets(cmd.partitions, timeout_ms=cmd.timeout_ms)
         elif isinstance(cmd, Commit):
@@ -564,8 +580,12 @@ class FetchProcessConsumer:
         self._send(Seek(tuple(cmd)))
 
     def committed(self, tp: TopicPartition) -> int | None:
-        value = self._call(Committed(self._request_id(), tp))
-        return None if value is None else int(value)
+        return self.committed_many([tp]).get(tp)
+
+    def committed_many(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """The committed offset of each partition (None: none), in one request."""
+        value = self._call(Committed(self._request_id(), tuple(tps)))
+        return {tp: None if off is None else int(off) for tp, off in value.items()}
 
     def refresh_metadata(self) -> None:
         self._send(RefreshMetadata())

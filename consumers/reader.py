@@ -45,6 +45,7 @@ from consumers.fetch_process import (
 )
 from consumers.health import connection_healthy
 from consumers.kafka_settings import client_settings
+from consumers.load_ahead import LoadAhead
 from consumers.log_watch import LogReset, LogWatch
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from core.config import Config
@@ -175,6 +176,9 @@ class StreamReader:
         self._checkpointed: dict[TopicPartition, int] = {}  # offset of the last one written
         self.checkpoint_loads: dict[str, int] = dict.fromkeys(CHECKPOINT_RESULTS, 0)
         self._loads_view = MappingProxyType(dict(self.checkpoint_loads))
+        # the checkpoints decoded while the first group join runs (consumers/load_ahead.py)
+        self._ahead = (LoadAhead(self._store, sink, config.kafka.topics)
+                       if self._store is not None else None)
 
     # -- lifecycle ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -206,6 +210,8 @@ class StreamReader:
         settings.update(self._overrides)
         self.beat_at = time.monotonic()
         self.publish()  # before any connection: /metrics says ready 0, broker_up 0
+        if self._store is not None:
+            self._store.prefetch()  # read while the group join waits (load_ahead.py)
         try:
             if not self._connect(settings, stop):
                 return
@@ -287,6 +293,9 @@ class StreamReader:
         assert consumer is not None
         due = self._sink.publish_due()
         wait_ms = 200 if due is None else min(200, max(0, int((due - time.monotonic()) * 1000)))
+        ahead = None if self.rebuilds else self._ahead  # until the first assignment
+        if ahead is not None and ahead.pending():
+            wait_ms = 0  # decoding checkpoints ahead: one per iteration, back to back
         try:
             batch = consumer.poll(timeout_ms=wait_ms)  # back in time to publish what is new
             self.broker_up = True
@@ -306,6 +315,8 @@ class StreamReader:
             self._process(batch)
         elif any(self._sink.waiting_offset(tp) is not None for tp in self._assigned):
             self._sink.records({}, self)  # held back records may leave by now
+        elif ahead is not None and ahead.open:
+            ahead.step()  # no assignment yet: decode the next checkpoint read meanwhile
         self._update_progress()
         now = time.monotonic()
         due = self._sink.publish_due()
@@ -425,12 +436,14 @@ class StreamReader:
         self._offsets = {}
         self._dlq_from = {}
         kept: dict[TopicPartition, int] = {}
+        commits = (consumer.committed_many(sorted(assigned - gone))
+                   if isinstance(consumer, FetchProcessConsumer) else {})
         for tp in assigned:
             if tp in gone:
                 self._forget_commit(tp)
                 sink.drop(tp)
                 continue
-            committed = consumer.committed(tp)
+            committed = commits[tp] if tp in commits else consumer.committed(tp)
             self._dlq_from[tp] = committed or 0
             self._committed[tp] = committed or 0
             pos = None if reset or tp not in previous else sink.position(tp)
@@ -473,8 +486,10 @@ class StreamReader:
     def _load_checkpoints(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Install the newest valid checkpoint of each partition; the offsets to read on
         from. A partition without one is rebuilt from its beginning (counted, logged)."""
-        store = self._store
+        store, ahead, self._ahead = self._store, self._ahead, None
         if not tps or store is None:
+            if ahead is not None and ahead.installed():
+                self._sink.rebuild()  # decoded ahead for partitions this member did not get
             return {}
         t0 = time.monotonic()
         try:
@@ -484,10 +499,19 @@ class StreamReader:
             log.warning("checkpoints unreadable (%s: %s); rebuilding %d partitions from "
                         "the log", type(exc).__name__, exc, len(tps))
             found = {}
+        kept = {} if ahead is None else ahead.settle(tps, found, self._topic_id)
+        if kept is None:
+            self._sink.rebuild()  # drop all decoded ahead: the assignment loads afresh
+            kept = {}
         out: dict[TopicPartition, int] = {}
         for tp in tps:
             got = found.get((tp.topic, tp.partition), "unreadable")
-            if isinstance(got, str):
+            if (done := kept.get(tp)) is not None:  # decoded ahead: as it was then
+                result = done.result
+                if done.offset is not None:
+                    out[tp] = done.offset
+                    self._checkpointed[tp] = done.offset
+            elif isinstance(got, str):
                 result = got
             else:  # newest first; an older one where the newest is refused
                 tid = self._topic_id(tp.topic)
