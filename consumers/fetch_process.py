@@ -254,15 +254,18 @@ def _child_main(conn: Connection) -> None:
     epochs: dict[TopicPartition, int] = {}
     try:
         while os.getppid() == parent_pid and not _terminated_long_ago():
+            applied = False
             while conn.poll(0):
                 if not _command(conn, consumer, epochs, conn.recv()):
                     # asked to close: leave the group cleanly (a fast rebalance)
                     with contextlib.suppress(Exception):
                         consumer.close(autocommit=False)
                     return
+                applied = True
             error = None
             try:
-                batch = _poll(conn, consumer, forward)
+                # after a command (a seek), the state that shows it goes out at once
+                batch = _poll(conn, consumer, forward, _SLICE_MS if applied else _POLL_MS)
             except KafkaError as exc:
                 batch, error = {}, str(exc)
             while forward.events:
@@ -282,11 +285,12 @@ def _child_main(conn: Connection) -> None:
     os._exit(0)
 
 
-def _poll(conn: Connection, consumer: KafkaConsumer, forward: _Forward) -> dict[Any, Any]:
-    """One poll of up to ``_POLL_MS``, in slices: back early with records, a rebalance,
+def _poll(conn: Connection, consumer: KafkaConsumer, forward: _Forward,
+          timeout_ms: int) -> dict[Any, Any]:
+    """One poll of up to ``timeout_ms``, in slices: back early with records, a rebalance,
     or a command of the parent waiting (a seek after an assignment, a commit, the
     committed offsets), so that none waits out a whole empty poll."""
-    deadline = time.monotonic() + _POLL_MS / 1000
+    deadline = time.monotonic() + timeout_ms / 1000
     while True:
         batch: dict[Any, Any] = consumer.poll(timeout_ms=_SLICE_MS)
         if batch or forward.events or conn.poll(0) or time.monotonic() >= deadline:

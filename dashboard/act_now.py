@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import requests
 
 from core.snapshot import ActionTicket, Snapshot
+
+if TYPE_CHECKING:  # imported where used: ``pulse run`` serves the list, never fetches one
+    import requests
 
 __all__ = [
     "ACT_NOW_PATH",
@@ -133,6 +135,8 @@ def replica_urls(targets: Mapping[str, Any], jobs: set[str] | None = None) -> li
 def fetch_all(urls: list[str], session: requests.Session, timeout_s: float = 2.0
               ) -> tuple[tuple[ActionTicket, ...], tuple[str, ...]]:
     """Every replica's list fetched in parallel, merged; and the replicas that failed."""
+    import requests
+
     if not urls:
         return (), ()
 
