@@ -206,9 +206,9 @@ def run_child(module: str, args: Sequence[str], timeout: float = 3600) -> dict[s
     return result
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
@@ -419,8 +419,9 @@ class PulseRun:
     def __init__(self, bench: Bench, cfg: Any, name: str, alerting: bool = False,
                  fetch_process: bool = True, extra_yaml: str = "",
                  consumer: dict[str, Any] | None = None,
-                 kafka: dict[str, Any] | None = None) -> None:
+                 kafka: dict[str, Any] | None = None, root: Path = ROOT) -> None:
         self.cfg = cfg
+        self.root = root  # the source tree run (another checkout: "before" beside "after")
         self.port = cfg.metrics_port
         self.dir = bench.tmp / f"{name}-{cfg.kafka.group_id}"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -457,7 +458,8 @@ class PulseRun:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pulse.cli", "run", "--config", str(self.config_path),
              "--no-dashboard"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(),
+            cwd=self.root, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=_env(self.root),
         )
         return self
 

@@ -4,20 +4,28 @@ For each history size, side by side in one run: the topic pair is filled with 7 
 simulator events; a ``pulse run`` on a fresh group rebuilds from the log (no checkpoint:
 ``missing``), writes its checkpoints once ready and is stopped (SIGTERM); the same group
 is started again and loads them (``loaded``). Reported: start → ``/readyz`` 200 of both,
-the rebuild (assignment → ready, from pulse's log), the checkpoint size and write time,
-the time to read them back. Run: ``python -m bench.restart [--sizes 300000,1200000]``.
+start → the assignment and the assignment → ready (from pulse's log), the checkpoint size
+and write time, the time to read them back.
+
+``--code LABEL=DIR`` (repeatable) runs the same pair with the source tree in DIR (another
+checkout, e.g. main's code beside a branch) on the same topics, one after the other,
+each on a group of its own; ``--repeat N`` does it N times, the order reversed each time.
+Run: ``python -m bench.restart [--sizes 300000,1200000] [--code before=/path --code
+after=.]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from bench.common import Bench, PulseRun, fill, log, metric_sum, sim_records
+from bench.common import ROOT, Bench, PulseRun, fill, log, metric_sum, sim_records
 
 _WRITTEN = re.compile(r"checkpoints of (\d+) partitions written \((\d+) bytes\) in ([\d.]+) s")
 _READ = re.compile(r"checkpoints of (\d+) partitions read in ([\d.]+) s \((\d+) loaded\)")
@@ -33,16 +41,13 @@ def _wait_log(run: PulseRun, pattern: re.Pattern[str], timeout_s: float) -> re.M
     raise TimeoutError(f"{pattern.pattern!r} not logged within {timeout_s} s")
 
 
-def one_size(bench: Bench, n_min: int, timeout_s: float) -> dict[str, Any]:
-    records = sim_records(n_min)
-    n = len(records)
-    cfg = bench.config(f"restart{n_min}")
-    fill(bench, cfg, records, processes=2)
-    del records
+def one_code(bench: Bench, cfg: Any, label: str, root: Path, timeout_s: float
+             ) -> dict[str, Any]:
+    """The rebuild, then the restart from its checkpoints, of one source tree."""
     cfg = bench.fresh_group(cfg)
-    out: dict[str, Any] = {"events": n}
+    out: dict[str, Any] = {"code": label}
     # 1. no checkpoint yet: the full rebuild, then the checkpoints are written
-    first = PulseRun(bench, cfg, "restart-rebuild").start()
+    first = PulseRun(bench, cfg, f"restart-rebuild-{label}", root=root).start()
     try:
         out["without_ready_s"] = first.wait_ready(timeout_s, poll_s=0.1)
         out["without_rebuild_s"] = first.log_phases().get("rebuild_s", float("nan"))
@@ -53,10 +58,12 @@ def one_size(bench: Bench, n_min: int, timeout_s: float) -> dict[str, Any]:
     finally:
         first.stop()
     # 2. the same group again: every partition from its checkpoint
-    second = PulseRun(bench, cfg, "restart-checkpoint").start()
+    second = PulseRun(bench, cfg, f"restart-checkpoint-{label}", root=root).start()
     try:
         out["with_ready_s"] = second.wait_ready(timeout_s, poll_s=0.1)
-        out["with_rebuild_s"] = second.log_phases().get("rebuild_s", float("nan"))
+        phases = second.log_phases()
+        out["with_rebuild_s"] = phases.get("rebuild_s", float("nan"))
+        out["with_start_to_assignment_s"] = phases.get("start_to_join_s", float("nan"))
         m = _wait_log(second, _READ, 30)
         out["checkpoint_read_s"] = float(m.group(2))
         out["loaded"] = int(m.group(3))
@@ -65,13 +72,43 @@ def one_size(bench: Bench, n_min: int, timeout_s: float) -> dict[str, Any]:
         out["rss"] = second.rss()
     finally:
         second.stop()
+    out["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return out
+
+
+def one_size(bench: Bench, n_min: int, timeout_s: float,
+             codes: list[tuple[str, Path]] | None = None, repeat: int = 1
+             ) -> list[dict[str, Any]]:
+    records = sim_records(n_min)
+    n = len(records)
+    cfg = bench.config(f"restart{n_min}")
+    fill(bench, cfg, records, processes=2)
+    del records
+    codes = codes or [("this", ROOT)]
+    rows = []
+    for i in range(repeat):
+        for label, root in (codes if i % 2 == 0 else codes[::-1]):
+            row = {"events": n, **one_code(bench, cfg, label, root, timeout_s)}
+            log(json.dumps(row))
+            rows.append(row)
+    return rows
+
+
+def _code(text: str) -> tuple[str, Path]:
+    label, _, where = text.partition("=")
+    root = Path(where or label).resolve()
+    if not (root / "pulse" / "cli.py").exists():
+        raise argparse.ArgumentTypeError(f"{root} holds no pulse source tree")
+    return (label if where else root.name), root
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", default="300000,1200000",
                    help="history sizes in events, comma-separated (7 days each)")
+    p.add_argument("--code", type=_code, action="append", metavar="LABEL=DIR",
+                   help="a source tree to run (repeatable; default: this one)")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each code per size")
     p.add_argument("--timeout", type=float, default=1800.0)
     args = p.parse_args(argv)
     bench = Bench(quick=True, events=0, rebuild_events=0)
@@ -79,18 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             log(f"restart: {size:,} events")
-            rows.append(one_size(bench, size, args.timeout))
-            log(json.dumps(rows[-1]))
+            rows += one_size(bench, size, args.timeout, args.code, args.repeat)
     finally:
         bench.cleanup()
-    print("| events (7 days) | start → ready, no checkpoint | start → ready, checkpoints "
-          "| assignment → ready (no / with) | checkpoint size | write | read back |")
-    print("|---|---|---|---|---|---|---|")
+    print("| events (7 days) | code | start → ready, no checkpoint | start → ready, checkpoints "
+          "| start → assignment, checkpoints | assignment → ready (no / with) "
+          "| checkpoint size | write | read back | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['events']:,} | {r['without_ready_s']:.1f} s | {r['with_ready_s']:.1f} s "
+        print(f"| {r['events']:,} | {r['code']} | {r['without_ready_s']:.1f} s "
+              f"| {r['with_ready_s']:.1f} s | {r['with_start_to_assignment_s']:.1f} s "
               f"| {r['without_rebuild_s']:.1f} s / {r['with_rebuild_s']:.1f} s "
               f"| {r['checkpoint_bytes'] / 2**20:.1f} MiB | {r['checkpoint_write_s']:.2f} s "
-              f"| {r['checkpoint_read_s']:.2f} s |")
+              f"| {r['checkpoint_read_s']:.2f} s | {r['load_average']} |")
     print(json.dumps(rows))
     return 0
 
