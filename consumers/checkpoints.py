@@ -396,11 +396,19 @@ class CheckpointStore:
             raise ValueError("header is not an object")
         return head, raw[nl + 1:]
 
-    def close(self) -> None:
+    def forget_prefetch(self) -> None:
+        """Let the prefetch's messages go unread (an assignment with no partition: they
+        would be held until the next one)."""
         pre, self._pre = self._pre, None
-        if pre is not None and pre.done.wait(5.0) and pre.consumer is not None:
+        if pre is None:
+            return
+        pre.abandoned = True
+        if pre.done.wait(5.0) and pre.consumer is not None:
             with contextlib.suppress(Exception):
                 pre.consumer.close(autocommit=False)
+
+    def close(self) -> None:
+        self.forget_prefetch()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 self._producer.close(timeout=5)

@@ -490,6 +490,8 @@ class StreamReader:
         if not tps or store is None:
             if ahead is not None and ahead.installed():
                 self._sink.rebuild()  # decoded ahead for partitions this member did not get
+            if store is not None:
+                store.forget_prefetch()
             return {}
         t0 = time.monotonic()
         try:
