@@ -1,8 +1,11 @@
-"""TicketBook: a ticket is one tuple; flag changes keep the dict and every index in step."""
+"""TicketBook: a ticket is one key (an int: its creation and its row of the columns); flag
+changes keep the dict and every index in step."""
 
 from __future__ import annotations
 
 import random
+
+import pytest
 
 from metrics.state import (
     AGENT,
@@ -12,28 +15,33 @@ from metrics.state import (
     REOPENED,
     TRANSFERRED,
     TicketBook,
-    turn_start,
 )
 
 CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
 
 
-def book() -> TicketBook:
-    return TicketBook(CHANNELS, PRIORITIES, ("refund",), ("east",))
+def book(row_bits: int = 24) -> TicketBook:
+    return TicketBook(CHANNELS, PRIORITIES, ("refund",), ("east",), row_bits=row_bits)
 
 
 def check(b: TicketBook) -> None:
-    """The indexes hold exactly the open / open-unanswered tickets (an index may hold an
-    older tuple of a ticket: same created, id and labels, other flags)."""
+    """The indexes hold exactly the open / open-unanswered tickets, in creation order."""
+    p_of = b.profile_of
     for ch in CHANNELS:
         want = sorted(t for t in b.tickets.values()
-                      if t[2].channel == ch and t[2].flags & OPEN and not t[2].flags & AGENT)
+                      if p_of(t).channel == ch and p_of(t).flags & OPEN
+                      and not p_of(t).flags & AGENT)
         assert list(b.unanswered[ch]) == want
-        assert [t[2].flags & AGENT for t in b.unanswered[ch]] == [0] * len(want)
+        assert [p_of(t).flags & AGENT for t in b.unanswered[ch]] == [0] * len(want)
+        assert [b.created(t) for t in want] == sorted(b.created(t) for t in want)
     for p in PRIORITIES:
-        want = sorted(t for t in b.tickets.values() if t[2].priority == p and t[2].flags & OPEN)
+        want = sorted(t for t in b.tickets.values()
+                      if p_of(t).priority == p and p_of(t).flags & OPEN)
         assert list(b.open_by_priority[p]) == want
-    assert sum(b.backlog.values()) == sum(bool(t[2].flags & OPEN) for t in b.tickets.values())
+    assert sum(b.backlog.values()) == sum(bool(p_of(t).flags & OPEN)
+                                          for t in b.tickets.values())
+    for tid, t in b.tickets.items():
+        assert b.id_of(t) == tid
 
 
 def test_random_lifecycles_keep_indexes_consistent() -> None:
@@ -66,13 +74,13 @@ def test_flags_and_first_response() -> None:
     assert b.create("A", 100, "chat", "refund", "P1", "east")
     assert not b.create("A", 200, "email", "refund", "P2", "east")  # never resets
     t = b.tickets["A"]
-    assert t[0] == 100
-    assert t[2].flags == OPEN | AWAITING  # SPEC §7: the creation opens the first turn
+    assert b.created(t) == 100
+    assert b.profile_of(t).flags == OPEN | AWAITING  # SPEC §7: the creation opens the first turn
     assert b.agent_replied(t)
     assert not b.agent_replied(b.tickets["A"])  # only the first is a first response
     b.resolve(b.tickets["A"])
     b.reopen(b.tickets["A"])
-    assert b.tickets["A"][2].flags == OPEN | AGENT | REOPENED
+    assert b.profile_of(b.tickets["A"]).flags == OPEN | AGENT | REOPENED
     assert list(b.open_by_priority["P1"]) == [b.tickets["A"]]
     assert not b.unanswered["chat"]
     assert b.forget_created_before(101) == 1
@@ -101,19 +109,20 @@ def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
         b.forget_created_before(horizon)
         r.forget_created_before(horizon)
         want = sorted(ts for ts in created if ts >= horizon)
-        assert sorted(t[0] for t in b.tickets.values()) == want
+        assert sorted(b.created(t) for t in b.tickets.values()) == want
         assert sorted(x.requested_ms for x in r.returns.values()) == want
         assert sum(r.open_by_region.values()) == len(want)
         check(b)
 
 
-def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
+@pytest.mark.parametrize("row_bits", [24, 1])
+def test_one_key_per_ticket_in_the_dict_and_every_index_with_turns(row_bits: int) -> None:
     """Flag changes, customer messages (later turns) and replies in random order: every
-    index holds the dict's very tuple (no stale copy), the awaiting index holds exactly
+    index holds the dict's very key (no stale copy), the awaiting index holds exactly
     the tickets with an open turn, in turn-start order, and turn_start says where each
-    starts."""
+    starts. ``row_bits=1``: the keys are rewritten as rows outgrow them (:meth:`_widen`)."""
     rnd = random.Random(11)
-    b = book()
+    b = book(row_bits)
     turns: dict[str, int] = {}  # the model: ticket id -> start of its open turn
     for i in range(3000):
         op = rnd.random()
@@ -145,9 +154,9 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
         if i % 25 == 0:
             check(b)
             for index in (*b.unanswered.values(), *b.open_by_priority.values(),
-                          *b.awaiting.values(), *b.awaiting_later.values()):
+                          *b.awaiting.values()):
                 for entry in index:
-                    assert entry is b.tickets[entry[1]]
+                    assert entry is b.tickets[b.id_of(entry)]
             assert {k: b.turn_start(v) for k, v in b.tickets.items()
                     if b.turn_start(v) is not None} == turns
             for ch in CHANNELS:
@@ -155,13 +164,16 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
                 assert not any(b.is_later_turn(e) for e in got)
                 later = list(b.awaiting_later[ch])
                 assert all(b.is_later_turn(e) for e in later)
-                assert [turn_start(e) for e in later] == sorted(turns[e[1]] for e in later)
-                assert [turn_start(e) for e in got] == sorted(turns[e[1]] for e in got)
+                assert [b.ms_of(e) for e in later] == sorted(turns[b.id_of(e)] for e in later)
+                assert [b.ms_of(e) for e in got] == sorted(turns[b.id_of(e)] for e in got)
                 got += later
-                assert {e[1] for e in got} == {k for k in turns
-                                               if b.tickets[k][2].channel == ch}
-                assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
-    assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
+                assert {b.id_of(e) for e in got} == {
+                    k for k in turns if b.profile_of(b.tickets[k]).channel == ch}
+                assert all(b.is_later_turn(e) is (turns[b.id_of(e)] != b.created(b.tickets[
+                    b.id_of(e)])) for e in got)
+    assert b.later_turns_open() == sum(v != b.created(b.tickets[k]) for k, v in turns.items())
+    if row_bits == 1:
+        assert b.row_bits > 1  # widened
 
 
 def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> None:
@@ -184,6 +196,7 @@ def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> No
     first, later = b.awaiting["chat"], b.awaiting_later["chat"]
     assert first
     assert later
-    want = sorted([*first, *later], key=lambda t: (turn_start(t), t[1]))
+    want = sorted((b.ms_of(t), b.id_of(t), b.profile_of(t), is_later)
+                  for lst, is_later in ((first, False), (later, True)) for t in lst)
     for n in (1, 5, 17, len(later), len(want), len(want) + 3):
-        assert _oldest_turns(first, later, n) == want[:n]
+        assert _oldest_turns(b, "chat", n) == want[:n]
