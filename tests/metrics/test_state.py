@@ -200,3 +200,41 @@ def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> No
                   for lst, is_later in ((first, False), (later, True)) for t in lst)
     for n in (1, 5, 17, len(later), len(want), len(want) + 3):
         assert _oldest_turns(b, "chat", n) == want[:n]
+
+
+def _tied_engine(kind: str) -> list[str]:
+    """15 tickets created in the same ms, their ids in the reverse of their arrival (so
+    their rows, and the keys' order within the ms, run against the ids); the act-now ids."""
+    from consumers.decode import Decoder, Rejection
+    from core.config import load_config
+    from metrics.engine import Engine
+    from tests.test_oracle_turns import Log, ms
+
+    wall = [ms("2026-10-12 08:00:02")]  # live: the clock follows the wall
+    cfg = load_config()
+    engine, dec = Engine(cfg, lambda: wall[0]), Decoder(regions=cfg.regions)
+    log = Log()
+    for i in reversed(range(15)):
+        log.created("2026-10-12 08:00", f"T{i:02d}", "chat", "P1")
+        if kind == "overdue":
+            log.add("ticket.replied", "2026-10-12 08:00:01", f"T{i:02d}", by="agent",
+                    agent_id="A1")
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, wall[0])
+        assert not isinstance(item, Rejection), item
+        engine.process(topic, item, wall[0])
+    engine.tick()
+    assert engine.snapshot().live
+    wall[0] = ms("2026-10-14 09:00")  # past the P1 resolution SLA and every reply SLA
+    engine.tick()
+    snap = engine.snapshot()
+    assert {a.kind for a in snap.act_now} == {kind}
+    return [a.ticket_id for a in snap.act_now]
+
+
+@pytest.mark.parametrize("kind", ["unanswered", "overdue"])
+def test_act_now_orders_tickets_of_one_instant_by_id_not_by_arrival(kind: str) -> None:
+    """Index entries of one ms sort by row (arrival here); the act-now list still takes
+    the first ten by (instant, ticket id): the open-P1 heads and the oldest turns read
+    every entry of the last instant they take."""
+    assert _tied_engine(kind) == [f"T{i:02d}" for i in range(10)]
