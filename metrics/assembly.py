@@ -119,9 +119,9 @@ def assemble_shards(
         sum(windows[long_[0]].tickets_created.values()), long_[1],
     )
     unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
-    for ch in e.tickets.unanswered:
+    for ch in e.tickets.awaiting:
         cal, sla = e.calendars[ch], e.fr_sla_ms[ch]
-        lists = [(b, b.unanswered[ch]) for b in books]
+        lists = [(b, lst) for b in books for lst in b.unanswered(ch)]
         unanswered[ch] = sum(len(lst) for _b, lst in lists)
         fr_overdue[ch] = sum(overdue_count(b, lst, clock, sla, cal) for b, lst in lists)
         fr_overdue_2x[ch] = sum(overdue_count(b, lst, clock, 2 * sla, cal) for b, lst in lists)

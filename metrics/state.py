@@ -2,7 +2,11 @@
 
 Open tickets are indexed by creation in sorted lists per channel (unanswered) and per
 priority (open), so "how many are older than the SLA" and "which are the oldest" are a
-bisection, not a scan, at any backlog size.
+bisection, not a scan, at any backlog size. An unanswered ticket (open, no agent reply)
+is either still in its first turn (in ``awaiting``) or was reopened unanswered (in
+``unanswered_idle``): the unanswered ones of a channel are those two disjoint indexes
+(:meth:`TicketBook.unanswered`), so the usual unanswered ticket costs one index slot, not
+two.
 
 A ticket is kept small (it is most of the memory of a large backlog): no object of its
 own but its id string and ONE ``int``, its *key* ``(created_ms - base_ms) << row_bits |
@@ -184,7 +188,9 @@ class TicketBook:
         self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(
             product(priorities, categories, regions), 0
         )
-        self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
+        # open, no agent reply, first turn closed (reopened unanswered); with ``awaiting``
+        # (first turns): the unanswered tickets
+        self.unanswered_idle: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
         self.open_by_calendar: dict[tuple[str, str], SortedList] = {
             (p, c): SortedList() for p in priorities for c in channels
@@ -269,7 +275,6 @@ class TicketBook:
         k = self.tickets[ticket_id] = (ts_ms - base) << self.row_bits | row
         self.backlog[profile.backlog_key] += 1
         profile.open_index.add(k)
-        self.unanswered[profile.channel].add(k)
         self.awaiting[profile.channel].add(k)
         self._order.add(ts_ms, k)
         return k
@@ -301,7 +306,7 @@ class TicketBook:
 
     def _ticket_indexes(self) -> list[SortedList]:
         """The indexes that hold ticket keys (``awaiting_later`` holds turn starts)."""
-        return [*self.unanswered.values(), *self.open_by_priority.values(),
+        return [*self.unanswered_idle.values(), *self.open_by_priority.values(),
                 *self.open_by_calendar.values(), *self.awaiting.values()]
 
     def share_keys(self) -> None:
@@ -335,16 +340,16 @@ class TicketBook:
         p = self._set(k, self.profile_of(k).flags | OPEN)
         self.backlog[p.backlog_key] += 1
         p.open_index.add(k)
-        if not p.flags & AGENT:
-            self.unanswered[p.channel].add(k)
+        if not p.flags & AGENT:  # its first turn closed with it
+            self.unanswered_idle[p.channel].add(k)
 
     def _close(self, k: int) -> None:
         """Closed (resolved or forgotten): its open turn, if any, ends unanswered."""
         p = self._set(k, self.profile_of(k).flags & ~(OPEN | AWAITING))
         self.backlog[p.backlog_key] -= 1
         p.open_index.remove(k)
-        if not p.flags & AGENT:
-            self.unanswered[p.channel].remove(k)
+        if not p.flags & AGENT and not self._in_first_turn(k, p):
+            self.unanswered_idle[p.channel].remove(k)
         if p.flags & AWAITING:
             self._end_turn(k, p.channel)
 
@@ -357,6 +362,15 @@ class TicketBook:
         else:
             self.awaiting_later[channel].remove(self.key_at(s) | row)
             self.starts[row] = _NO_TURN
+
+    def _in_first_turn(self, k: int, p: Profile) -> bool:
+        """Whether the ticket (with profile ``p``) waits on its first turn."""
+        return bool(p.flags & AWAITING) and self.starts[k & self._mask] == _NO_TURN
+
+    def unanswered(self, channel: str) -> tuple[SortedList, SortedList]:
+        """The channel's unanswered tickets: two disjoint creation-sorted indexes (first
+        turns, reopened unanswered)."""
+        return self.awaiting[channel], self.unanswered_idle[channel]
 
     def turn_start(self, k: int) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
@@ -396,6 +410,7 @@ class TicketBook:
         first response."""
         p = self.profile_of(k)
         flags = p.flags
+        idle = flags & OPEN and not flags & AGENT and not self._in_first_turn(k, p)
         if flags & AWAITING:
             self._end_turn(k, p.channel)
         if flags & AGENT:
@@ -403,8 +418,8 @@ class TicketBook:
                 self._set(k, flags & ~AWAITING)
             return False
         self._set(k, (flags | AGENT) & ~AWAITING)
-        if flags & OPEN:
-            self.unanswered[p.channel].remove(k)
+        if idle:
+            self.unanswered_idle[p.channel].remove(k)
         return True
 
     def resolve(self, k: int) -> None:

@@ -31,8 +31,12 @@ def check(b: TicketBook) -> None:
         want = sorted(t for t in b.tickets.values()
                       if p_of(t).channel == ch and p_of(t).flags & OPEN
                       and not p_of(t).flags & AGENT)
-        assert list(b.unanswered[ch]) == want
-        assert [p_of(t).flags & AGENT for t in b.unanswered[ch]] == [0] * len(want)
+        first, idle = b.unanswered(ch)
+        assert not set(first) & set(idle)  # disjoint: first turns, reopened unanswered
+        assert sorted([*first, *idle]) == want
+        assert all(b.turn_start(t) == b.created(t) and not b.is_later_turn(t) for t in first)
+        assert not any(b.turn_start(t) == b.created(t) for t in idle)
+        assert [p_of(t).flags & AGENT for t in [*first, *idle]] == [0] * len(want)
         assert [b.created(t) for t in want] == sorted(b.created(t) for t in want)
     for p in PRIORITIES:
         want = sorted(t for t in b.tickets.values()
@@ -82,7 +86,7 @@ def test_flags_and_first_response() -> None:
     b.reopen(b.tickets["A"])
     assert b.profile_of(b.tickets["A"]).flags == OPEN | AGENT | REOPENED
     assert list(b.open_by_priority["P1"]) == [b.tickets["A"]]
-    assert not b.unanswered["chat"]
+    assert not any(b.unanswered("chat"))
     assert b.forget_created_before(101) == 1
     assert not b.tickets
     assert not b.open_by_priority["P1"]
@@ -153,7 +157,7 @@ def test_one_key_per_ticket_in_the_dict_and_every_index_with_turns(row_bits: int
             turns = {k: v for k, v in turns.items() if k in b.tickets}
         if i % 25 == 0:
             check(b)
-            for index in (*b.unanswered.values(), *b.open_by_priority.values(),
+            for index in (*b.unanswered_idle.values(), *b.open_by_priority.values(),
                           *b.awaiting.values()):
                 for entry in index:
                     assert entry is b.tickets[b.id_of(entry)]
