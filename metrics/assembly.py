@@ -290,9 +290,9 @@ def _read(book: TicketBook, keys: Iterable[int], later: bool) -> Iterator[_Entry
     """Index entries (sorted by instant, then row: metrics.state) as :data:`_Entry` in
     (instant, ticket id) order, lazily: the entries of one ms are sorted by id here."""
     rb, mask, base = book.row_bits, book._mask, book.base_ms or 0
-    ids, profiles = book.ids, book.profiles
+    ids, table, pcol = book.ids, book.ptable, book.pcol
     for instant, group in groupby(keys, key=lambda k: k >> rb):
-        g: list[Any] = [(instant + base, ids[k & mask], profiles[k & mask], later)
+        g: list[Any] = [(instant + base, ids[k & mask], table[pcol[k & mask]], later)
                         for k in group]
         if len(g) > 1:
             g.sort(key=_by_instant_and_id)

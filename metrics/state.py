@@ -70,12 +70,13 @@ class Profile:
     """The labels and flags of a ticket: immutable, shared by every ticket with the same
     labels and flags. Siblings (same labels, other flags) share one family list."""
 
-    __slots__ = ("_family", "backlog_key", "category", "channel", "flags", "open_index",
-                 "priority", "region", "sla_key")
+    __slots__ = ("_family", "_table", "backlog_key", "category", "channel", "flags", "index",
+                 "open_index", "priority", "region", "sla_key")
 
     def __init__(self, channel: str, category: str, priority: str, region: str,
                  flags: int = OPEN, family: list[Profile | None] | None = None,
-                 open_index: SortedList | None = None) -> None:
+                 open_index: SortedList | None = None,
+                 table: list[Profile] | None = None) -> None:
         self.channel = channel
         self.category = category
         self.priority = priority
@@ -88,6 +89,10 @@ class Profile:
         self.open_index: SortedList = SortedList() if open_index is None else open_index
         self._family: list[Profile | None] = [None] * _FLAG_SLOTS if family is None else family
         self._family[flags] = self
+        # every profile of a book, by number: the book's profile column holds the number
+        self._table: list[Profile] = [] if table is None else table
+        self.index = len(self._table)
+        self._table.append(self)
 
     def __eq__(self, other: object) -> bool:
         """Same labels (flags aside): the indexes match a ticket by its labels."""
@@ -100,7 +105,7 @@ class Profile:
         p = self._family[flags]
         if p is None:
             p = Profile(self.channel, self.category, self.priority, self.region, flags,
-                        self._family, self.open_index)
+                        self._family, self.open_index, self._table)
         return p
 
 
@@ -157,9 +162,10 @@ class TicketBook:
     A ticket is a *key*: one ``int``, ``(created_ms - base_ms) << row_bits | row``. It is
     the dict's value (``tickets``: id -> key), the entry of every index that holds the
     ticket and of the forgetting order, and it sorts as ``(created_ms, row)``. The row
-    addresses the columns ``ids`` (the dict's own id string), ``profiles`` (labels and
-    flags) and ``starts`` (the start of an open later turn). A flag change rewrites
-    ``profiles[row]`` only: no index holds the flags. Forgotten rows are reused.
+    addresses the columns ``ids`` (the dict's own id string), ``pcol`` (the number of its
+    :class:`Profile`, labels and flags, in ``ptable``: 2 bytes) and ``starts`` (the start
+    of an open later turn). A flag change rewrites ``pcol[row]`` only: no index holds the
+    flags. Forgotten rows are reused.
     ``row_bits`` grows (every key rewritten once, :meth:`_widen`) when the rows outgrow
     it; ``base_ms`` is the first creation seen, so that keys stay 60-bit (32 B) ints for a
     year either side of it.
@@ -178,7 +184,8 @@ class TicketBook:
         self.calendar_channels = frozenset(calendar_channels)
         self.tickets: dict[str, int] = {}
         self.ids: list[str | None] = []
-        self.profiles: list[Profile | None] = []
+        self.ptable: list[Profile] = []  # every profile of this book, by Profile.index
+        self.pcol = array("H")  # by row: the profile's number ('I' beyond 65535 profiles)
         self.starts = array("q")  # by row: the open later turn's start, or _NO_TURN
         self._free: list[int] = []  # rows of forgotten tickets
         self.base_ms: int | None = None
@@ -226,9 +233,19 @@ class TicketBook:
         return ticket_id
 
     def profile_of(self, key: int) -> Profile:
-        p = self.profiles[key & self._mask]
-        assert p is not None, "a key of a forgotten ticket"
-        return p
+        return self.ptable[self.pcol[key & self._mask]]
+
+    def _put(self, row: int, p: Profile) -> None:
+        """``pcol[row] = p.index`` (``row == len(pcol)``: appended), widening the column
+        to 4 bytes when the numbers outgrow 2."""
+        try:
+            if row == len(self.pcol):
+                self.pcol.append(p.index)
+            else:
+                self.pcol[row] = p.index
+        except OverflowError:
+            self.pcol = array("I", self.pcol)
+            self._put(row, p)
 
     def get(self, ticket_id: str) -> int | None:
         return self.tickets.get(ticket_id)
@@ -242,7 +259,8 @@ class TicketBook:
             if index is None:
                 index = self.open_by_priority[priority]
             p = self._profiles[key] = Profile(channel, category, priority, region,
-                                              OPEN | AWAITING, open_index=index)
+                                              OPEN | AWAITING, open_index=index,
+                                              table=self.ptable)
         return p
 
     def create(
@@ -260,14 +278,14 @@ class TicketBook:
         if self._free:
             row = self._free.pop()
             self.ids[row] = ticket_id
-            self.profiles[row] = profile
+            self._put(row, profile)
             self.starts[row] = _NO_TURN
         else:
             row = len(self.ids)
             if row > self._mask:
                 self._widen()
             self.ids.append(ticket_id)
-            self.profiles.append(profile)
+            self._put(row, profile)
             self.starts.append(_NO_TURN)
         base = self.base_ms
         if base is None:
@@ -323,10 +341,14 @@ class TicketBook:
     def _set(self, k: int, flags: int) -> Profile:
         """The ticket's profile with new flags (the indexes are the caller's); the old."""
         row = k & self._mask
-        p = self.profiles[row]
-        assert p is not None
+        p = self.ptable[self.pcol[row]]
         q = p._family[flags]  # with_flags, inlined for the common case
-        self.profiles[row] = p.with_flags(flags) if q is None else q
+        if q is None:
+            q = p.with_flags(flags)
+        try:
+            self.pcol[row] = q.index
+        except OverflowError:
+            self._put(row, q)
         return p
 
     def flag(self, k: int, flag: int) -> None:
@@ -375,8 +397,7 @@ class TicketBook:
     def turn_start(self, k: int) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
         row = k & self._mask
-        p = self.profiles[row]
-        assert p is not None
+        p = self.ptable[self.pcol[row]]
         if not p.flags & AWAITING:
             return None
         s = self.starts[row]
@@ -396,11 +417,10 @@ class TicketBook:
     def open_turn(self, k: int, ts_ms: int) -> bool:
         """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
         row = k & self._mask
-        p = self.profiles[row]
-        assert p is not None
+        p = self.ptable[self.pcol[row]]
         if p.flags & (OPEN | AWAITING) != OPEN:
             return False
-        self.profiles[row] = p.with_flags(p.flags | AWAITING)
+        self._put(row, p.with_flags(p.flags | AWAITING))
         self.starts[row] = ts_ms
         self.awaiting_later[p.channel].add(self.key_at(ts_ms) | row)
         return True
@@ -435,15 +455,13 @@ class TicketBook:
     def forget_created_before(self, horizon_ms: int) -> int:
         """Drop tickets created before ``horizon_ms``; later events for them are orphans."""
         n, mask = 0, self._mask
-        ids, profiles = self.ids, self.profiles
+        ids, table = self.ids, self.ptable
         for k in self._order.pop_before(horizon_ms, self.ms_of):
             row = k & mask
-            p = profiles[row]
-            assert p is not None
-            if p.flags & OPEN:
+            if table[self.pcol[row]].flags & OPEN:
                 self._close(k)
             del self.tickets[ids[row]]
-            ids[row] = profiles[row] = None
+            ids[row] = None
             self._free.append(row)
             n += 1
         return n

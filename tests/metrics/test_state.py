@@ -48,9 +48,14 @@ def check(b: TicketBook) -> None:
         assert b.id_of(t) == tid
 
 
-def test_random_lifecycles_keep_indexes_consistent() -> None:
+@pytest.mark.parametrize("many_profiles", [False, True])
+def test_random_lifecycles_keep_indexes_consistent(many_profiles: bool) -> None:
+    """``many_profiles``: the profile numbers outgrow the 2-byte column (it widens)."""
     rnd = random.Random(7)
     b = book()
+    if many_profiles:
+        filler = b.profile("chat", "refund", "P2", "east")
+        b.ptable.extend([filler] * 70_000)  # numbers taken: the next profile is 70,001
     for i in range(400):
         op = rnd.random()
         tid = f"T{rnd.randrange(60)}"
@@ -71,6 +76,7 @@ def test_random_lifecycles_keep_indexes_consistent() -> None:
         if i % 10 == 0:
             check(b)
     check(b)
+    assert b.pcol.typecode == ("I" if many_profiles else "H")
 
 
 def test_flags_and_first_response() -> None:
