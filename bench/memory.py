@@ -24,7 +24,12 @@ leave: the ticket, its open turn, three remembered ids, the window entries.
 
 Target: ≤ 400 B per open ticket (including its turns).
 
+``--no-dedupe``: the same with the duplicate filter bypassed (every event is new to it, and
+it remembers nothing): the difference to the full run is the cost of the remembered ids,
+reported apart from the ticket's own state (issue 17's per-ticket work, 2026-12-02).
+
     python -m bench.memory --child tickets 1000000     # one measurement, JSON on stdout
+    python -m bench.memory --child tickets 1000000 --no-dedupe
 """
 
 from __future__ import annotations
@@ -141,13 +146,20 @@ def build_turns(pipeline: Any, topic: str, n: int, *, scored_only: bool,
     return spent
 
 
-def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
+def measure(kind: str, n: int, trace: bool, dedupe: bool = True) -> dict[str, object]:
     turns = kind in TURN_KINDS
     if turns:
         scores = [] if kind == "turns_unscored" else DEMO_SCORES
         cfg, engine, pipeline = new_engine(business_hours=DEMO_HOURS, scores=scores)
     else:
         cfg, engine, pipeline = new_engine()
+    if not dedupe:
+        from metrics.shards import FOLD_KEY
+
+        def never_seen(event_id: str, clock_ms: int, ts_ms: int) -> bool:
+            return False
+
+        engine.shard(*FOLD_KEY)._seen_add = never_seen
     topic = (cfg.kafka.logistics_topic if kind in ("returns", "deliveries")
              else cfg.kafka.tickets_topic)
     make = {"returns": return_json, "deliveries": delivered_json}.get(kind, created_json)
@@ -176,7 +188,7 @@ def measure(kind: str, n: int, trace: bool) -> dict[str, object]:
     pipeline.snapshot()
     rss1 = settled_rss()
     out: dict[str, object] = {
-        "kind": kind, "n": n, "rss_before": rss0, "rss_after": rss1,
+        "kind": kind, "n": n, "dedupe": dedupe, "rss_before": rss0, "rss_after": rss1,
         "bytes_per": (rss1 - rss0) / n, "fold_events_per_s": (3 * n if turns else n) / t,
         "open_tickets": sum(engine.tickets.backlog.values()),
         "open_returns": sum(engine.returns.open_by_region.values()),
@@ -224,9 +236,10 @@ def child(argv: Sequence[str]) -> int:
     p.add_argument("kind", choices=["tickets", "returns", "deliveries", *TURN_KINDS])
     p.add_argument("n", type=int)
     p.add_argument("--trace", action="store_true")
+    p.add_argument("--no-dedupe", action="store_true", help="bypass the duplicate filter")
     a = p.parse_args(argv)
     gc.collect()
-    print(json.dumps(measure(a.kind, a.n, a.trace)))
+    print(json.dumps(measure(a.kind, a.n, a.trace, dedupe=not a.no_dedupe)))
     return 0
 
 

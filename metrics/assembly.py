@@ -16,12 +16,10 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sortedcontainers import SortedKeyList
-
 from core.business_calendar import Calendar
 from core.definitions import overdue_from_ms, peak_ratio, return_rates, waited_ms
 from core.snapshot import ActionTicket, ConsumerHealth, HistogramData, Snapshot, WindowSnapshot
-from metrics.state import ID, PROFILE, START, turn_start
+from metrics.state import Profile
 from metrics.windows import merged_counts
 
 if TYPE_CHECKING:
@@ -29,28 +27,27 @@ if TYPE_CHECKING:
 
     from metrics.engine import Engine
     from metrics.histogram import Histogram
+    from metrics.state import TicketBook
 
 __all__ = ["assemble", "assemble_shards", "overdue_count"]
 
-_open_order = itemgetter(0, 1)  # an open-ticket index entry: (created, ticket id)
+_by_instant_and_id = itemgetter(0, 1)  # an entry as read: (start, ticket id, profile, ...)
 
 QUANTILES = (0.5, 0.9, 0.99)
 _AGE_BUCKETS = (("<1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("1-2d", 2 * 86400))
 _ACT_NOW_SCAN = 1000  # awaiting entries looked at per channel for the act-now list
 
 
-def overdue_count(index: SortedList, clock_ms: int, sla_ms: int, cal: Calendar | None) -> int:
-    """How many entries of a start-sorted index have waited longer than the SLA (a
-    ``SortedKeyList`` is sorted by its key: the ``awaiting`` index, by turn start)."""
-    keyed = isinstance(index, SortedKeyList)
+def overdue_count(book: TicketBook, index: SortedList, clock_ms: int, sla_ms: int,
+                  cal: Calendar | None) -> int:
+    """How many entries of one of ``book``'s start-sorted indexes (keys: metrics.state)
+    have waited longer than the SLA."""
     if not index:
         return 0
     if cal is None:
-        if keyed:
-            return int(index.bisect_key_left(clock_ms - sla_ms))
         # the SortedList's own bisect: the bisect module would index it per probe
-        return int(index.bisect_left((clock_ms - sla_ms,)))
-    start: Callable[[Any], int] = index.key if keyed else itemgetter(0)
+        return int(index.bisect_left(book.key_at(clock_ms - sla_ms)))
+    start: Callable[[int], int] = book.ms_of
     lo, hi = 0, len(index)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -122,25 +119,25 @@ def assemble_shards(
         sum(windows[long_[0]].tickets_created.values()), long_[1],
     )
     unanswered, fr_overdue, fr_overdue_2x, oldest = {}, {}, {}, {}
-    for ch in e.tickets.unanswered:
+    for ch in e.tickets.awaiting:
         cal, sla = e.calendars[ch], e.fr_sla_ms[ch]
-        lists = [b.unanswered[ch] for b in books]
-        unanswered[ch] = sum(map(len, lists))
-        fr_overdue[ch] = sum(overdue_count(lst, clock, sla, cal) for lst in lists)
-        fr_overdue_2x[ch] = sum(overdue_count(lst, clock, 2 * sla, cal) for lst in lists)
-        firsts = [lst[0][0] for lst in lists if lst]
+        lists = [(b, lst) for b in books for lst in b.unanswered(ch)]
+        unanswered[ch] = sum(len(lst) for _b, lst in lists)
+        fr_overdue[ch] = sum(overdue_count(b, lst, clock, sla, cal) for b, lst in lists)
+        fr_overdue_2x[ch] = sum(overdue_count(b, lst, clock, 2 * sla, cal) for b, lst in lists)
+        firsts = [b.ms_of(lst[0]) for b, lst in lists if lst]
         oldest[ch] = max(0.0, (clock - min(firsts)) / 1000.0) if firsts else 0.0
     awaiting, resp_overdue, resp_overdue_2x, oldest_awaiting = {}, {}, {}, {}
     for ch in e.tickets.awaiting:
         cal, sla = e.calendars[ch], e.response_sla_ms[ch]
-        both = [x for b in books for x in (b.awaiting[ch], b.awaiting_later[ch])]
-        awaiting[ch] = sum(map(len, both))
-        resp_overdue[ch] = sum(overdue_count(x, clock, sla, cal) for x in both)
-        resp_overdue_2x[ch] = sum(overdue_count(x, clock, 2 * sla, cal) for x in both)
-        starts = [turn_start(x[0]) for x in both if x]
+        both = [(b, x) for b in books for x in (b.awaiting[ch], b.awaiting_later[ch])]
+        awaiting[ch] = sum(len(x) for _b, x in both)
+        resp_overdue[ch] = sum(overdue_count(b, x, clock, sla, cal) for b, x in both)
+        resp_overdue_2x[ch] = sum(overdue_count(b, x, clock, 2 * sla, cal) for b, x in both)
+        starts = [b.ms_of(x[0]) for b, x in both if x]
         oldest_awaiting[ch] = max(0.0, (clock - min(starts)) / 1000.0) if starts else 0.0
     res_overdue = {
-        p: sum(overdue_count(lst, clock, e.res_sla_ms[p], cal)
+        p: sum(overdue_count(x.tickets, lst, clock, e.res_sla_ms[p], cal)
                for x in shards for lst, cal in _open(x, p))
         for p in e.priorities
     }
@@ -275,9 +272,13 @@ def _window_snapshot(shards: Sequence[Engine], name: str) -> WindowSnapshot:
     )
 
 
-def _action(e: Engine, entry: Any, clock: int, sla_ms: int, kind: str,
+# an index entry as the readers see it: (instant, ticket id, profile, later turn)
+_Entry = tuple[int, str, Profile, bool]
+
+
+def _action(e: Engine, entry: _Entry, clock: int, sla_ms: int, kind: str,
             cal: Calendar | None) -> ActionTicket:
-    start, tid, prof = entry[0], entry[ID], entry[PROFILE]
+    start, tid, prof = entry[0], entry[1], entry[2]
     return ActionTicket(
         tid, prof.channel, prof.priority, prof.region, max(0.0, (clock - start) / 1000.0),
         sla_ms / 1000.0, kind,
@@ -285,35 +286,50 @@ def _action(e: Engine, entry: Any, clock: int, sla_ms: int, kind: str,
     )
 
 
-def _turn_order(t: Any) -> tuple[int, str]:
-    return turn_start(t), t[ID]
-
-
-def _later_in_order(later: SortedKeyList) -> Iterator[Any]:
-    """A later-turn index (sorted by start) in (start, ticket id) order, lazily: turns
-    starting in the same ms are ordered by id here."""
-    for _start, group in groupby(later, key=itemgetter(START)):
-        g = list(group)
+def _read(book: TicketBook, keys: Iterable[int], later: bool) -> Iterator[_Entry]:
+    """Index entries (sorted by instant, then row: metrics.state) as :data:`_Entry` in
+    (instant, ticket id) order, lazily: the entries of one ms are sorted by id here."""
+    rb, mask, base = book.row_bits, book._mask, book.base_ms or 0
+    ids, table, pcol = book.ids, book.ptable, book.pcol
+    for instant, group in groupby(keys, key=lambda k: k >> rb):
+        g: list[Any] = [(instant + base, ids[k & mask], table[pcol[k & mask]], later)
+                        for k in group]
         if len(g) > 1:
-            g.sort(key=_turn_order)
+            g.sort(key=_by_instant_and_id)
         yield from g
 
 
-def _oldest_turns(first: SortedList, later: SortedKeyList, n: int) -> list[Any]:
-    """The ``n`` oldest open turns of one channel's two indexes in (start, ticket id)."""
-    return list(islice(heapq.merge(first, _later_in_order(later), key=_turn_order), n))
+def _oldest_turns(book: TicketBook, channel: str, n: int) -> list[_Entry]:
+    """The ``n`` oldest open turns of one channel of one book in (start, ticket id)."""
+    return list(islice(_merged_turns([book], channel), n))
 
 
-def _oldest_turns_of(shards: Sequence[Engine], channel: str) -> Iterator[Any]:
-    """A channel's open turns, oldest first in (start, ticket id) order, over every shard:
-    first turns (sorted so already) merged lazily with later turns."""
-    streams: list[Iterator[Any]] = []
-    for x in shards:
-        book = x.tickets
-        streams.append(iter(book.awaiting[channel]))
+def _merged_turns(books: Iterable[TicketBook], channel: str) -> Iterator[_Entry]:
+    """A channel's open turns, oldest first in (start, ticket id) order, over every book
+    (shard): first and later turns merged lazily."""
+    streams: list[Iterator[_Entry]] = []
+    for book in books:
+        if book.awaiting[channel]:
+            streams.append(_read(book, book.awaiting[channel], False))
         if book.awaiting_later[channel]:
-            streams.append(_later_in_order(book.awaiting_later[channel]))
-    return heapq.merge(*streams, key=_turn_order) if len(streams) > 1 else streams[0]
+            streams.append(_read(book, book.awaiting_later[channel], True))
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=_by_instant_and_id)
+
+
+def _head(book: TicketBook, index: SortedList, limit: int) -> list[_Entry]:
+    """The first ``limit`` entries of a creation-sorted index in (created, ticket id)
+    order: every entry of the last instant taken is read (they sort by row)."""
+    keys = list(index.islice(0, limit))
+    n = len(index)
+    if n > limit:
+        rb = book.row_bits
+        last, i = keys[-1] >> rb, limit
+        while i < n and index[i] >> rb == last:
+            keys.append(index[i])
+            i += 1
+    return list(islice(_read(book, keys, False), limit))
 
 
 def _ratio(a: ActionTicket) -> float:
@@ -342,22 +358,22 @@ def _act_now(shards: Sequence[Engine], clock: int, limit: int = 10) -> tuple[Act
                 "awaiting": sum(len(x.tickets.awaiting_later[ch]) for x in shards)}
         if not left["unanswered"] and not left["awaiting"]:
             continue
-        for entry in islice(_oldest_turns_of(shards, ch), _ACT_NOW_SCAN):
-            later = len(entry) > START  # TicketBook.is_later_turn
+        for entry in islice(_merged_turns([x.tickets for x in shards], ch), _ACT_NOW_SCAN):
+            later = entry[3]
             kind = "awaiting" if later else "unanswered"
             left[kind] -= 1
             if taken[kind] < limit:
                 taken[kind] += 1
                 sla = e.response_sla_ms[ch] if later else e.fr_sla_ms[ch]
-                offer(_action(e, (turn_start(entry), entry[ID], entry[PROFILE]), clock, sla,
-                              kind, cal))
+                offer(_action(e, entry, clock, sla, kind, cal))
             if all(taken[k] >= limit or not left[k] for k in taken):
                 break
     sla = e.res_sla_ms["P1"]
     opens = [_open(x, "P1") for x in shards]
     for j, (_lst, cal) in enumerate(opens[0]):
-        heads = [o[j][0].islice(0, limit) for o in opens]
-        merged = heapq.merge(*heads, key=_open_order) if len(heads) > 1 else heads[0]
+        heads = [_head(x.tickets, o[j][0], limit) for x, o in zip(shards, opens, strict=True)]
+        merged: Iterable[_Entry] = (heapq.merge(*heads, key=_by_instant_and_id)
+                                    if len(heads) > 1 else heads[0])
         for entry in islice(merged, limit):
             if overdue_from_ms(entry[0], sla, cal) > clock:
                 break
@@ -380,10 +396,10 @@ def _arrival_series(arrivals: Sequence[dict[int, int]], clock: int,
 def _backlog_by_age(shards: Sequence[Engine], clock: int) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for p in shards[0].priorities:
-        lists = [lst for x in shards for lst, _cal in _open(x, p) if lst]
-        prev = sum(len(lst) for lst in lists)
+        lists = [(x.tickets, lst) for x in shards for lst, _cal in _open(x, p) if lst]
+        prev = sum(len(lst) for _b, lst in lists)
         for label, secs in _AGE_BUCKETS:
-            cut = sum(lst.bisect_left((clock - secs * 1000,)) for lst in lists)
+            cut = sum(lst.bisect_left(b.key_at(clock - secs * 1000)) for b, lst in lists)
             out[(p, label)] = prev - cut
             prev = cut
         out[(p, ">2d")] = prev

@@ -4,11 +4,13 @@ Not pickle: the checkpoint topic can be written by anyone with access to the clu
 unpickling runs code. The encoding is msgpack (``msgspec``) of a tagged tree: plain values
 as themselves; containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
 SortedList, SortedKeyList keyed by an ``itemgetter``); objects of the few state classes
-named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the ticket
-tuples the dict and the indexes share, the profiles, their family lists, the windows
-referenced twice). Decoding builds only those types, with ``object.__new__`` and the
-named slots: a hostile checkpoint can make state wrong (so the topic needs the same ACLs
-as the source topics), never run code. Everything is compressed with zlib.
+named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the
+profiles, their family lists, the windows referenced twice); ints beyond msgpack's 64 bits
+as ``["i", digits]``. Ints are values: the ticket keys the dict and the indexes share are
+shared again after decoding (``TicketBook.share_keys``). Decoding builds only those
+types, with ``object.__new__`` and the named slots: a hostile checkpoint can make state
+wrong (so the topic needs the same ACLs as the source topics), never run code. Everything
+is compressed with zlib.
 
 A checkpoint is valid only for the state it was made for: its header holds :data:`FORMAT`
 (bumped by hand when the meaning of the state changes), a *layout* hash (the classes' slots
@@ -43,7 +45,7 @@ from metrics.windows import SlidingWindows, _Chunk, _Today, _Window
 
 __all__ = ["FORMAT", "CheckpointError", "config_hash", "decode", "encode", "layout_hash"]
 
-FORMAT: Final = 1
+FORMAT: Final = 2  # 2: tickets as keys and columns (metrics/state.py), not tuples
 
 # the classes a checkpoint may hold, by name, with the slots that make their state
 _CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (
@@ -148,8 +150,10 @@ class _Encoder:
         return n
 
     def enc(self, x: Any) -> Any:
-        if x is None or type(x) in (bool, int, float, str, bytes):
+        if x is None or type(x) in (bool, float, str, bytes):
             return x
+        if type(x) is int:  # msgpack's range; a ticket key of a far-off ts may exceed it
+            return x if -_I64 <= x < _I64 else ["i", str(x)]
         ref = self.memo.get(id(x))
         if ref is not None:
             return ["r", ref]
@@ -199,6 +203,7 @@ class _Encoder:
 
 
 _MISSING: Final = type("_Missing", (), {})()  # an unset slot
+_I64: Final = 1 << 63
 
 
 class _Decoder:
@@ -244,6 +249,8 @@ class _Decoder:
             return out
         elif tag == "z":
             return ZoneInfo(x[1])
+        elif tag == "i":
+            return int(x[1])
         elif tag == "m":
             return _MISSING
         elif tag == "v":
@@ -354,6 +361,7 @@ def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int
                 raise CheckpointError(f"{name}: attributes do not match")
             for a, v in state.items():
                 setattr(obj, a, d.dec(v))
+        engine.tickets.share_keys()
         by_name = {cls.__name__: cls for cls in engine._dispatch}
         for topic, cls_name, n in tree["routes"]:
             routes = engine._routes.get(topic) or engine._route(topic)

@@ -49,9 +49,7 @@ from metrics.scores import ScoreBook
 from metrics.slots import EntryCodes, SeriesLayout, WindowSlots
 from metrics.state import (
     AGENT,
-    CREATED,
     ESCALATED,
-    PROFILE,
     REOPENED,
     TRANSFERRED,
     ReturnBook,
@@ -271,14 +269,14 @@ class Engine:
         return True
 
     def _replied(self, e: TicketReplied) -> bool:
-        t = self.tickets.tickets.get(e.ticket_id)
+        book = self.tickets
+        t = book.tickets.get(e.ticket_id)
         if t is None:
             return False
         if e.by_agent:
-            book = self.tickets
             start = book.turn_start(t)
-            ts, ch = e.ts_ms, t[PROFILE].channel
-            created = t[CREATED]
+            ts, ch = e.ts_ms, book.profile_of(t).channel
+            created = book.created(t)
             first = book.agent_replied(t)
             both = first and start == created  # the first response answers the first turn
             fr = 0.0
@@ -307,7 +305,7 @@ class Engine:
         if t is None:
             return False
         if self.tickets.open_turn(t, e.ts_ms):
-            ch = t[PROFILE].channel
+            ch = self.tickets.profile_of(t).channel
             self._count(e.ts_ms, self.codes.turn_opened[ch], self._now)
             if self.turn_listener is not None:
                 self.turn_listener.turn_opened(e.ticket_id, ch, e.ts_ms)
@@ -333,8 +331,8 @@ class Engine:
         t = self.tickets.tickets.get(e.ticket_id)
         if t is None:
             return False
-        ts, created = e.ts_ms, t[CREATED]
-        prof = t[PROFILE]
+        ts, created = e.ts_ms, self.tickets.created(t)
+        prof = self.tickets.profile_of(t)
         p, flags = prof.priority, prof.flags
         self.h_resolution[p].observe((ts - created) / 1000.0)
         code = self.codes.resolution[(

@@ -1,32 +1,33 @@
 """Per-ticket and per-return state, with the indexes the state gauges need.
 
-Open tickets are indexed by ``(created_ms, ticket_id)`` in sorted lists per channel
-(unanswered) and per priority (open), so "how many are older than the SLA" and "which
-are the oldest" are a bisection, not a scan, at any backlog size.
+Open tickets are indexed by creation in sorted lists per channel (unanswered) and per
+priority (open), so "how many are older than the SLA" and "which are the oldest" are a
+bisection, not a scan, at any backlog size. An unanswered ticket (open, no agent reply)
+is either still in its first turn (in ``awaiting``) or was reopened unanswered (in
+``unanswered_idle``): the unanswered ones of a channel are those two disjoint indexes
+(:meth:`TicketBook.unanswered`), so the usual unanswered ticket costs one index slot, not
+two.
 
-A ticket is kept small (it is most of the memory of a large backlog): one immutable
-tuple ``(created_ms, ticket_id, profile)``, 64 bytes. Tuples compare element by element
-and ``(created_ms, ticket_id)`` is unique, so the ticket is its own sort key in every
-index — no separate key object. Its labels and flags are a :class:`Profile` shared by
-every ticket with the same channel, category, priority, region and flags.
-
-A flag change replaces the ticket's tuple in the dict, and in every index that holds it
-the new tuple takes the old one's place (:func:`_swap`: one bisection, no re-insertion:
-profiles with the same labels compare equal, so the new tuple sorts exactly where the old
-one was). So the dict and the indexes share ONE tuple per ticket; before, an index kept
-the tuple it was given, a second 64 B copy for every open ticket after its first reply.
-Index readers use the labels, never the flags.
+A ticket is kept small (it is most of the memory of a large backlog): no object of its
+own but its id string and ONE ``int``, its *key* ``(created_ms - base_ms) << row_bits |
+row`` (a 60-bit int: 32 bytes). The key is the value of the dict ``id -> key``, the entry
+of every index holding the ticket, and its own sort key (``(created_ms, row)``: unique).
+Its row addresses flat columns: the id (the dict's own string: a list slot), the
+:class:`Profile` (labels and flags, shared by every ticket with the same channel,
+category, priority, region and flags: a list slot) and the start of an open later turn
+(``array('q')``). Before, a ticket was a tuple ``(created_ms, ticket_id, profile)`` (64 B)
+with its ``created_ms`` int (32 B) and a flag change swapped the tuple in every index;
+now a flag change rewrites one column slot and no index moves. Index entries sort by
+``(created, row)``, not by id: readers that list tickets in ``(start, id)`` order (the
+act-now list) sort the entries of one instant by id themselves.
 
 Conversation turns (SPEC §7): the AWAITING flag says a turn is open. The first turn starts
-at the creation; a later turn (opened by a customer message) has its start as a fourth
-element of the ticket tuple ``(created_ms, ticket_id, profile, start_ms)`` while it is open
-(8 bytes more in the tuple, where a dict ``ticket_id -> start`` cost ~40 per open later
-turn). ``(created_ms, ticket_id)`` is unique, so three- and four-element tickets sort among
-each other by it. The open turns of a channel are in two indexes, each holding the ticket
-tuple itself: ``awaiting`` the first turns (sorted as tickets are, by creation = start: 8
-bytes a turn) and ``awaiting_later`` the later ones, a ``SortedKeyList`` keyed by the start
-element (a key slot holding the tuple's own ``int``: 16 bytes a turn, where a later turn's
-own ``(start, id, profile)`` entry cost 72). Readers merge the two by start.
+at the creation; a later turn (opened by a customer message) has its start in
+``starts[row]`` while it is open (:data:`_NO_TURN` otherwise). The open turns of a channel
+are in two indexes: ``awaiting`` the first turns (ticket keys, sorted by creation =
+start) and ``awaiting_later`` the later ones, as ``(start - base_ms) << row_bits | row``
+(sorted by start; 32 B int + an 8 B slot, where a four-element ticket tuple, its start int
+and a keyed slot cost 56 more). Readers merge the two by start.
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -35,31 +36,24 @@ prefix of each list only when one calendar orders it. Without calendars nothing 
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from array import array
 from collections.abc import Callable, Iterable
 from itertools import product
-from operator import itemgetter
 from typing import Any, Final
 
-from sortedcontainers import SortedKeyList, SortedList
+from sortedcontainers import SortedList
 
 __all__ = [
     "AGENT",
     "AWAITING",
-    "CREATED",
     "ESCALATED",
-    "ID",
     "OPEN",
-    "PROFILE",
     "REOPENED",
-    "START",
     "TRANSFERRED",
     "Profile",
     "Return",
     "ReturnBook",
-    "Ticket",
     "TicketBook",
-    "turn_start",
 ]
 
 OPEN = 1
@@ -69,18 +63,20 @@ ESCALATED = 8
 REOPENED = 16
 AWAITING = 32  # a conversation turn is open (the customer waits for an agent reply)
 _FLAG_SLOTS = 64
+_NO_TURN: Final = -(1 << 63)  # starts[row] of a ticket without an open later turn
 
 
 class Profile:
     """The labels and flags of a ticket: immutable, shared by every ticket with the same
     labels and flags. Siblings (same labels, other flags) share one family list."""
 
-    __slots__ = ("_family", "backlog_key", "category", "channel", "flags", "open_index",
-                 "priority", "region", "sla_key")
+    __slots__ = ("_family", "_table", "backlog_key", "category", "channel", "flags", "index",
+                 "open_index", "priority", "region", "sla_key")
 
     def __init__(self, channel: str, category: str, priority: str, region: str,
                  flags: int = OPEN, family: list[Profile | None] | None = None,
-                 open_index: SortedList | None = None) -> None:
+                 open_index: SortedList | None = None,
+                 table: list[Profile] | None = None) -> None:
         self.channel = channel
         self.category = category
         self.priority = priority
@@ -93,6 +89,10 @@ class Profile:
         self.open_index: SortedList = SortedList() if open_index is None else open_index
         self._family: list[Profile | None] = [None] * _FLAG_SLOTS if family is None else family
         self._family[flags] = self
+        # every profile of a book, by number: the book's profile column holds the number
+        self._table: list[Profile] = [] if table is None else table
+        self.index = len(self._table)
+        self._table.append(self)
 
     def __eq__(self, other: object) -> bool:
         """Same labels (flags aside): the indexes match a ticket by its labels."""
@@ -105,50 +105,8 @@ class Profile:
         p = self._family[flags]
         if p is None:
             p = Profile(self.channel, self.category, self.priority, self.region, flags,
-                        self._family, self.open_index)
+                        self._family, self.open_index, self._table)
         return p
-
-
-# the fields of a ticket tuple
-CREATED: Final = 0
-ID: Final = 1
-PROFILE: Final = 2
-START: Final = 3  # the start of the open later turn (a four-element ticket)
-Ticket = tuple[int, str, Profile] | tuple[int, str, Profile, int]
-
-
-def _swap(index: SortedList, old: Ticket, new: Ticket) -> None:
-    """Put ``new`` in the place of ``old`` (held by ``index``; they compare equal, so the
-    order stays sorted). Reaches into SortedList's sublists and their maxima (stable in
-    sortedcontainers 2.x): a remove + add would shift the sublist twice and re-index."""
-    maxes = index._maxes
-    i = bisect_left(maxes, old)
-    sub = index._lists[i]
-    j = bisect_left(sub, old)
-    assert sub[j] == old, "the index does not hold this ticket"
-    sub[j] = new
-    if j == len(sub) - 1:
-        maxes[i] = new
-
-
-def turn_start(t: Ticket) -> int:
-    """The start of an awaiting ticket's open turn."""
-    return t[START] if len(t) > START else t[CREATED]
-
-
-def _swap_keyed(index: SortedKeyList, old: Ticket, new: Ticket) -> None:
-    """:func:`_swap` for the keyed ``awaiting_later`` index (same key: the same turn); equal keys
-    (turns starting in the same ms) are scanned. Its maxima are keys: unchanged."""
-    key = old[START]  # type: ignore[misc]
-    i = bisect_left(index._maxes, key)
-    sub = index._lists[i]
-    j = bisect_left(index._keys[i], key)
-    while sub[j] != old:
-        j += 1
-        if j == len(sub):
-            i, j = i + 1, 0
-            sub = index._lists[i]
-    sub[j] = new
 
 
 class _ByCreationMinute:
@@ -199,7 +157,19 @@ class _ByCreationMinute:
 
 
 class TicketBook:
-    """All tickets created within the state horizon."""
+    """All tickets created within the state horizon, as columns by row.
+
+    A ticket is a *key*: one ``int``, ``(created_ms - base_ms) << row_bits | row``. It is
+    the dict's value (``tickets``: id -> key), the entry of every index that holds the
+    ticket and of the forgetting order, and it sorts as ``(created_ms, row)``. The row
+    addresses the columns ``ids`` (the dict's own id string), ``pcol`` (the number of its
+    :class:`Profile`, labels and flags, in ``ptable``: 2 bytes) and ``starts`` (the start
+    of an open later turn). A flag change rewrites ``pcol[row]`` only: no index holds the
+    flags. Forgotten rows are reused.
+    ``row_bits`` grows (every key rewritten once, :meth:`_widen`) when the rows outgrow
+    it; ``base_ms`` is the first creation seen, so that keys stay 60-bit (32 B) ints for a
+    year either side of it.
+    """
 
     def __init__(
         self,
@@ -208,29 +178,76 @@ class TicketBook:
         categories: Iterable[str],
         regions: Iterable[str],
         calendar_channels: Iterable[str] = (),
+        row_bits: int = 24,
     ) -> None:
         channels, priorities = tuple(channels), tuple(priorities)
         self.calendar_channels = frozenset(calendar_channels)
-        self.tickets: dict[str, Ticket] = {}
+        self.tickets: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.ptable: list[Profile] = []  # every profile of this book, by Profile.index
+        self.pcol = array("H")  # by row: the profile's number ('I' beyond 65535 profiles)
+        self.starts = array("q")  # by row: the open later turn's start, or _NO_TURN
+        self._free: list[int] = []  # rows of forgotten tickets
+        self.base_ms: int | None = None
+        self.row_bits = row_bits
+        self._mask = (1 << row_bits) - 1
         # open tickets by (priority, category, region)
         self.backlog: dict[tuple[str, str, str], int] = dict.fromkeys(
             product(priorities, categories, regions), 0
         )
-        self.unanswered: dict[str, SortedList] = {c: SortedList() for c in channels}
+        # open, no agent reply, first turn closed (reopened unanswered); with ``awaiting``
+        # (first turns): the unanswered tickets
+        self.unanswered_idle: dict[str, SortedList] = {c: SortedList() for c in channels}
         self.open_by_priority: dict[str, SortedList] = {p: SortedList() for p in priorities}
         self.open_by_calendar: dict[tuple[str, str], SortedList] = {
             (p, c): SortedList() for p in priorities for c in channels
             if c in self.calendar_channels
         }
-        # open turns by channel: first turns, by creation; later turns, by their start
+        # open turns by channel: first turns (ticket keys, by creation), later turns
+        # (``(start - base_ms) << row_bits | row``, by start)
         self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
-        self.awaiting_later: dict[str, SortedKeyList] = {
-            c: SortedKeyList(key=itemgetter(START)) for c in channels}
+        self.awaiting_later: dict[str, SortedList] = {c: SortedList() for c in channels}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
-        # ticket ids by creation minute: one entry per ticket in the dict
+        # ticket keys by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()
 
-    def get(self, ticket_id: str) -> Ticket | None:
+    # -- keys --------------------------------------------------------------------------
+    def key_at(self, ms: int) -> int:
+        """The smallest key of an instant: ``bisect_left(index, key_at(ms))`` counts the
+        entries before ``ms``."""
+        base = self.base_ms
+        return 0 if base is None else (ms - base) << self.row_bits
+
+    def ms_of(self, key: int) -> int:
+        """The instant of an index entry: a ticket's creation, a later turn's start."""
+        return (key >> self.row_bits) + (self.base_ms or 0)
+
+    created = ms_of  # of a ticket key
+
+    def row(self, key: int) -> int:
+        return key & self._mask
+
+    def id_of(self, key: int) -> str:
+        ticket_id = self.ids[key & self._mask]
+        assert ticket_id is not None, "a key of a forgotten ticket"
+        return ticket_id
+
+    def profile_of(self, key: int) -> Profile:
+        return self.ptable[self.pcol[key & self._mask]]
+
+    def _put(self, row: int, p: Profile) -> None:
+        """``pcol[row] = p.index`` (``row == len(pcol)``: appended), widening the column
+        to 4 bytes when the numbers outgrow 2."""
+        try:
+            if row == len(self.pcol):
+                self.pcol.append(p.index)
+            else:
+                self.pcol[row] = p.index
+        except OverflowError:
+            self.pcol = array("I", self.pcol)
+            self._put(row, p)
+
+    def get(self, ticket_id: str) -> int | None:
         return self.tickets.get(ticket_id)
 
     def profile(self, channel: str, category: str, priority: str, region: str) -> Profile:
@@ -242,7 +259,8 @@ class TicketBook:
             if index is None:
                 index = self.open_by_priority[priority]
             p = self._profiles[key] = Profile(channel, category, priority, region,
-                                              OPEN | AWAITING, open_index=index)
+                                              OPEN | AWAITING, open_index=index,
+                                              table=self.ptable)
         return p
 
     def create(
@@ -254,88 +272,140 @@ class TicketBook:
         self.add(ticket_id, ts_ms, self.profile(channel, category, priority, region))
         return True
 
-    def add(self, ticket_id: str, ts_ms: int, profile: Profile) -> None:
+    def add(self, ticket_id: str, ts_ms: int, profile: Profile) -> int:
         """Create a ticket that is known not to exist yet (``profile``: flags OPEN and
-        AWAITING, from :meth:`profile`): its creation opens its first turn."""
-        t = (ts_ms, ticket_id, profile)
-        self.tickets[ticket_id] = t
-        self.backlog[profile.backlog_key] += 1
-        profile.open_index.add(t)
-        self.unanswered[profile.channel].add(t)
-        self.awaiting[profile.channel].add(t)
-        self._order.add(ts_ms, ticket_id)
-
-    def _replace(self, t: Ticket, flags: int) -> Ticket:
-        """The ticket with new flags, in the dict (the indexes are the caller's); an open
-        later turn's start stays while the flags keep AWAITING."""
-        p = t[PROFILE]._family[flags]  # with_flags, inlined for the common case
-        if p is None:
-            p = t[PROFILE].with_flags(flags)
-        new: Ticket
-        if len(t) > START and flags & AWAITING:
-            new = (t[CREATED], t[ID], p, t[START])
+        AWAITING, from :meth:`profile`): its creation opens its first turn. Its key."""
+        if self._free:
+            row = self._free.pop()
+            self.ids[row] = ticket_id
+            self._put(row, profile)
+            self.starts[row] = _NO_TURN
         else:
-            new = (t[CREATED], t[ID], p)
-        self.tickets[t[ID]] = new
-        return new
+            row = len(self.ids)
+            if row > self._mask:
+                self._widen()
+            self.ids.append(ticket_id)
+            self._put(row, profile)
+            self.starts.append(_NO_TURN)
+        base = self.base_ms
+        if base is None:
+            base = self.base_ms = ts_ms
+        k = self.tickets[ticket_id] = (ts_ms - base) << self.row_bits | row
+        self.backlog[profile.backlog_key] += 1
+        profile.open_index.add(k)
+        self.awaiting[profile.channel].add(k)
+        self._order.add(ts_ms, k)
+        return k
 
-    def _reindex(self, t: Ticket, new: Ticket) -> None:
-        """``new`` in the place of ``t`` in every index holding the ticket (by ``t``'s
-        flags): open, unanswered, and the awaiting index of its open turn."""
-        p = t[PROFILE]
-        flags = p.flags
-        if flags & OPEN:
-            _swap(p.open_index, t, new)
-            if not flags & AGENT:
-                _swap(self.unanswered[p.channel], t, new)
-            if flags & AWAITING:
-                if len(t) > START:
-                    _swap_keyed(self.awaiting_later[p.channel], t, new)
-                else:
-                    _swap(self.awaiting[p.channel], t, new)
+    def _widen(self) -> None:
+        """Four more row bits: every key rewritten (in place: the profiles hold their
+        indexes; one new int per ticket, shared as before). The rewrite keeps the order
+        ``(instant, row)``, so every list stays sorted."""
+        old, rb = self.row_bits, self.row_bits + 4
+        mask = self._mask
 
-    def flag(self, t: Ticket, flag: int) -> None:
+        def conv(k: int) -> int:
+            return (k >> old) << rb | (k & mask)
+
+        new = {k: conv(k) for k in self.tickets.values()}
+        for ticket_id, k in self.tickets.items():
+            self.tickets[ticket_id] = new[k]
+        for b in self._order._buckets.values():
+            b[:] = map(new.__getitem__, b)
+        for index in self._ticket_indexes():
+            keys = list(map(new.__getitem__, index))
+            index.clear()
+            index.update(keys)
+        for index in self.awaiting_later.values():
+            keys = list(map(conv, index))
+            index.clear()
+            index.update(keys)
+        self.row_bits, self._mask = rb, (1 << rb) - 1
+
+    def _ticket_indexes(self) -> list[SortedList]:
+        """The indexes that hold ticket keys (``awaiting_later`` holds turn starts)."""
+        return [*self.unanswered_idle.values(), *self.open_by_priority.values(),
+                *self.open_by_calendar.values(), *self.awaiting.values()]
+
+    def share_keys(self) -> None:
+        """Make every index and the forgetting order hold the dict's own key objects (a
+        decoded checkpoint has one int per reference: 32 B each)."""
+        own = {k: k for k in self.tickets.values()}
+        for index in self._ticket_indexes():
+            for sub in index._lists:
+                sub[:] = map(own.__getitem__, sub)
+            index._maxes[:] = [sub[-1] for sub in index._lists]
+        for b in self._order._buckets.values():
+            b[:] = map(own.__getitem__, b)
+
+    def _set(self, k: int, flags: int) -> Profile:
+        """The ticket's profile with new flags (the indexes are the caller's); the old."""
+        row = k & self._mask
+        p = self.ptable[self.pcol[row]]
+        q = p._family[flags]  # with_flags, inlined for the common case
+        if q is None:
+            q = p.with_flags(flags)
+        try:
+            self.pcol[row] = q.index
+        except OverflowError:
+            self._put(row, q)
+        return p
+
+    def flag(self, k: int, flag: int) -> None:
         """Set a flag that no index depends on (transferred, escalated, reopened)."""
-        p = t[PROFILE]
-        if p.flags & flag:
-            return
-        self._reindex(t, self._replace(t, p.flags | flag))
+        p = self.profile_of(k)
+        if not p.flags & flag:
+            self._set(k, p.flags | flag)
 
-    def _open(self, t: Ticket) -> None:
+    def _open(self, k: int) -> None:
         """Reopen a closed ticket (in no index)."""
-        p = t[PROFILE]
-        new = self._replace(t, p.flags | OPEN)
+        p = self._set(k, self.profile_of(k).flags | OPEN)
         self.backlog[p.backlog_key] += 1
-        p.open_index.add(new)
-        if not p.flags & AGENT:
-            self.unanswered[p.channel].add(new)
+        p.open_index.add(k)
+        if not p.flags & AGENT:  # its first turn closed with it
+            self.unanswered_idle[p.channel].add(k)
 
-    def _close(self, t: Ticket) -> None:
+    def _close(self, k: int) -> None:
         """Closed (resolved or forgotten): its open turn, if any, ends unanswered."""
-        p = t[PROFILE]
-        self._replace(t, p.flags & ~(OPEN | AWAITING))
+        p = self._set(k, self.profile_of(k).flags & ~(OPEN | AWAITING))
         self.backlog[p.backlog_key] -= 1
-        p.open_index.remove(t)
-        if not p.flags & AGENT:
-            self.unanswered[p.channel].remove(t)
+        p.open_index.remove(k)
+        if not p.flags & AGENT and not self._in_first_turn(k, p):
+            self.unanswered_idle[p.channel].remove(k)
         if p.flags & AWAITING:
-            self._end_turn(t)
+            self._end_turn(k, p.channel)
 
-    def _end_turn(self, t: Ticket) -> None:
-        """Remove the open turn's entry from the awaiting index (the flag is the caller's)."""
-        ch = t[PROFILE].channel
-        (self.awaiting_later[ch] if len(t) > START else self.awaiting[ch]).remove(t)
+    def _end_turn(self, k: int, channel: str) -> None:
+        """Remove the open turn's entry from its awaiting index (the flag is the caller's)."""
+        row = k & self._mask
+        s = self.starts[row]
+        if s == _NO_TURN:
+            self.awaiting[channel].remove(k)
+        else:
+            self.awaiting_later[channel].remove(self.key_at(s) | row)
+            self.starts[row] = _NO_TURN
 
-    def turn_start(self, t: Ticket) -> int | None:
+    def _in_first_turn(self, k: int, p: Profile) -> bool:
+        """Whether the ticket (with profile ``p``) waits on its first turn."""
+        return bool(p.flags & AWAITING) and self.starts[k & self._mask] == _NO_TURN
+
+    def unanswered(self, channel: str) -> tuple[SortedList, SortedList]:
+        """The channel's unanswered tickets: two disjoint creation-sorted indexes (first
+        turns, reopened unanswered)."""
+        return self.awaiting[channel], self.unanswered_idle[channel]
+
+    def turn_start(self, k: int) -> int | None:
         """The start of the ticket's open turn; None when no turn is open."""
-        if not t[PROFILE].flags & AWAITING:
+        row = k & self._mask
+        p = self.ptable[self.pcol[row]]
+        if not p.flags & AWAITING:
             return None
-        return t[3] if len(t) > 3 else t[0]  # START, CREATED (literals: a key on the hot path)
+        s = self.starts[row]
+        return self.ms_of(k) if s == _NO_TURN else s
 
-    @staticmethod
-    def is_later_turn(entry: Ticket) -> bool:
-        """Whether an entry of the ``awaiting`` index waits on a later turn."""
-        return len(entry) > START
+    def is_later_turn(self, k: int) -> bool:
+        """Whether the ticket's open turn (if any) is a later one."""
+        return self.starts[k & self._mask] != _NO_TURN
 
     def later_turns_open(self) -> int:
         return sum(map(len, self.awaiting_later.values()))
@@ -344,54 +414,55 @@ class TicketBook:
         """Open turns, first and later."""
         return sum(map(len, self.awaiting.values())) + self.later_turns_open()
 
-    def open_turn(self, t: Ticket, ts_ms: int) -> bool:
+    def open_turn(self, k: int, ts_ms: int) -> bool:
         """A customer message: opens a turn on an open ticket with none open (SPEC §7)."""
-        p = t[PROFILE]
+        row = k & self._mask
+        p = self.ptable[self.pcol[row]]
         if p.flags & (OPEN | AWAITING) != OPEN:
             return False
-        q = p.with_flags(p.flags | AWAITING)
-        new = self.tickets[t[ID]] = (t[CREATED], t[ID], q, ts_ms)
-        self._reindex(t, new)
-        self.awaiting_later[p.channel].add(new)
+        self._put(row, p.with_flags(p.flags | AWAITING))
+        self.starts[row] = ts_ms
+        self.awaiting_later[p.channel].add(self.key_at(ts_ms) | row)
         return True
 
-    def agent_replied(self, t: Ticket) -> bool:
+    def agent_replied(self, k: int) -> bool:
         """Mark an agent reply (it answers the open turn); True when it is the ticket's
         first response."""
-        p = t[PROFILE]
+        p = self.profile_of(k)
         flags = p.flags
+        idle = flags & OPEN and not flags & AGENT and not self._in_first_turn(k, p)
         if flags & AWAITING:
-            self._end_turn(t)
+            self._end_turn(k, p.channel)
         if flags & AGENT:
             if flags & AWAITING:
-                new = self._replace(t, flags & ~AWAITING)
-                _swap(p.open_index, t, new)  # AWAITING: open
+                self._set(k, flags & ~AWAITING)
             return False
-        new = self._replace(t, (flags | AGENT) & ~AWAITING)
-        if flags & OPEN:
-            self.unanswered[p.channel].remove(t)
-            _swap(p.open_index, t, new)
+        self._set(k, (flags | AGENT) & ~AWAITING)
+        if idle:
+            self.unanswered_idle[p.channel].remove(k)
         return True
 
-    def resolve(self, t: Ticket) -> None:
+    def resolve(self, k: int) -> None:
         """Resolve an open ticket; its open turn ends unanswered."""
-        if t[PROFILE].flags & OPEN:
-            self._close(t)
+        if self.profile_of(k).flags & OPEN:
+            self._close(k)
 
-    def reopen(self, t: Ticket) -> None:
-        self.flag(t, REOPENED)
-        t = self.tickets[t[ID]]
-        if not t[PROFILE].flags & OPEN:
-            self._open(t)
+    def reopen(self, k: int) -> None:
+        self.flag(k, REOPENED)
+        if not self.profile_of(k).flags & OPEN:
+            self._open(k)
 
     def forget_created_before(self, horizon_ms: int) -> int:
         """Drop tickets created before ``horizon_ms``; later events for them are orphans."""
-        tickets, n = self.tickets, 0
-        for ticket_id in self._order.pop_before(horizon_ms, lambda i: tickets[i][CREATED]):
-            t = tickets[ticket_id]
-            if t[PROFILE].flags & OPEN:
-                self._close(t)
-            del tickets[ticket_id]
+        n, mask = 0, self._mask
+        ids, table = self.ids, self.ptable
+        for k in self._order.pop_before(horizon_ms, self.ms_of):
+            row = k & mask
+            if table[self.pcol[row]].flags & OPEN:
+                self._close(k)
+            del self.tickets[ids[row]]
+            ids[row] = None
+            self._free.append(row)
             n += 1
         return n
 

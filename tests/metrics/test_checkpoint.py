@@ -137,3 +137,31 @@ def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None
         body = zlib.decompress(payload[8 + int.from_bytes(payload[4:8], "big"):])
         for text in (secret, "pulse-user-7f3a", "group-7f3a"):
             assert text.encode() not in payload + body
+
+
+def test_ticket_keys_are_shared_again_and_far_off_creations_round_trip() -> None:
+    """A ticket is one key int held by the dict and every index (metrics/state.py): read
+    back, the indexes hold the dict's own objects again (not one int per reference), and
+    a creation far from the first one (a key beyond msgpack's 64 bits) survives."""
+    wall = START + HOUR
+    engine = ShardedEngine(CFG, lambda: wall)
+    shard = engine.shard("aftersales.tickets", 0)
+    book = shard.tickets
+    assert book.create("NEAR", START, "chat", "refund", "P1", "east")
+    assert book.create("FAR", 5_000, "chat", "refund", "P1", "east")  # ts 1970
+    assert book.create("LATE", START + 1, "email", "refund", "P2", "east")
+    assert book.agent_replied(book.tickets["LATE"])
+    assert book.open_turn(book.tickets["LATE"], START + 2)  # a later turn
+    assert not -(1 << 63) <= book.tickets["FAR"] < 1 << 63
+    out = reload(engine, wall).shard("aftersales.tickets", 0).tickets
+    assert out.tickets == book.tickets
+    assert out.created(out.tickets["FAR"]) == 5_000
+    assert [out.id_of(k) for k in out.open_by_priority["P1"]] == ["FAR", "NEAR"]
+    assert out.turn_start(out.tickets["LATE"]) == START + 2
+    assert [out.ms_of(k) for k in out.awaiting_later["email"]] == [START + 2]
+    for index in (*out.open_by_priority.values(), *out.awaiting.values()):
+        for k in index:
+            assert k is out.tickets[out.id_of(k)]
+    for bucket in out._order._buckets.values():
+        for k in bucket:
+            assert k is out.tickets[out.id_of(k)]

@@ -1,8 +1,11 @@
-"""TicketBook: a ticket is one tuple; flag changes keep the dict and every index in step."""
+"""TicketBook: a ticket is one key (an int: its creation and its row of the columns); flag
+changes keep the dict and every index in step."""
 
 from __future__ import annotations
 
 import random
+
+import pytest
 
 from metrics.state import (
     AGENT,
@@ -12,33 +15,47 @@ from metrics.state import (
     REOPENED,
     TRANSFERRED,
     TicketBook,
-    turn_start,
 )
 
 CHANNELS, PRIORITIES = ("chat", "email"), ("P1", "P2")
 
 
-def book() -> TicketBook:
-    return TicketBook(CHANNELS, PRIORITIES, ("refund",), ("east",))
+def book(row_bits: int = 24) -> TicketBook:
+    return TicketBook(CHANNELS, PRIORITIES, ("refund",), ("east",), row_bits=row_bits)
 
 
 def check(b: TicketBook) -> None:
-    """The indexes hold exactly the open / open-unanswered tickets (an index may hold an
-    older tuple of a ticket: same created, id and labels, other flags)."""
+    """The indexes hold exactly the open / open-unanswered tickets, in creation order."""
+    p_of = b.profile_of
     for ch in CHANNELS:
         want = sorted(t for t in b.tickets.values()
-                      if t[2].channel == ch and t[2].flags & OPEN and not t[2].flags & AGENT)
-        assert list(b.unanswered[ch]) == want
-        assert [t[2].flags & AGENT for t in b.unanswered[ch]] == [0] * len(want)
+                      if p_of(t).channel == ch and p_of(t).flags & OPEN
+                      and not p_of(t).flags & AGENT)
+        first, idle = b.unanswered(ch)
+        assert not set(first) & set(idle)  # disjoint: first turns, reopened unanswered
+        assert sorted([*first, *idle]) == want
+        assert all(b.turn_start(t) == b.created(t) and not b.is_later_turn(t) for t in first)
+        assert not any(b.turn_start(t) == b.created(t) for t in idle)
+        assert [p_of(t).flags & AGENT for t in [*first, *idle]] == [0] * len(want)
+        assert [b.created(t) for t in want] == sorted(b.created(t) for t in want)
     for p in PRIORITIES:
-        want = sorted(t for t in b.tickets.values() if t[2].priority == p and t[2].flags & OPEN)
+        want = sorted(t for t in b.tickets.values()
+                      if p_of(t).priority == p and p_of(t).flags & OPEN)
         assert list(b.open_by_priority[p]) == want
-    assert sum(b.backlog.values()) == sum(bool(t[2].flags & OPEN) for t in b.tickets.values())
+    assert sum(b.backlog.values()) == sum(bool(p_of(t).flags & OPEN)
+                                          for t in b.tickets.values())
+    for tid, t in b.tickets.items():
+        assert b.id_of(t) == tid
 
 
-def test_random_lifecycles_keep_indexes_consistent() -> None:
+@pytest.mark.parametrize("many_profiles", [False, True])
+def test_random_lifecycles_keep_indexes_consistent(many_profiles: bool) -> None:
+    """``many_profiles``: the profile numbers outgrow the 2-byte column (it widens)."""
     rnd = random.Random(7)
     b = book()
+    if many_profiles:
+        filler = b.profile("chat", "refund", "P2", "east")
+        b.ptable.extend([filler] * 70_000)  # numbers taken: the next profile is 70,001
     for i in range(400):
         op = rnd.random()
         tid = f"T{rnd.randrange(60)}"
@@ -59,6 +76,7 @@ def test_random_lifecycles_keep_indexes_consistent() -> None:
         if i % 10 == 0:
             check(b)
     check(b)
+    assert b.pcol.typecode == ("I" if many_profiles else "H")
 
 
 def test_flags_and_first_response() -> None:
@@ -66,15 +84,15 @@ def test_flags_and_first_response() -> None:
     assert b.create("A", 100, "chat", "refund", "P1", "east")
     assert not b.create("A", 200, "email", "refund", "P2", "east")  # never resets
     t = b.tickets["A"]
-    assert t[0] == 100
-    assert t[2].flags == OPEN | AWAITING  # SPEC §7: the creation opens the first turn
+    assert b.created(t) == 100
+    assert b.profile_of(t).flags == OPEN | AWAITING  # SPEC §7: the creation opens the first turn
     assert b.agent_replied(t)
     assert not b.agent_replied(b.tickets["A"])  # only the first is a first response
     b.resolve(b.tickets["A"])
     b.reopen(b.tickets["A"])
-    assert b.tickets["A"][2].flags == OPEN | AGENT | REOPENED
+    assert b.profile_of(b.tickets["A"]).flags == OPEN | AGENT | REOPENED
     assert list(b.open_by_priority["P1"]) == [b.tickets["A"]]
-    assert not b.unanswered["chat"]
+    assert not any(b.unanswered("chat"))
     assert b.forget_created_before(101) == 1
     assert not b.tickets
     assert not b.open_by_priority["P1"]
@@ -101,19 +119,20 @@ def test_forgetting_by_age_does_not_depend_on_arrival_order() -> None:
         b.forget_created_before(horizon)
         r.forget_created_before(horizon)
         want = sorted(ts for ts in created if ts >= horizon)
-        assert sorted(t[0] for t in b.tickets.values()) == want
+        assert sorted(b.created(t) for t in b.tickets.values()) == want
         assert sorted(x.requested_ms for x in r.returns.values()) == want
         assert sum(r.open_by_region.values()) == len(want)
         check(b)
 
 
-def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
+@pytest.mark.parametrize("row_bits", [24, 1])
+def test_one_key_per_ticket_in_the_dict_and_every_index_with_turns(row_bits: int) -> None:
     """Flag changes, customer messages (later turns) and replies in random order: every
-    index holds the dict's very tuple (no stale copy), the awaiting index holds exactly
+    index holds the dict's very key (no stale copy), the awaiting index holds exactly
     the tickets with an open turn, in turn-start order, and turn_start says where each
-    starts."""
+    starts. ``row_bits=1``: the keys are rewritten as rows outgrow them (:meth:`_widen`)."""
     rnd = random.Random(11)
-    b = book()
+    b = book(row_bits)
     turns: dict[str, int] = {}  # the model: ticket id -> start of its open turn
     for i in range(3000):
         op = rnd.random()
@@ -144,10 +163,10 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
             turns = {k: v for k, v in turns.items() if k in b.tickets}
         if i % 25 == 0:
             check(b)
-            for index in (*b.unanswered.values(), *b.open_by_priority.values(),
-                          *b.awaiting.values(), *b.awaiting_later.values()):
+            for index in (*b.unanswered_idle.values(), *b.open_by_priority.values(),
+                          *b.awaiting.values()):
                 for entry in index:
-                    assert entry is b.tickets[entry[1]]
+                    assert entry is b.tickets[b.id_of(entry)]
             assert {k: b.turn_start(v) for k, v in b.tickets.items()
                     if b.turn_start(v) is not None} == turns
             for ch in CHANNELS:
@@ -155,13 +174,16 @@ def test_one_tuple_per_ticket_in_the_dict_and_every_index_with_turns() -> None:
                 assert not any(b.is_later_turn(e) for e in got)
                 later = list(b.awaiting_later[ch])
                 assert all(b.is_later_turn(e) for e in later)
-                assert [turn_start(e) for e in later] == sorted(turns[e[1]] for e in later)
-                assert [turn_start(e) for e in got] == sorted(turns[e[1]] for e in got)
+                assert [b.ms_of(e) for e in later] == sorted(turns[b.id_of(e)] for e in later)
+                assert [b.ms_of(e) for e in got] == sorted(turns[b.id_of(e)] for e in got)
                 got += later
-                assert {e[1] for e in got} == {k for k in turns
-                                               if b.tickets[k][2].channel == ch}
-                assert all(b.is_later_turn(e) is (turns[e[1]] != e[0]) for e in got)
-    assert b.later_turns_open() == sum(v != b.tickets[k][0] for k, v in turns.items())
+                assert {b.id_of(e) for e in got} == {
+                    k for k in turns if b.profile_of(b.tickets[k]).channel == ch}
+                assert all(b.is_later_turn(e) is (turns[b.id_of(e)] != b.created(b.tickets[
+                    b.id_of(e)])) for e in got)
+    assert b.later_turns_open() == sum(v != b.created(b.tickets[k]) for k, v in turns.items())
+    if row_bits == 1:
+        assert b.row_bits > 1  # widened
 
 
 def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> None:
@@ -184,6 +206,45 @@ def test_oldest_turns_merge_first_and_later_turns_in_start_then_id_order() -> No
     first, later = b.awaiting["chat"], b.awaiting_later["chat"]
     assert first
     assert later
-    want = sorted([*first, *later], key=lambda t: (turn_start(t), t[1]))
+    want = sorted((b.ms_of(t), b.id_of(t), b.profile_of(t), is_later)
+                  for lst, is_later in ((first, False), (later, True)) for t in lst)
     for n in (1, 5, 17, len(later), len(want), len(want) + 3):
-        assert _oldest_turns(first, later, n) == want[:n]
+        assert _oldest_turns(b, "chat", n) == want[:n]
+
+
+def _tied_engine(kind: str) -> list[str]:
+    """15 tickets created in the same ms, their ids in the reverse of their arrival (so
+    their rows, and the keys' order within the ms, run against the ids); the act-now ids."""
+    from consumers.decode import Decoder, Rejection
+    from core.config import load_config
+    from metrics.engine import Engine
+    from tests.test_oracle_turns import Log, ms
+
+    wall = [ms("2026-10-12 08:00:02")]  # live: the clock follows the wall
+    cfg = load_config()
+    engine, dec = Engine(cfg, lambda: wall[0]), Decoder(regions=cfg.regions)
+    log = Log()
+    for i in reversed(range(15)):
+        log.created("2026-10-12 08:00", f"T{i:02d}", "chat", "P1")
+        if kind == "overdue":
+            log.add("ticket.replied", "2026-10-12 08:00:01", f"T{i:02d}", by="agent",
+                    agent_id="A1")
+    for topic, _key, value in log.messages:
+        item = dec.decode(value, wall[0])
+        assert not isinstance(item, Rejection), item
+        engine.process(topic, item, wall[0])
+    engine.tick()
+    assert engine.snapshot().live
+    wall[0] = ms("2026-10-14 09:00")  # past the P1 resolution SLA and every reply SLA
+    engine.tick()
+    snap = engine.snapshot()
+    assert {a.kind for a in snap.act_now} == {kind}
+    return [a.ticket_id for a in snap.act_now]
+
+
+@pytest.mark.parametrize("kind", ["unanswered", "overdue"])
+def test_act_now_orders_tickets_of_one_instant_by_id_not_by_arrival(kind: str) -> None:
+    """Index entries of one ms sort by row (arrival here); the act-now list still takes
+    the first ten by (instant, ticket id): the open-P1 heads and the oldest turns read
+    every entry of the last instant they take."""
+    assert _tied_engine(kind) == [f"T{i:02d}" for i in range(10)]

@@ -99,10 +99,11 @@ def state_sizes(engine: Engine) -> dict[str, int]:
     return {
         "tickets": len(t.tickets), "returns": len(r.returns),
         "seen_ids": len(engine.seen),
-        "arrivals": len(engine._arrivals), "unanswered": sum(map(len, t.unanswered.values())),
+        "arrivals": len(engine._arrivals), "unanswered": sum(
+            len(lst) for ch in t.awaiting for lst in t.unanswered(ch)),
         "open": sum(map(len, t.open_by_priority.values())),
         # keyed by labels: must stay at their configured size
-        "backlog_keys": len(t.backlog), "unanswered_keys": len(t.unanswered),
+        "backlog_keys": len(t.backlog), "unanswered_keys": len(t.unanswered_idle),
         "open_keys": len(t.open_by_priority), "return_region_keys": len(r.open_by_region),
         "events_total_keys": len(engine.events_total),
         "rejected_keys": len(engine.rejected_total), "orphan_keys": len(engine.orphan_total),
