@@ -224,3 +224,27 @@ def test_a_shard_takes_exactly_its_own_ids_when_it_leaves() -> None:
     assert {**gone._cur, **gone._prev} == {"x": 100}
     assert not add_b("x", 130, 100)  # its ids left with it
     assert len(ids) == 2  # y, and x accepted again on b
+
+
+def test_runs_sealed_an_hour_apart_are_merged_up_to_their_span_and_stay_exact() -> None:
+    """The dicts hold an hour or two (horizon / 168); the runs sealed from them are merged
+    while they span at most horizon / 32, so a lookup bisects as few runs as before."""
+    h = 7 * 86_400_000
+    s = SeenIds(h)
+    t0 = 1_795_000_000_000
+    hour = 3_600_000
+    accepted = {}
+    for k in range(24):  # one id every 10 min for 4 h, then the clock on for a day
+        clock = t0 + k * hour // 6
+        s.expire(clock)
+        assert not s.add(f"id{k}", clock, clock - 5)
+        accepted[f"id{k}"] = clock
+    for clock in range(t0 + 4 * hour, t0 + 28 * hour, hour // 2):
+        s.expire(clock)
+    assert s.sealed_ids == 24
+    runs = s._runs
+    assert 2 <= len(runs) <= 3  # 4 hours of sealed periods, three merged into one
+    assert all(r.hi - r.lo <= h // 32 for r in runs)
+    for eid, at in accepted.items():  # each time kept to the millisecond
+        assert s.is_duplicate(eid, at + h - 1)
+        assert not s.is_duplicate(eid, at + h)
