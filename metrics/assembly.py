@@ -22,6 +22,14 @@ from core.snapshot import ActionTicket, ConsumerHealth, HistogramData, Snapshot,
 from metrics.state import Profile
 from metrics.windows import merged_counts
 
+_ARRIVAL_MINUTES = 24 * 60  # the arrivals the staffing forecast keeps, per minute
+
+
+def arrival_floor(clock_ms: int) -> int:
+    """The oldest minute of the arrivals kept at ``clock_ms``."""
+    return (clock_ms - _ARRIVAL_MINUTES * 60000) // 60000
+
+
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
 
@@ -142,7 +150,9 @@ def assemble_shards(
         for p in e.priorities
     }
     arrivals = [x._arrivals for x in shards]
-    firsts_min = [min(a) for a in arrivals if a]
+    floor = arrival_floor(clock)  # minutes before it wait for the next sweep
+    firsts_min = [m for a in arrivals if (m := min(filter(floor.__le__, a), default=None))
+                  is not None]
     lasts = [x.last_event_wall_ms for x in shards if x.last_event_wall_ms is not None]
     scored = [x.scores for x in shards if x.scores is not None]
     return Snapshot(

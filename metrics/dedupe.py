@@ -9,8 +9,8 @@ and it could change no state, its ticket being forgotten as well).
 
 A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
 
-* **recent** — the ids accepted in the current and the previous *period* (horizon / 48,
-  3.5 h at 7 days; longer while events arrive far behind the clock, see
+* **recent** — the ids accepted in the current and the previous *period* (horizon / 168,
+  1 h at 7 days; longer while events arrive far behind the clock, see
   :meth:`SeenIds.expire`), in two dicts
   ``event_id -> s``: the lookup of an event is one dict probe (two just after a period
   ends), at C speed, as before;
@@ -18,7 +18,10 @@ A week of a large platform is ~6.2 M ids, so ids are kept in two forms:
   its ids, sorted, in an ``array('q')``, and each id's ``s`` exactly, as an unsigned
   offset from the run's start in a parallel ``array('I')``: 12 bytes per id, built by
   C-level ``map``/``sorted`` passes (no per-id Python code). A run leaves whole when its
-  newest id is older than the horizon.
+  newest id is older than the horizon. Every three new runs are merged into one when
+  they span at most horizon / 32 (5.25 h): the dicts (~130 B an id with its string)
+  hold an hour or two, where they held 3.5 to 7 hours (89 → 45 B per event of a day of
+  deliveries, bench.memory), and a lookup still bisects at most ~50 runs.
 
 The older dict and the runs are searched only for an event whose ``ts`` is earlier than
 the newest time they hold (``_prev_hi``, ``_sealed_hi``): a re-sent copy carries its
@@ -45,13 +48,16 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from hashlib import blake2b
-from itertools import repeat
-from operator import and_, lshift, or_, rshift, sub
+from itertools import chain, repeat
+from operator import add, and_, lshift, or_, rshift, sub
 
-__all__ = ["SeenIds"]
+__all__ = ["RecentIds", "SeenIds"]
 
-_PERIODS = 48  # per horizon: how long an id stays in a dict (one to two periods)
+_PERIODS = 168  # per horizon: how long an id stays in a dict (one to two periods)
+_RUN_SPANS = 32  # per horizon: the longest span of event times a merged run holds
+_MERGE = 3  # sealed runs merged into one (each id is re-sorted once)
 _DICT_CAP = 1 << 20  # ids in the two dicts that seal the older one whatever (expire)
 _LAGGING = 64  # more than 1/64 of a period's ids behind the older dict: do not seal it
 _OFF_BITS = 42  # offset bits in a sort key (h << 42 | offset): 139 years of ms
@@ -70,16 +76,33 @@ class _Run:
 
     __slots__ = ("hashes", "hi", "lo", "offsets")
 
-    def __init__(self, ids: dict[str, int]) -> None:
-        self.lo = lo = min(ids.values())
-        self.hi = max(ids.values()) + 1  # every time in the run is in [lo, hi)
+    def __init__(self, ids: dict[str, int], shift: int = 0) -> None:
+        """``shift``: the times are the values shifted right by it (RecentIds' tags)."""
+        times = ids.values() if not shift else list(map(rshift, ids.values(), repeat(shift)))
+        self.lo = lo = min(times)
+        self.hi = max(times) + 1  # every time in the run is in [lo, hi)
         keys = sorted(
             map(or_, map(lshift, map(stable_hash, ids), repeat(_OFF_BITS)),
-                map(sub, ids.values(), repeat(lo)))
+                map(sub, times, repeat(lo)))
         )
         self.hashes = array("q", map(rshift, keys, repeat(_OFF_BITS)))
         code = "I" if self.hi - lo <= 1 << 32 else "q"
         self.offsets = array(code, map(and_, keys, repeat(_OFF_MASK)))
+
+    @classmethod
+    def merged(cls, runs: list[_Run]) -> _Run:
+        """One run of several (one sorted pass at C speed, every time kept exactly)."""
+        new = cls.__new__(cls)
+        new.lo = lo = min(r.lo for r in runs)
+        new.hi = max(r.hi for r in runs)
+        keys = sorted(chain(*(
+            map(or_, map(lshift, r.hashes, repeat(_OFF_BITS)),
+                map(add, r.offsets, repeat(r.lo - lo)))
+            for r in runs)))
+        new.hashes = array("q", map(rshift, keys, repeat(_OFF_BITS)))
+        code = "I" if new.hi - lo <= 1 << 32 else "q"
+        new.offsets = array(code, map(and_, keys, repeat(_OFF_MASK)))
+        return new
 
     def accepted_after(self, h: int, floor: int) -> bool:
         """Whether hash ``h`` was accepted here at a time after ``floor``."""
@@ -107,15 +130,18 @@ class SeenIds:
         "_period_ms",
         "_prev",
         "_prev_hi",
+        "_run_span_ms",
         "_runs",
         "_sealed_hi",
         "_switch_at",
+        "_unmerged",
     )
 
     def __init__(self, window_ms: int) -> None:
         """``window_ms``: how long an id is remembered (the state horizon)."""
         self._horizon_ms = window_ms
         self._period_ms = max(1, window_ms // _PERIODS)
+        self._run_span_ms = max(1, window_ms // _RUN_SPANS)
         self._cur: dict[str, int] = {}  # ids accepted since the period began …
         self._prev: dict[str, int] = {}  # … and in the period before
         self._switch_at: float = float("-inf")  # the clock the period ends at
@@ -124,6 +150,7 @@ class SeenIds:
         self._prev_hi: float = float("-inf")  # every id in _prev was accepted before it
         self._sealed_hi: float = float("-inf")  # … every id in a run before this
         self._lagging = 0  # events this period with a ts before _prev_hi
+        self._unmerged = 0  # runs sealed since the last merge
 
     # -- the hot path ----------------------------------------------------------------
     def add(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
@@ -143,17 +170,6 @@ class SeenIds:
             return True
         self._cur[event_id] = clock_ms if clock_ms > ts_ms else ts_ms
         return False
-
-    def holds(self, event_id: str, clock_ms: int, ts_ms: int) -> bool:
-        """:meth:`add`'s answer without storing anything: whether ``event_id`` is a
-        duplicate at ``clock_ms`` of an id accepted here (another partition's shard asks:
-        metrics/shards.py)."""
-        floor = clock_ms - self._horizon_ms
-        s = self._cur.get(event_id)
-        if s is None and ts_ms < self._prev_hi:
-            s = self._prev.get(event_id)
-        return (s is not None and s > floor) or (
-            ts_ms < self._sealed_hi and self._sealed(event_id, ts_ms, floor))
 
     # -- the plain interface (tests, tools) ------------------------------------------
     def is_duplicate(self, event_id: str, clock_ms: int) -> bool:
@@ -214,11 +230,7 @@ class SeenIds:
         cur_hi = max(cur.values()) + 1 if cur else float("-inf")
         if seal or not prev:
             if prev and self._prev_hi - 1 > floor:
-                run = _Run(prev)
-                hi = max(run.hi, self._his[-1]) if self._his else run.hi
-                self._runs.append(run)
-                self._his.append(hi)
-                self._sealed_hi = hi
+                self._append(_Run(prev))
             self._prev, self._prev_hi = cur, cur_hi
         else:
             prev.update(cur)  # a re-accepted id keeps its newer time
@@ -230,11 +242,30 @@ class SeenIds:
         self._lagging = 0
         self._switch_at = clock_ms + self._period_ms
 
-    def sealed_holds(self, h: int, ts_ms: int, clock_ms: int) -> bool:
-        """Whether a run holds the id of :func:`stable_hash` ``h`` accepted within the
-        horizon (the shards compute the hash once for all of them)."""
-        return ts_ms < self._sealed_hi and self._sealed_hash(h, ts_ms,
-                                                             clock_ms - self._horizon_ms)
+    def _append(self, run: _Run) -> None:
+        runs, his = self._runs, self._his
+        runs.append(run)
+        his.append(max(run.hi, his[-1]) if his else run.hi)
+        self._sealed_hi = his[-1]
+        self._merge_newest()
+
+    def _merge_newest(self) -> None:
+        """Every ``_MERGE`` runs sealed since the last merge become one (or the newest
+        two do) when they span at most horizon / 32: each id is re-sorted about once, and
+        a lookup bisects about as many runs as when a period was 3.5 h long. Periods
+        last longer than an hour when the clock moves by more between two ticks (a
+        rebuild folds hours of events per tick): the span bound keeps such runs apart."""
+        runs, his = self._runs, self._his
+        self._unmerged += 1
+        if self._unmerged < _MERGE:
+            return
+        self._unmerged = 0
+        for take in range(min(_MERGE, len(runs)), 1, -1):
+            newest = runs[-take:]
+            if max(r.hi for r in newest) - min(r.lo for r in newest) <= self._run_span_ms:
+                runs[-take:] = [_Run.merged(newest)]
+                his[-take:] = [his[-1]]
+                return
 
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
         """Whether a run holds ``event_id`` accepted after ``floor``: only runs with a
@@ -253,3 +284,188 @@ class SeenIds:
             if runs[i].accepted_after(h, floor):
                 return True
         return False
+
+
+_TAG = 16  # low bits of a RecentIds value: the shard's slot
+_SLOT = (1 << _TAG) - 1
+
+
+class RecentIds:
+    """The recent ids of every shard of a process (metrics/shards.py) in ONE pair of dicts
+    ``event_id -> s << 16 | slot``, the shard that accepted each in the low bits.
+
+    Why one pair: an event re-sent by a client whose partitioner differs lands on another
+    partition than its original, so a shard's duplicate check must see every shard's ids;
+    with a dict per shard that took a second, process-wide index (each recent id held
+    twice, two more dict operations per event). Here the lookup is the single engine's:
+    one probe. What belongs to a shard is read back from the slot: its recent ids for its
+    checkpoint (:meth:`export`), its runs when a period is sealed (each shard keeps its own
+    sealed runs in its :class:`SeenIds`, whose dicts stay empty while it is attached),
+    and what leaves with it (:meth:`detach`). The rule and the periods are
+    :class:`SeenIds`' (module docstring); the clock is the shards' shared one.
+    """
+
+    __slots__ = ("_cache", "_cur", "_gen", "_horizon_ms", "_lagging", "_period_ms", "_prev",
+                 "_prev_hi", "_rewrites", "_sealed_hi", "_shards", "_switch_at")
+
+    def __init__(self, window_ms: int) -> None:
+        self._horizon_ms = window_ms
+        self._period_ms = max(1, window_ms // _PERIODS)
+        self._cur: dict[str, int] = {}
+        self._prev: dict[str, int] = {}
+        self._switch_at: float = float("-inf")
+        self._prev_hi: float = float("-inf")
+        self._sealed_hi: float = float("-inf")  # the newest time in any shard's runs
+        self._lagging = 0
+        self._shards: dict[int, SeenIds] = {}  # slot -> the shard's ids (its runs)
+        self._gen = 0  # changes whenever the dicts change other than by an add
+        self._rewrites = 0  # adds that replaced an id past the horizon
+        self._cache: tuple[tuple[int, ...], dict[int, tuple[dict[str, int], dict[str, int]]]] \
+            = ((), {})
+
+    def __len__(self) -> int:
+        """Recent ids held (of every shard)."""
+        return len(self._cur) + len(self._prev)
+
+    @property
+    def attached(self) -> int:
+        return len(self._shards)
+
+    # -- shards ------------------------------------------------------------------------
+    def attach(self, seen: SeenIds) -> int:
+        """Take a shard's ids in (a new shard, or one loaded from a checkpoint): its recent
+        ids move into the shared dicts under a new slot, its runs stay with it."""
+        slot = next(i for i in range(len(self._shards) + 1) if i not in self._shards)
+        if slot > _SLOT:
+            raise ValueError(f"more than {_SLOT + 1} shards in one process")
+        self._shards[slot] = seen
+        cur = self._cur
+        for d in (seen._prev, seen._cur):  # the newer dict last: its time wins
+            for k, s in d.items():
+                v = cur.get(k)
+                if v is None or v >> _TAG < s:
+                    cur[k] = s << _TAG | slot
+        seen._cur, seen._prev, seen._prev_hi = {}, {}, float("-inf")
+        self._gen += 1
+        self._newest_sealed()
+        return slot
+
+    def detach(self, slot: int) -> SeenIds:
+        """Take a shard's ids out (its partition is dropped): they go back into its own
+        :class:`SeenIds`, which is returned."""
+        cur, prev = self.export(slot)
+        seen = self._shards.pop(slot)
+        seen._cur, seen._prev = dict(cur), dict(prev)
+        seen._prev_hi = (max(seen._prev.values()) + 1) if seen._prev else float("-inf")
+        for d in (self._cur, self._prev):
+            for k in [k for k, v in d.items() if v & _SLOT == slot]:
+                del d[k]
+        self._gen += 1
+        self._newest_sealed()
+        return seen
+
+    def export(self, slot: int) -> tuple[dict[str, int], dict[str, int]]:
+        """A shard's recent ids as :class:`SeenIds` holds them (newer dict, older dict),
+        for its checkpoint. The split of all shards is made once and kept while the dicts
+        do not change otherwise than by adds (a checkpoint round asks every shard)."""
+        key = (self._gen, len(self._cur), len(self._prev), self._rewrites)
+        if self._cache[0] != key:
+            self._cache = (key, self._split())
+        return self._cache[1].get(slot, ({}, {}))
+
+    def _split(self) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
+        out: dict[int, tuple[dict[str, int], dict[str, int]]] = {
+            slot: ({}, {}) for slot in self._shards}
+        for i, d in enumerate((self._cur, self._prev)):
+            for k, v in d.items():
+                part = out.get(v & _SLOT)
+                if part is not None:
+                    part[i][k] = v >> _TAG
+        return out
+
+    # -- the hot path ------------------------------------------------------------------
+    def adder(self, slot: int) -> Callable[[str, int, int], bool]:
+        """The shard's ``SeenIds.add``: the same rule over every shard's ids, remembering
+        the id under ``slot``."""
+        horizon = self._horizon_ms
+        ids = self
+
+        def add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
+            floor = clock_ms - horizon
+            if ts_ms <= floor:
+                return True  # older than the horizon
+            v = ids._cur.get(event_id)
+            if v is None and ts_ms < ids._prev_hi:
+                v = ids._prev.get(event_id)
+                ids._lagging += 1
+            if v is not None:
+                if v >> _TAG > floor:
+                    return True
+                ids._rewrites += 1
+            if ts_ms < ids._sealed_hi and ids._sealed(event_id, ts_ms, floor):
+                return True
+            ids._cur[event_id] = (clock_ms if clock_ms > ts_ms else ts_ms) << _TAG | slot
+            return False
+
+        return add
+
+    def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
+        h = stable_hash(event_id)  # once for every shard
+        for s in self._shards.values():
+            if ts_ms < s._sealed_hi and s._sealed_hash(h, ts_ms, floor):
+                return True
+        return False
+
+    def _newest_sealed(self) -> None:
+        self._sealed_hi = max((s._sealed_hi for s in self._shards.values()),
+                              default=float("-inf"))
+
+    # -- the periods -------------------------------------------------------------------
+    def expire(self, clock_ms: int) -> None:
+        """:meth:`SeenIds.expire` for the shared dicts (each shard drops its own runs).
+        The dicts may hold ``_DICT_CAP`` ids per shard, as a dict per shard could: on a
+        rebuild the partitions are read in fetch order, hours or days apart, and sealing
+        sooner sends every event of a partition behind the others to the sealed runs of
+        all shards (a hash and a bisection per run: the 6.2 M-event rebuild took 30 % more
+        CPU with one cap for the process)."""
+        held = len(self._cur) + len(self._prev)
+        cap = _DICT_CAP * max(1, len(self._shards))
+        if clock_ms >= self._switch_at or held > cap:
+            self._switch(clock_ms, held > cap or self._lagging * _LAGGING <= len(self._cur))
+
+    def _switch(self, clock_ms: int, seal: bool) -> None:
+        floor = clock_ms - self._horizon_ms
+        prev, cur = self._prev, self._cur
+        cur_hi = (max(cur.values()) >> _TAG) + 1 if cur else float("-inf")
+        if seal or not prev:
+            if prev and self._prev_hi - 1 > floor:
+                self._seal(prev)
+            self._prev, self._prev_hi = cur, cur_hi
+        else:
+            prev.update(cur)  # a re-accepted id keeps its newer time
+            self._prev_hi = max(self._prev_hi, cur_hi)
+        if self._prev_hi - 1 <= floor:
+            self._prev = {}
+            self._prev_hi = float("-inf")
+        self._cur = {}
+        self._lagging = 0
+        self._switch_at = clock_ms + self._period_ms
+        self._gen += 1
+
+    def _seal(self, ids: dict[str, int]) -> None:
+        """The older dict becomes a run in each shard that accepted some of its ids."""
+        if len(self._shards) == 1:
+            (only,) = self._shards.values()
+            only._append(_Run(ids, _TAG))
+        else:
+            parts: dict[int, dict[str, int]] = {}
+            for k, v in ids.items():
+                part = parts.get(v & _SLOT)
+                if part is None:
+                    part = parts[v & _SLOT] = {}
+                part[k] = v >> _TAG
+            for slot, part in parts.items():
+                owner = self._shards.get(slot)
+                if owner is not None:
+                    owner._append(_Run(part))
+        self._newest_sealed()

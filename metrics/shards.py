@@ -34,7 +34,7 @@ from core.snapshot import ConsumerHealth, Snapshot
 from metrics.assembly import assemble_shards
 from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
-from metrics.dedupe import SeenIds, stable_hash
+from metrics.dedupe import RecentIds
 from metrics.engine import Engine
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
@@ -54,9 +54,9 @@ class ShardedEngine:
     nor the snapshot pays per shard: the windows' value series (one sorted list per
     window and series, which the snapshot's quantiles read once; a shard's part is read
     back from its entries, :meth:`SlidingWindows.window_values`, for its checkpoint and
-    to take it out when its partition goes), and an index of the remembered ids of the
-    recent periods to the shard holding each (one dict probe finds a copy of an event
-    folded by another shard; the shards' sealed runs are searched only for an event older
+    to take it out when its partition goes), and the remembered ids of the recent periods
+    (:class:`~metrics.dedupe.RecentIds`: one dict probe finds a copy of an event folded
+    by any shard; each shard keeps its own sealed runs, searched only for an event older
     than the newest of them)."""
 
     def __init__(self, config: Config, wall: Callable[[], int]) -> None:
@@ -64,14 +64,10 @@ class ShardedEngine:
         self.wall = wall
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
-        # the SeenIds of every engine made here and not discarded, by id
-        self._others: dict[int, SeenIds] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
         self._series: dict[str, list[SortedList]] = {}  # window -> its value series
-        self._owner: dict[str, SeenIds] = {}  # a recent id -> the installed shard's ids
-        self._seens: list[SeenIds] = []  # the installed shards'
-        self._dicts: dict[int, tuple[dict[str, int], dict[str, int]]] = {}  # last seen
-        self._sealed_hi = [float("-inf")]  # the newest time in any shard's sealed runs
+        self._ids = RecentIds(config.state_horizon_s * 1000)  # every installed shard's
+        self._slots: dict[ShardKey, int] = {}  # an installed shard's slot in _ids
 
     # -- shards ------------------------------------------------------------------------
     def _shared(self, name: str, n: int) -> list[SortedList]:
@@ -81,58 +77,26 @@ class ShardedEngine:
         return series
 
     def new_engine(self) -> Engine:
-        """An empty shard on the shared clock (not added), on the shared value series, whose
-        duplicate check asks the other shards too: the index of recent ids first, the
-        others' sealed runs only when the event is older than their newest id."""
+        """An empty shard on the shared clock and value series (not installed)."""
         e = Engine(self.config, self.wall, clock=self.clock)
         for w in e.windows._windows:
             w.series = self._shared(w.name, len(w.series))
-        own = e.seen
-        self._others[id(own)] = own
-        own_add = own.add
-        owner = self._owner
-        owner_get = owner.get
-        seens = self._seens
-        sealed_hi = self._sealed_hi
-
-        def seen_add(event_id: str, clock_ms: int, ts_ms: int) -> bool:
-            o = owner_get(event_id)
-            if o is not None and o is not own and o.holds(event_id, clock_ms, ts_ms):
-                return True
-            if ts_ms < sealed_hi[0] and len(seens) > 1:  # behind a run: hashed once for all
-                h = stable_hash(event_id)
-                for s in seens:
-                    if s is not own and s.sealed_holds(h, ts_ms, clock_ms):
-                        return True
-            if own_add(event_id, clock_ms, ts_ms):
-                return True
-            owner[event_id] = own
-            return False
-
-        e._seen_add = seen_add
         return e
 
-    def _install(self, engine: Engine) -> None:
+    def _install(self, key: ShardKey, engine: Engine) -> None:
         """Take an engine's state into the process: its value series into the shared ones
-        (a loaded shard has its own), its recent ids into the index."""
+        (a loaded shard has its own), its recent ids into the shared ones, where its
+        duplicate check looks for every shard's."""
         for w in engine.windows._windows:
             shared = self._shared(w.name, len(w.series))
             if w.series is not shared:
                 for mine, theirs in zip(shared, w.series, strict=True):
                     mine.update(theirs)
                 w.series = shared
-        s = engine.seen
-        owner = self._owner
-        for d in (s._prev, s._cur):
-            for k, t in d.items():
-                o = owner.get(k)
-                if o is None or o is s or _held_at(o, k) < t:
-                    owner[k] = s
-        self._dicts[id(s)] = (s._cur, s._prev)
-        self._seens.append(s)
-        self._sealed()
+        slot = self._slots[key] = self._ids.attach(engine.seen)
+        engine._seen_add = self._ids.adder(slot)
 
-    def _release(self, engine: Engine) -> None:
+    def _release(self, key: ShardKey, engine: Engine) -> None:
         """Take a shard's state out of the process (its partition is dropped): it keeps
         its own value series and ids."""
         own = engine.windows.window_values()
@@ -143,36 +107,8 @@ class ShardedEngine:
                 for v in values:
                     lst.remove(v)
             w.series = [SortedList(v) for v in mine]
-        s = engine.seen
-        owner = self._owner
-        for d in (s._prev, s._cur, *self._dicts.pop(id(s), ())):
-            for k in d:
-                if owner.get(k) is s:
-                    del owner[k]
-        self._seens[:] = [x for x in self._seens if x is not s]
-        self._others.pop(id(s), None)
-        self._sealed()
-
-    def _sealed(self) -> None:
-        self._sealed_hi[0] = max((s._sealed_hi for s in self._seens), default=float("-inf"))
-
-    def _reindex(self) -> None:
-        """After a tick: the ids of a dict a shard no longer holds (sealed into a run, or
-        forgotten) leave the index."""
-        owner = self._owner
-        for s in self._seens:
-            cur, prev = s._cur, s._prev
-            last = self._dicts[id(s)]
-            if last[0] is cur and last[1] is prev:
-                continue
-            for d in last:
-                if d is cur or d is prev:
-                    continue
-                for k in d:
-                    if owner.get(k) is s and k not in cur and k not in prev:
-                        del owner[k]
-            self._dicts[id(s)] = (cur, prev)
-        self._sealed()
+        self._ids.detach(self._slots.pop(key))
+        engine._seen_add = engine.seen.add
 
     def shard(self, topic: str, partition: int) -> Engine:
         """The partition's shard, created empty on first use."""
@@ -180,7 +116,7 @@ class ShardedEngine:
         e = self.shards.get(key)
         if e is None:
             e = self.shards[key] = self.new_engine()
-            self._install(e)
+            self._install(key, e)
         return e
 
     def put(self, key: ShardKey, engine: Engine) -> None:
@@ -189,24 +125,22 @@ class ShardedEngine:
         if old is engine:
             return
         if old is not None:
-            self._release(old)
+            self._release(key, old)
         self.shards[key] = engine
-        self._install(engine)
+        self._install(key, engine)
 
     def drop(self, key: ShardKey) -> None:
-        old = self.shards.pop(key, None)
+        old = self.shards.get(key)
         if old is not None:
-            self._release(old)
+            self._release(key, old)
+            del self.shards[key]
 
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
-        self._others.clear()
         self._series = {}
-        self._owner.clear()
-        self._seens.clear()
-        self._dicts.clear()
-        self._sealed_hi[0] = float("-inf")
+        self._ids = RecentIds(self.config.state_horizon_s * 1000)
+        self._slots.clear()
         self._empty = None
         self.clock = EventClock(self.config.live_threshold_s * 1000, self.wall)
 
@@ -225,31 +159,23 @@ class ShardedEngine:
         e = self.shards.get(key)
         if e is not None:
             own = e.windows.window_values()
-            return encode(e, {id(w.series): [SortedList(v) for v in own[w.name]]
-                              for w in e.windows._windows})
+            seen = e.seen  # its recent ids are in the shared dicts: lent back for the encoding
+            seen._cur, seen._prev = self._ids.export(self._slots[key])
+            seen._prev_hi = max(seen._prev.values()) + 1 if seen._prev else float("-inf")
+            try:
+                return encode(e, {id(w.series): [SortedList(v) for v in own[w.name]]
+                                  for w in e.windows._windows})
+            finally:
+                seen._cur, seen._prev, seen._prev_hi = {}, {}, float("-inf")
         if not empty:
             raise KeyError(key)
         e = self.new_engine()
-        try:
-            return encode(e, {id(w.series): [SortedList() for _ in w.series]
-                              for w in e.windows._windows})
-        finally:
-            self._others.pop(id(e.seen), None)
+        return encode(e, {id(w.series): [SortedList() for _ in w.series]
+                          for w in e.windows._windows})
 
     def load(self, key: ShardKey, payload: bytes) -> None:
         """Install the shard a checkpoint holds; raises CheckpointError (nothing changed)."""
-        made: list[Engine] = []
-
-        def make() -> Engine:
-            made.append(self.new_engine())
-            return made[-1]
-
-        try:
-            engine, clock_ms, watermark_ms = decode(payload, make)
-        except Exception:
-            for e in made:  # not installed
-                self._others.pop(id(e.seen), None)
-            raise
+        engine, clock_ms, watermark_ms = decode(payload, self.new_engine)
         self.put(key, engine)
         self.observe_clock(clock_ms, watermark_ms)
 
@@ -279,7 +205,7 @@ class ShardedEngine:
         clock = self.clock.now()
         for e in self._engines():
             e.tick(clock)
-        self._reindex()
+        self._ids.expire(clock)
         return clock
 
     def snapshot(self, *, health: ConsumerHealth | None = None) -> Snapshot:
@@ -303,10 +229,3 @@ class ShardedEngine:
         raise AttributeError(f"{type(self).__name__} with {len(shards or ())} shards has no "
                              f"{name!r}: read it per shard (.shards)")
 
-
-def _held_at(s: SeenIds, event_id: str) -> float:
-    """When ``s``'s recent dicts remember ``event_id`` accepted (-inf: they do not)."""
-    t = s._cur.get(event_id)
-    if t is None:
-        t = s._prev.get(event_id)
-    return float("-inf") if t is None else t

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics import dedupe
-from metrics.dedupe import SeenIds
+from metrics.dedupe import RecentIds, SeenIds
 
 
 def test_ids_are_remembered_for_the_window_by_acceptance_clock() -> None:
@@ -160,3 +160,91 @@ def test_a_clock_that_stays_put_still_bounds_the_dicts() -> None:
     assert len(s) == n
     for i in range(0, n, 997):
         assert s.add(f"x{i}", t + 1000, t - 5 * 86_400_000 + i)
+
+
+# -- the shards' shared recent ids (metrics/shards.py) ------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(horizon=st.integers(48, 1000), cap=st.sampled_from([1, 3, 20, 1 << 17]),
+       shards=st.integers(1, 4), ops=_ops, moves=st.lists(st.integers(0, 400), max_size=6))
+def test_the_shards_recent_ids_are_the_plain_rule_over_every_shard(
+        horizon: int, cap: int, shards: int, ops: list[tuple[str, int, int, int]],
+        moves: list[int]) -> None:
+    """Events land on any shard (a re-sent copy on another one than its original: another
+    partitioner); a shard leaves and comes back now and then (a reassignment, a checkpoint
+    read back): every answer is the plain rule's over all of them."""
+    saved = dedupe._DICT_CAP
+    dedupe._DICT_CAP = cap
+    try:
+        ids, m = RecentIds(horizon), _Model(horizon)
+        seens = [SeenIds(horizon) for _ in range(shards)]
+        slots = [ids.attach(s) for s in seens]
+        adds = [ids.adder(slot) for slot in slots]
+        clock = 10_000
+        sent: list[tuple[str, int]] = []
+        for i, (op, step, back, pick) in enumerate(ops):
+            clock += step
+            if i in moves:  # shard k leaves with its ids and is attached again
+                k = pick % shards
+                seen = ids.detach(slots[k])
+                assert seen is seens[k]
+                slots[k] = ids.attach(seen)
+                adds[k] = ids.adder(slots[k])
+            if op in ("expire", "edge", "check"):
+                for s in seens:
+                    s.expire(clock)
+                ids.expire(clock)
+                continue
+            if op in ("resend", "reuse") and sent:
+                eid, ts = sent[pick % len(sent)]
+                if op == "reuse":
+                    ts -= back % 50
+            else:
+                eid, ts = f"e{i}", clock - back
+            sent.append((eid, ts))
+            got = adds[(pick + i) % shards](eid, clock, ts)
+            assert got == m.add(eid, clock, ts), (i, op, eid, ts, clock)
+        live = sum(v > clock - horizon for v in m.accepted.values())
+        assert len(ids) + sum(s.sealed_ids for s in seens) >= live
+    finally:
+        dedupe._DICT_CAP = saved
+
+
+def test_a_shard_takes_exactly_its_own_ids_when_it_leaves() -> None:
+    ids = RecentIds(1000)
+    a, b = SeenIds(1000), SeenIds(1000)
+    add_a, add_b = ids.adder(ids.attach(a)), ids.adder(ids.attach(b))
+    assert not add_a("x", 100, 100)
+    assert add_b("x", 110, 100)  # a copy on the other shard
+    assert not add_b("y", 120, 120)
+    ids.expire(120)
+    assert ids.export(1) == ({}, {"y": 120}) or ids.export(1) == ({"y": 120}, {})
+    gone = ids.detach(0)
+    assert gone is a
+    assert {**gone._cur, **gone._prev} == {"x": 100}
+    assert not add_b("x", 130, 100)  # its ids left with it
+    assert len(ids) == 2  # y, and x accepted again on b
+
+
+def test_runs_sealed_an_hour_apart_are_merged_up_to_their_span_and_stay_exact() -> None:
+    """The dicts hold an hour or two (horizon / 168); the runs sealed from them are merged
+    while they span at most horizon / 32, so a lookup bisects as few runs as before."""
+    h = 7 * 86_400_000
+    s = SeenIds(h)
+    t0 = 1_795_000_000_000
+    hour = 3_600_000
+    accepted = {}
+    for k in range(24):  # one id every 10 min for 4 h, then the clock on for a day
+        clock = t0 + k * hour // 6
+        s.expire(clock)
+        assert not s.add(f"id{k}", clock, clock - 5)
+        accepted[f"id{k}"] = clock
+    for clock in range(t0 + 4 * hour, t0 + 28 * hour, hour // 2):
+        s.expire(clock)
+    assert s.sealed_ids == 24
+    runs = s._runs
+    assert 2 <= len(runs) <= 3  # 4 hours of sealed periods, three merged into one
+    assert all(r.hi - r.lo <= h // 32 for r in runs)
+    for eid, at in accepted.items():  # each time kept to the millisecond
+        assert s.is_duplicate(eid, at + h - 1)
+        assert not s.is_duplicate(eid, at + h)

@@ -102,7 +102,7 @@ def test_saving_a_partition_without_state_keeps_nothing() -> None:
     sharded.shard("t", 0)
     for _ in range(3):
         assert sharded.save(("t", 1), empty=True)
-    assert len(sharded._others) == 1
+    assert sharded._ids.attached == 1
     with pytest.raises(KeyError):
         sharded.save(("t", 2))
 
