@@ -213,6 +213,10 @@ class ShardedEngine:
         once over all of them (metrics/assembly.py), exactly one engine's on their events."""
         return assemble_shards(list(self._engines()), health=health or ConsumerHealth())
 
+    def remembered_ids(self) -> int:
+        """Ids the duplicate filter holds for the installed shards (recent and sealed)."""
+        return len(self._ids) + sum(e.seen.sealed_ids for e in self.shards.values())
+
     def _engines(self) -> Iterator[Engine]:
         if self.shards:
             yield from self.shards.values()
