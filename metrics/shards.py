@@ -158,6 +158,7 @@ class ShardedEngine:
         such shard, else KeyError). Its value series are its own part of the shared ones."""
         e = self.shards.get(key)
         if e is not None:
+            self._ids.settle(self.clock.clock_ms)  # after a rebuild: runs, not id strings
             own = e.windows.window_values()
             seen = e.seen  # its recent ids are in the shared dicts: lent back for the encoding
             seen._cur, seen._prev = self._ids.export(self._slots[key])

@@ -248,3 +248,28 @@ def test_runs_sealed_an_hour_apart_are_merged_up_to_their_span_and_stay_exact() 
     for eid, at in accepted.items():  # each time kept to the millisecond
         assert s.is_duplicate(eid, at + h - 1)
         assert not s.is_duplicate(eid, at + h)
+
+
+def test_settling_seals_dicts_above_one_shards_cap_and_every_answer_stays() -> None:
+    """After a rebuild the merged dicts can hold millions of ids; before a checkpoint they
+    are sealed into the shards' runs (12 bytes an id there, no id string to decode)."""
+    saved = dedupe._DICT_CAP
+    dedupe._DICT_CAP = 10
+    try:
+        h = 7 * 86_400_000
+        ids = RecentIds(h)
+        a, b = SeenIds(h), SeenIds(h)
+        adds = [ids.adder(ids.attach(a)), ids.adder(ids.attach(b))]
+        t0 = 1_795_000_000_000
+        for i in range(15):
+            assert not adds[i % 2](f"id{i}", t0 + i, t0 + i)
+        ids.settle(t0 + 20)
+        assert len(ids) == 0
+        assert a.sealed_ids + b.sealed_ids == 15
+        for i in range(15):  # a copy on either shard is still a duplicate
+            assert adds[(i + 1) % 2](f"id{i}", t0 + 30, t0 + i)
+        assert not adds[0]("new", t0 + 30, t0 + 30)
+        ids.settle(t0 + 40)
+        assert len(ids) == 1  # under the cap: nothing to do
+    finally:
+        dedupe._DICT_CAP = saved
