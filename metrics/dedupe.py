@@ -374,14 +374,8 @@ class RecentIds:
         return self._cache[1].get(slot, ({}, {}))
 
     def _split(self) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
-        out: dict[int, tuple[dict[str, int], dict[str, int]]] = {
-            slot: ({}, {}) for slot in self._shards}
-        for i, d in enumerate((self._cur, self._prev)):
-            for k, v in d.items():
-                part = out.get(v & _SLOT)
-                if part is not None:
-                    part[i][k] = v >> _TAG
-        return out
+        cur, prev = _by_slot(self._cur), _by_slot(self._prev)
+        return {slot: (cur.get(slot, {}), prev.get(slot, {})) for slot in self._shards}
 
     # -- the hot path ------------------------------------------------------------------
     def adder(self, slot: int) -> Callable[[str, int, int], bool]:
@@ -469,14 +463,19 @@ class RecentIds:
             (only,) = self._shards.values()
             only._append(_Run(ids, _TAG))
         else:
-            parts: dict[int, dict[str, int]] = {}
-            for k, v in ids.items():
-                part = parts.get(v & _SLOT)
-                if part is None:
-                    part = parts[v & _SLOT] = {}
-                part[k] = v >> _TAG
-            for slot, part in parts.items():
+            for slot, part in _by_slot(ids).items():
                 owner = self._shards.get(slot)
                 if owner is not None:
                     owner._append(_Run(part))
         self._newest_sealed()
+
+
+def _by_slot(ids: dict[str, int]) -> dict[int, dict[str, int]]:
+    """Tagged ids split by the shard's slot, each with its time untagged."""
+    parts: dict[int, dict[str, int]] = {}
+    for k, v in ids.items():
+        part = parts.get(v & _SLOT)
+        if part is None:
+            part = parts[v & _SLOT] = {}
+        part[k] = v >> _TAG
+    return parts
