@@ -34,6 +34,7 @@ from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAs
 from kafka.errors import KafkaError
 
 from consumers.bootstrap import backoff_s, unreachable
+from consumers.checkpoint_writer import FORKS, CheckpointJob, Due
 from consumers.checkpoints import CheckpointStore, Stored
 from consumers.dead_letter import DeadLetterQueue
 from consumers.decode import Rejection
@@ -95,6 +96,16 @@ class RecordSink(Protocol):
     def restore(self, tp: TopicPartition, payload: bytes) -> str:
         """Install the partition's state from checkpoint bytes: ``loaded``, or why not
         (the ``aftersales_checkpoint_loads_total`` result; then nothing is installed)."""
+
+    def set_aside(self) -> bool:
+        """Before a checkpoint round: set aside what ``seal_aside`` will seal (cheap)."""
+
+    def seal_aside(self) -> bytes:
+        """In the checkpoint round's forked copy: seal what was set aside, as bytes for
+        ``install_sealed`` (consumers/checkpoint_writer.py)."""
+
+    def install_sealed(self, data: bytes) -> None:
+        """Take in what the forked copy sealed."""
 
     def publish_due(self) -> float | None:
         """When (``time.monotonic()``) to publish what was folded since the last snapshot,
@@ -174,6 +185,7 @@ class StreamReader:
         self._checkpoint_due = False
         self._last_checkpoint = time.monotonic()
         self._checkpointed: dict[TopicPartition, int] = {}  # offset of the last one written
+        self._job: CheckpointJob | None = None  # the round being written by a forked copy
         self.checkpoint_loads: dict[str, int] = dict.fromkeys(CHECKPOINT_RESULTS, 0)
         self._loads_view = MappingProxyType(dict(self.checkpoint_loads))
         # the checkpoints decoded while the first group join runs (consumers/load_ahead.py)
@@ -278,8 +290,9 @@ class StreamReader:
             self._commit(force=True)
         except Exception as exc:
             log.warning("final commit failed: %s", exc)
+        self._cancel_job()
         if self.ready and self._store is not None:
-            self._write_checkpoints()  # the next start replays from here
+            self._write_checkpoints(fork=False)  # the next start replays from here
         if self._store is not None:
             self._store.close()
         if self._consumer is not None:
@@ -324,9 +337,11 @@ class StreamReader:
             self.publish()
         if now - self._last_commit >= self._commit_interval:
             self._commit()
-        if self._store is not None and self.ready and (
+        if self._job is not None:
+            self._take_job()
+        if self._store is not None and self.ready and self._job is None and (
                 self._checkpoint_due or now - self._last_checkpoint >= self._checkpoint_every_s):
-            self._write_checkpoints()
+            self._write_checkpoints(fork=FORKS)
 
     def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         if self._watch_fetched(batch):
@@ -418,6 +433,7 @@ class StreamReader:
         else:
             refresh_metadata(consumer)
         self.rebuilds += 1
+        self._cancel_job()  # its partitions or its state may go: the next round redoes it
         previous, sink = self._assigned, self._sink
         sink.clear_held()
         if reset:  # the log went back: all state from the log as it is now
@@ -539,34 +555,90 @@ class StreamReader:
                  time.monotonic() - t0, len(out))
         return out
 
-    def _write_checkpoints(self) -> None:
-        """Write the state of every assigned partition that moved since its last one."""
+    def _write_checkpoints(self, fork: bool) -> None:
+        """Write the state of every assigned partition that moved since its last one:
+        encoded by a forked copy of the process while the loop reads on (``fork``,
+        consumers/checkpoint_writer.py), or here (at the stop, or without ``os.fork``)."""
         store = self._store
         assert store is not None
         self._checkpoint_due = False
-        self._last_checkpoint = time.monotonic()
-        t0, written, size = time.monotonic(), 0, 0
+        self._last_checkpoint = t0 = time.monotonic()
+        due = []
         for tp in sorted(self._assigned):
             pos = self._sink.position(tp)
             if pos is None:
                 pos = self._processed_position(tp)
-            if pos is None or self._checkpointed.get(tp) == pos:
-                continue
+            if pos is not None and self._checkpointed.get(tp) != pos:
+                due.append(Due(tp, pos, self._topic_id(tp.topic)))
+        if not due:
+            return
+        try:
+            store.ensure_topic()
+        except Exception as exc:  # retried at the next interval; the stream goes on
+            log.warning("checkpoint topic unavailable (%s: %s)", type(exc).__name__, exc)
+            return
+        sink = self._sink
+        if fork:
+            sink.set_aside()
             try:
-                payload = self._sink.checkpoint(tp)
-                if not written:
-                    store.ensure_topic()
-                store.write((tp.topic, tp.partition), pos, self._topic_id(tp.topic), payload)
+                self._job = CheckpointJob(due, sink.seal_aside, sink.checkpoint, self._store_one)
+            except OSError as exc:  # no memory for the fork, say: written here instead
+                log.warning("checkpoint process not started (%s); writing in the loop", exc)
+            else:
+                log.debug("checkpoint round of %d partitions forked in %.3f s", len(due),
+                          time.monotonic() - t0)
+                return
+        written, size = 0, 0
+        for d in due:
+            try:
+                payload = sink.checkpoint(d.tp)
+                self._store_one(d, payload)
             except Exception as exc:  # retried at the next interval; the stream goes on
-                log.warning("checkpoint of %s[%d] failed (%s: %s)", tp.topic, tp.partition,
-                            type(exc).__name__, exc)
+                log.warning("checkpoint of %s[%d] failed (%s: %s)", d.tp.topic,
+                            d.tp.partition, type(exc).__name__, exc)
                 continue
-            self._checkpointed[tp] = pos
+            self._checkpointed[d.tp] = d.offset
             written += 1
             size += len(payload)
         if written:
             log.info("checkpoints of %d partitions written (%d bytes) in %.2f s", written,
                      size, time.monotonic() - t0)
+
+    def _store_one(self, d: Due, payload: bytes) -> None:
+        store = self._store
+        assert store is not None
+        store.write((d.tp.topic, d.tp.partition), d.offset, d.topic_id, payload)
+
+    def _take_job(self) -> None:
+        """The forked round's result, once it is complete: the offsets covered, and the
+        ids its copy sealed (installed here: they change the state)."""
+        job = self._job
+        assert job is not None
+        res = job.result()
+        if res is None:
+            return
+        self._job = None
+        if res.sealed is not None:
+            self._sink.install_sealed(res.sealed)
+        for tp, why in res.failed:
+            if tp is None:
+                log.warning("checkpoint round failed: %s", why)
+            else:
+                log.warning("checkpoint of %s[%d] failed (%s)", tp.topic, tp.partition, why)
+        for tp, offset, _n in res.written:
+            if tp in self._assigned:
+                self._checkpointed[tp] = offset
+        if res.written:
+            log.info("checkpoints of %d partitions written (%d bytes) in %.2f s (encoded by "
+                     "a forked copy: the stream went on)", len(res.written),
+                     sum(n for _, _, n in res.written), res.seconds)
+
+    def _cancel_job(self) -> None:
+        """Stop a forked round (the assignment or the state is about to change: nothing of
+        it is applied); the ids it was sealing stay aside until the next round seals them."""
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()
 
     def _update_progress(self) -> None:
         consumer = self._consumer

@@ -52,8 +52,9 @@ from collections.abc import Callable
 from hashlib import blake2b
 from itertools import chain, repeat
 from operator import add, and_, lshift, or_, rshift, sub
+from struct import Struct
 
-__all__ = ["RecentIds", "SeenIds"]
+__all__ = ["RecentIds", "SeenIds", "runs_from_bytes", "runs_to_bytes"]
 
 _PERIODS = 168  # per horizon: how long an id stays in a dict (one to two periods)
 _RUN_SPANS = 32  # per horizon: the longest span of event times a merged run holds
@@ -117,6 +118,38 @@ class _Run:
 
     def __len__(self) -> int:
         return len(self.hashes)
+
+
+_RUN_HEAD = Struct("<Hqq1sQ")  # slot, lo, hi, the offsets' typecode, ids
+
+
+def runs_to_bytes(made: dict[int, _Run]) -> bytes:
+    """The runs :meth:`RecentIds.seal_aside` made, as bytes (from a forked child)."""
+    out = []
+    for slot, r in made.items():
+        out += [_RUN_HEAD.pack(slot, r.lo, r.hi, r.offsets.typecode.encode(), len(r)),
+                r.hashes.tobytes(), r.offsets.tobytes()]
+    return b"".join(out)
+
+
+def runs_from_bytes(data: bytes) -> dict[int, _Run]:
+    """:func:`runs_to_bytes` back (bytes written by this program's own child)."""
+    made: dict[int, _Run] = {}
+    view, at = memoryview(data), 0
+    while at < len(data):
+        slot, lo, hi, code, n = _RUN_HEAD.unpack_from(view, at)
+        at += _RUN_HEAD.size
+        r = _Run.__new__(_Run)
+        r.lo, r.hi = lo, hi
+        r.hashes = array("q")
+        r.hashes.frombytes(view[at:at + 8 * n])
+        at += 8 * n
+        r.offsets = array(code.decode())
+        size = r.offsets.itemsize * n
+        r.offsets.frombytes(view[at:at + size])
+        at += size
+        made[slot] = r
+    return made
 
 
 class SeenIds:
@@ -305,8 +338,9 @@ class RecentIds:
     :class:`SeenIds`' (module docstring); the clock is the shards' shared one.
     """
 
-    __slots__ = ("_cache", "_cur", "_gen", "_horizon_ms", "_lagging", "_period_ms", "_prev",
-                 "_prev_hi", "_rewrites", "_sealed_hi", "_shards", "_switch_at")
+    __slots__ = ("_aside", "_aside_hi", "_aside_owners", "_cache", "_cur", "_gen",
+                 "_horizon_ms", "_lagging", "_period_ms", "_prev", "_prev_hi", "_rewrites",
+                 "_sealed_hi", "_shards", "_switch_at")
 
     def __init__(self, window_ms: int) -> None:
         self._horizon_ms = window_ms
@@ -322,10 +356,15 @@ class RecentIds:
         self._rewrites = 0  # adds that replaced an id past the horizon
         self._cache: tuple[tuple[int, ...], dict[int, tuple[dict[str, int], dict[str, int]]]] \
             = ((), {})
+        # dicts set aside to be sealed elsewhere (:meth:`set_aside`), older first, still
+        # searched like the runs; the shards they were set aside for, by slot
+        self._aside: list[dict[str, int]] = []
+        self._aside_hi: float = float("-inf")
+        self._aside_owners: dict[int, SeenIds] = {}
 
     def __len__(self) -> int:
-        """Recent ids held (of every shard)."""
-        return len(self._cur) + len(self._prev)
+        """Recent ids held (of every shard), those set aside for a seal included."""
+        return len(self._cur) + len(self._prev) + sum(map(len, self._aside))
 
     @property
     def attached(self) -> int:
@@ -357,9 +396,10 @@ class RecentIds:
         seen = self._shards.pop(slot)
         seen._cur, seen._prev = dict(cur), dict(prev)
         seen._prev_hi = (max(seen._prev.values()) + 1) if seen._prev else float("-inf")
-        for d in (self._cur, self._prev):
+        for d in (self._cur, self._prev, *self._aside):
             for k in [k for k, v in d.items() if v & _SLOT == slot]:
                 del d[k]
+        self._aside_owners.pop(slot, None)  # the runs made of them do not come back to it
         self._gen += 1
         self._newest_sealed()
         return seen
@@ -374,7 +414,7 @@ class RecentIds:
         return self._cache[1].get(slot, ({}, {}))
 
     def _split(self) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
-        cur, prev = _by_slot(self._cur), _by_slot(self._prev)
+        cur, prev = _by_slot(self._cur), _by_slot(*self._aside, self._prev)
         return {slot: (cur.get(slot, {}), prev.get(slot, {})) for slot in self._shards}
 
     # -- the hot path ------------------------------------------------------------------
@@ -404,6 +444,13 @@ class RecentIds:
         return add
 
     def _sealed(self, event_id: str, ts_ms: int, floor: int) -> bool:
+        if ts_ms < self._aside_hi:
+            for d in reversed(self._aside):  # the newer one first: its time wins
+                v = d.get(event_id)
+                if v is not None:
+                    if v >> _TAG > floor:
+                        return True
+                    break
         h = stable_hash(event_id)  # once for every shard
         for s in self._shards.values():
             if ts_ms < s._sealed_hi and s._sealed_hash(h, ts_ms, floor):
@@ -411,8 +458,8 @@ class RecentIds:
         return False
 
     def _newest_sealed(self) -> None:
-        self._sealed_hi = max((s._sealed_hi for s in self._shards.values()),
-                              default=float("-inf"))
+        self._sealed_hi = max(max((s._sealed_hi for s in self._shards.values()),
+                                  default=float("-inf")), self._aside_hi)
 
     # -- the periods -------------------------------------------------------------------
     def expire(self, clock_ms: int) -> None:
@@ -427,16 +474,63 @@ class RecentIds:
         if clock_ms >= self._switch_at or held > cap:
             self._switch(clock_ms, held > cap or self._lagging * _LAGGING <= len(self._cur))
 
-    def settle(self, clock_ms: int) -> None:
+    def settle(self) -> None:
         """Seal both dicts into the shards' runs when they hold more than one shard's cap
         (after a rebuild: its partitions were read hours apart, so the periods were merged,
         not sealed). A checkpoint then carries 12-byte run entries, not id strings (the
         6.2 M-event restart decoded millions of them: 25 s), and the dicts' memory is
         freed. Exact like every seal; until the clock passes the newest sealed id, a late
         event is looked up in the runs."""
-        if len(self._cur) + len(self._prev) > _DICT_CAP:
-            self._switch(clock_ms, True)
-            self._switch(clock_ms, True)
+        if self.set_aside():
+            self.seal_aside()
+
+    # -- a seal made in another process (consumers/checkpoint_writer.py) ----------------
+    def set_aside(self) -> bool:
+        """Set both dicts aside for a seal when they hold more than one shard's cap (see
+        :meth:`settle`), and start new ones; True when dicts are aside (now or still, from
+        a seal that did not come back). Cheap: the seal (a hash and a sort per id, ~20 s
+        for the 6 M ids after a rebuild) is made by :meth:`seal_aside`, in a forked copy
+        of the process while this one reads on, and :meth:`install` takes its runs in.
+        Until then the ids set aside are searched like the runs."""
+        if self._aside:
+            return True
+        if len(self._cur) + len(self._prev) <= _DICT_CAP:
+            return False
+        self._aside = [d for d in (self._prev, self._cur) if d]
+        self._aside_hi = max(self._prev_hi, (max(self._cur.values()) >> _TAG) + 1
+                             if self._cur else float("-inf"))
+        self._aside_owners = dict(self._shards)
+        self._prev, self._cur, self._prev_hi = {}, {}, float("-inf")
+        self._lagging = 0
+        self._gen += 1
+        self._newest_sealed()
+        return True
+
+    def seal_aside(self) -> dict[int, _Run]:
+        """Seal the dicts set aside into their shards' runs here; the run of each slot."""
+        made: dict[int, _Run] = {}
+        for slot, part in _by_slot(*self._aside).items():
+            owner = self._shards.get(slot)
+            if owner is not None and owner is self._aside_owners.get(slot):
+                made[slot] = run = _Run(part)
+                owner._append(run)
+        self._drop_aside()
+        return made
+
+    def install(self, made: dict[int, _Run]) -> None:
+        """Take in the runs :meth:`seal_aside` made of the dicts set aside (in a forked
+        copy of this process), and drop those dicts. A shard that left meanwhile took its
+        ids with it (:meth:`detach`): its run is not installed."""
+        for slot, run in made.items():
+            owner = self._shards.get(slot)
+            if owner is not None and owner is self._aside_owners.get(slot):
+                owner._append(run)
+        self._drop_aside()
+
+    def _drop_aside(self) -> None:
+        self._aside, self._aside_hi, self._aside_owners = [], float("-inf"), {}
+        self._gen += 1
+        self._newest_sealed()
 
     def _switch(self, clock_ms: int, seal: bool) -> None:
         floor = clock_ms - self._horizon_ms
@@ -470,12 +564,14 @@ class RecentIds:
         self._newest_sealed()
 
 
-def _by_slot(ids: dict[str, int]) -> dict[int, dict[str, int]]:
-    """Tagged ids split by the shard's slot, each with its time untagged."""
+def _by_slot(*dicts: dict[str, int]) -> dict[int, dict[str, int]]:
+    """Tagged ids split by the shard's slot, each with its time untagged (of several
+    dicts, older first: a later dict's time wins)."""
     parts: dict[int, dict[str, int]] = {}
-    for k, v in ids.items():
-        part = parts.get(v & _SLOT)
-        if part is None:
-            part = parts[v & _SLOT] = {}
-        part[k] = v >> _TAG
+    for ids in dicts:
+        for k, v in ids.items():
+            part = parts.get(v & _SLOT)
+            if part is None:
+                part = parts[v & _SLOT] = {}
+            part[k] = v >> _TAG
     return parts

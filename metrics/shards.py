@@ -34,7 +34,7 @@ from core.snapshot import ConsumerHealth, Snapshot
 from metrics.assembly import assemble_shards
 from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
-from metrics.dedupe import RecentIds
+from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
@@ -158,7 +158,7 @@ class ShardedEngine:
         such shard, else KeyError). Its value series are its own part of the shared ones."""
         e = self.shards.get(key)
         if e is not None:
-            self._ids.settle(self.clock.clock_ms)  # after a rebuild: runs, not id strings
+            self._ids.settle()  # after a rebuild: runs, not id strings
             own = e.windows.window_values()
             seen = e.seen  # its recent ids are in the shared dicts: lent back for the encoding
             seen._cur, seen._prev = self._ids.export(self._slots[key])
@@ -173,6 +173,21 @@ class ShardedEngine:
         e = self.new_engine()
         return encode(e, {id(w.series): [SortedList() for _ in w.series]
                           for w in e.windows._windows})
+
+    # -- the seal before a checkpoint, made in a forked copy (consumers/checkpoint_writer.py)
+    def set_aside(self) -> bool:
+        """Set the recent ids aside for a seal when a checkpoint would otherwise seal
+        millions of them (:meth:`RecentIds.set_aside`); cheap. True: some are aside."""
+        return self._ids.set_aside()
+
+    def seal_aside(self) -> bytes:
+        """Seal what was set aside, here (the forked copy), into the shards' runs: those
+        runs as bytes for :meth:`install_sealed`; the next ``save`` encodes them."""
+        return runs_to_bytes(self._ids.seal_aside())
+
+    def install_sealed(self, data: bytes) -> None:
+        """Take in the runs the copy sealed of what was set aside here."""
+        self._ids.install(runs_from_bytes(data))
 
     def load(self, key: ShardKey, payload: bytes) -> None:
         """Install the shard a checkpoint holds; raises CheckpointError (nothing changed)."""

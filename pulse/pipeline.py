@@ -124,6 +124,15 @@ class Pipeline:
     def checkpoint(self, tp: Any) -> bytes:
         return self.engine.save((tp.topic, tp.partition), empty=True)
 
+    def set_aside(self) -> bool:
+        return self.engine.set_aside()
+
+    def seal_aside(self) -> bytes:
+        return self.engine.seal_aside()
+
+    def install_sealed(self, data: bytes) -> None:
+        self.engine.install_sealed(data)
+
     def restore(self, tp: Any, payload: bytes) -> str:
         try:
             self.engine.load((tp.topic, tp.partition), payload)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import copy
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics import dedupe
-from metrics.dedupe import RecentIds, SeenIds
+from metrics.dedupe import RecentIds, SeenIds, runs_from_bytes, runs_to_bytes
 
 
 def test_ids_are_remembered_for_the_window_by_acceptance_clock() -> None:
@@ -166,13 +168,15 @@ def test_a_clock_that_stays_put_still_bounds_the_dicts() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(horizon=st.integers(48, 1000), cap=st.sampled_from([1, 3, 20, 1 << 17]),
-       shards=st.integers(1, 4), ops=_ops, moves=st.lists(st.integers(0, 400), max_size=6))
+       shards=st.integers(1, 4), ops=_ops, moves=st.lists(st.integers(0, 400), max_size=6),
+       asides=st.lists(st.integers(0, 400), max_size=6))
 def test_the_shards_recent_ids_are_the_plain_rule_over_every_shard(
         horizon: int, cap: int, shards: int, ops: list[tuple[str, int, int, int]],
-        moves: list[int]) -> None:
+        moves: list[int], asides: list[int]) -> None:
     """Events land on any shard (a re-sent copy on another one than its original: another
     partitioner); a shard leaves and comes back now and then (a reassignment, a checkpoint
-    read back): every answer is the plain rule's over all of them."""
+    read back); the dicts are set aside and sealed in a copy (a forked checkpoint writer)
+    whose runs come back later, or never: every answer is the plain rule's over all."""
     saved = dedupe._DICT_CAP
     dedupe._DICT_CAP = cap
     try:
@@ -182,8 +186,15 @@ def test_the_shards_recent_ids_are_the_plain_rule_over_every_shard(
         adds = [ids.adder(slot) for slot in slots]
         clock = 10_000
         sent: list[tuple[str, int]] = []
+        twin: RecentIds | None = None
         for i, (op, step, back, pick) in enumerate(ops):
             clock += step
+            if i in asides:
+                if twin is not None and pick % 5:  # the copy's runs come back (or not yet)
+                    ids.install(runs_from_bytes(runs_to_bytes(twin.seal_aside())))
+                    twin = None
+                elif ids.set_aside():
+                    twin = copy.deepcopy(ids)  # what a fork sees
             if i in moves:  # shard k leaves with its ids and is attached again
                 k = pick % shards
                 seen = ids.detach(slots[k])
@@ -263,13 +274,55 @@ def test_settling_seals_dicts_above_one_shards_cap_and_every_answer_stays() -> N
         t0 = 1_795_000_000_000
         for i in range(15):
             assert not adds[i % 2](f"id{i}", t0 + i, t0 + i)
-        ids.settle(t0 + 20)
+        ids.settle()
         assert len(ids) == 0
         assert a.sealed_ids + b.sealed_ids == 15
         for i in range(15):  # a copy on either shard is still a duplicate
             assert adds[(i + 1) % 2](f"id{i}", t0 + 30, t0 + i)
         assert not adds[0]("new", t0 + 30, t0 + 30)
-        ids.settle(t0 + 40)
+        ids.settle()
         assert len(ids) == 1  # under the cap: nothing to do
+    finally:
+        dedupe._DICT_CAP = saved
+
+
+def test_dicts_set_aside_are_searched_until_the_copys_runs_come_back() -> None:
+    """The checkpoint writer sets the dicts aside (cheap), a forked copy seals them and
+    sends the runs back: copies are duplicates throughout, a shard that left meanwhile
+    keeps its ids and gets no run, and the runs come back exactly (bytes and all)."""
+    saved = dedupe._DICT_CAP
+    dedupe._DICT_CAP = 10
+    try:
+        h = 7 * 86_400_000
+        ids = RecentIds(h)
+        a, b, c = SeenIds(h), SeenIds(h), SeenIds(h)
+        slots = [ids.attach(a), ids.attach(b), ids.attach(c)]
+        adds = [ids.adder(s) for s in slots]
+        t0 = 1_795_000_000_000
+        for i in range(30):
+            assert not adds[i % 3](f"id{i}", t0 + i, t0 + i)
+        assert ids.set_aside()
+        assert len(ids) == 30
+        assert ids.set_aside()
+        twin = copy.deepcopy(ids)  # the fork
+        assert not adds[0]("new", t0 + 40, t0 + 40)
+        for i in range(30):  # aside, still found, from any shard
+            assert adds[(i + 1) % 3](f"id{i}", t0 + 41, t0 + i)
+        gone = ids.detach(slots[2])  # c leaves with its ids while the copy seals
+        assert {**gone._cur, **gone._prev} == {f"id{i}": t0 + i for i in range(2, 30, 3)}
+        made = twin.seal_aside()
+        assert sorted(made) == slots
+        assert sum(map(len, made.values())) == 30
+        back = runs_from_bytes(runs_to_bytes(made))
+        assert [(r.lo, r.hi, list(r.hashes), list(r.offsets)) for r in back.values()] == [
+            (r.lo, r.hi, list(r.hashes), list(r.offsets)) for r in made.values()]
+        ids.install(back)
+        assert len(ids) == 1
+        assert a.sealed_ids == b.sealed_ids == 10
+        assert c.sealed_ids == 0
+        for i in range(30):
+            dup = adds[i % 2](f"id{i}", t0 + 50, t0 + i)
+            assert dup == (i % 3 != 2), i  # c's ids left with it
+        assert len(ids) == 11  # "new", and c's ids accepted again (on a and b)
     finally:
         dedupe._DICT_CAP = saved

@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 
 from consumers.checkpoints import CheckpointStore, Stored
 from core.config import Config
+from pulse.pipeline import Pipeline
 from pulse.service import Service
 from tests.conftest import scrape, wait_for
 from tests.integration.helpers import Message, handled, produce, simulated
@@ -97,6 +98,38 @@ def test_a_restart_reads_on_from_the_checkpoints_and_matches_a_rebuild(
     assert not problems, "\n".join(problems[:30])
     problems = _oracle(restarted, msgs)
     assert not problems, "\n".join(problems[:30])
+
+
+def test_the_stream_goes_on_while_a_checkpoint_round_is_encoded(
+        make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The round after the rebuild is encoded by a forked copy (2 s per partition here):
+    events produced meanwhile are on /metrics within seconds, before the round ends, and
+    the checkpoints it wrote cover the log as it was at the fork."""
+    cfg = make_config(checkpoints__interval_s=3600)
+    first = simulated(cfg, hours=6, seed=8, rate=2.0)
+    produce(cfg, first)
+    encode = Pipeline.checkpoint
+
+    def slow_checkpoint(self: Pipeline, tp: object) -> bytes:
+        time.sleep(2.0)  # in the forked copy: the service itself is not slowed
+        return encode(self, tp)
+
+    monkeypatch.setattr(Pipeline, "checkpoint", slow_checkpoint)
+    with Service(cfg) as svc:
+        assert svc.wait_ready(90)
+        reader = svc.reader
+        wait_for(lambda: reader._job is not None, timeout=10)
+        more = simulated(cfg, hours=0.3, seed=9, rate=2.0,
+                         start_ms=int(time.time() * 1000) - 20 * 60_000)
+        more = [(t, k, v.replace(b'"event_id":"', b'"event_id":"more-')) for t, k, v in more]
+        produce(cfg, more)
+        total = len(first) + len(more)
+        wait_for(lambda: handled(scrape(svc.metrics_url)) == total, timeout=8)
+        assert reader._job is not None, "the round ended before the new events showed"
+        wait_for(lambda: reader._job is None, timeout=60)
+        stored = _stored(cfg)
+        assert all(isinstance(s, list) for s in stored.values()), stored
+        assert sum(s[0].offset for s in stored.values() if isinstance(s, list)) == len(first)
 
 
 def test_other_config_corrupt_and_missing_checkpoints_fall_back_to_the_rebuild(
