@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
               f"| {r['with_ready_s']:.1f} s | {r['with_start_to_assignment_s']:.1f} s "
               f"| {r['without_rebuild_s']:.1f} s / {r['with_rebuild_s']:.1f} s "
               f"| {r['checkpoint_bytes'] / 2**20:.1f} MiB | {r['checkpoint_write_s']:.2f} s "
-              f"| {r.get('loop_stall_s', float('nan')):.1f} s | {r['checkpoint_read_s']:.2f} s | {r['load_average']} |")
+              f"| {r.get('loop_stall_s', float('nan')):.1f} s | {r['checkpoint_read_s']:.2f} s "
+              f"| {r['load_average']} |")
     print(json.dumps(rows))
     return 0
 
