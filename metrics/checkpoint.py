@@ -3,7 +3,8 @@
 Not pickle: the checkpoint topic can be written by anyone with access to the cluster, and
 unpickling runs code. The encoding is msgpack (``msgspec``) of a tagged tree: plain values
 as themselves; containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
-SortedList, SortedKeyList keyed by an ``itemgetter``); objects of the few state classes
+SortedList, SortedKeyList keyed by an ``itemgetter``, SortedArray as its typecode and
+bytes); objects of the few state classes
 named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the
 profiles, their family lists, the windows referenced twice); ints beyond msgpack's 64 bits
 as ``["i", digits]``. Ints are values: the ticket keys the dict and the indexes share are
@@ -40,12 +41,15 @@ from core.config import Config
 from metrics.dedupe import _Run
 from metrics.engine import Engine
 from metrics.histogram import Histogram
+from metrics.sortedarray import SortedArray
 from metrics.state import Profile, Return, _ByCreationMinute
 from metrics.windows import SlidingWindows, _Chunk, _Today, _Window
 
 __all__ = ["FORMAT", "CheckpointError", "config_hash", "decode", "encode", "layout_hash"]
 
-FORMAT: Final = 2  # 2: tickets as keys and columns (metrics/state.py), not tuples
+# 2: tickets as keys and columns (metrics/state.py), not tuples; 3: later turns and window
+# value series in SortedArrays (metrics/sortedarray.py), not SortedLists
+FORMAT: Final = 3
 
 # the classes a checkpoint may hold, by name, with the slots that make their state
 _CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (
@@ -181,6 +185,11 @@ class _Encoder:
         if t is SortedList:
             n = self._id(x)
             return ["S", n, [enc(v) for v in x]]
+        if t is SortedArray:
+            n = self._id(x)
+            if x.typecode is None:  # items beyond 64 bits: list chunks
+                return ["A", n, None, [enc(v) for v in x]]
+            return ["A", n, x.typecode, array(x.typecode, x).tobytes()]
         if t is SortedKeyList:
             n = self._id(x)
             key = x.key
@@ -203,6 +212,7 @@ class _Encoder:
 
 
 _MISSING: Final = type("_Missing", (), {})()  # an unset slot
+_SORTED_ARRAY_CODES: Final = frozenset("dq")
 _I64: Final = 1 << 63
 
 
@@ -241,6 +251,19 @@ class _Decoder:
             out = memo[x[1]] = SortedList()
             out.update([dec(v) for v in x[2]])
             return out
+        elif tag == "A":
+            code = x[2]
+            if code is None:
+                numbers = [dec(v) for v in x[3]]
+                if not all(type(v) in (int, float) for v in numbers):
+                    raise CheckpointError("a SortedArray of other than numbers")
+                out = SortedArray(None, numbers)
+            elif code in _SORTED_ARRAY_CODES:
+                packed = array(code)
+                packed.frombytes(x[3])
+                out = SortedArray(code, packed)
+            else:
+                raise CheckpointError(f"a SortedArray of typecode {code!r}")
         elif tag == "K":
             if not x[2] or not all(type(i) is int for i in x[2]):
                 raise CheckpointError("a SortedKeyList key that is not an item index")

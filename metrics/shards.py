@@ -27,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from sortedcontainers import SortedList
-
 from core.config import Config
 from core.snapshot import ConsumerHealth, Snapshot
 from metrics.assembly import assemble_shards
@@ -36,6 +34,7 @@ from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
+from metrics.sortedarray import SortedArray
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
 
@@ -65,15 +64,15 @@ class ShardedEngine:
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
-        self._series: dict[str, list[SortedList]] = {}  # window -> its value series
+        self._series: dict[str, list[SortedArray]] = {}  # window -> its value series
         self._ids = RecentIds(config.state_horizon_s * 1000)  # every installed shard's
         self._slots: dict[ShardKey, int] = {}  # an installed shard's slot in _ids
 
     # -- shards ------------------------------------------------------------------------
-    def _shared(self, name: str, n: int) -> list[SortedList]:
+    def _shared(self, name: str, n: int) -> list[SortedArray]:
         series = self._series.get(name)
         if series is None:
-            series = self._series[name] = [SortedList() for _ in range(n)]
+            series = self._series[name] = [SortedArray("d") for _ in range(n)]
         return series
 
     def new_engine(self) -> Engine:
@@ -106,7 +105,7 @@ class ShardedEngine:
             for lst, values in zip(shared, mine, strict=True):
                 for v in values:
                     lst.remove(v)
-            w.series = [SortedList(v) for v in mine]
+            w.series = [SortedArray("d", v) for v in mine]
         self._ids.detach(self._slots.pop(key))
         engine._seen_add = engine.seen.add
 
@@ -164,14 +163,14 @@ class ShardedEngine:
             seen._cur, seen._prev = self._ids.export(self._slots[key])
             seen._prev_hi = max(seen._prev.values()) + 1 if seen._prev else float("-inf")
             try:
-                return encode(e, {id(w.series): [SortedList(v) for v in own[w.name]]
+                return encode(e, {id(w.series): [SortedArray("d", v) for v in own[w.name]]
                                   for w in e.windows._windows})
             finally:
                 seen._cur, seen._prev, seen._prev_hi = {}, {}, float("-inf")
         if not empty:
             raise KeyError(key)
         e = self.new_engine()
-        return encode(e, {id(w.series): [SortedList() for _ in w.series]
+        return encode(e, {id(w.series): [SortedArray("d") for _ in w.series]
                           for w in e.windows._windows})
 
     # -- the seal before a checkpoint, made in a forked copy (consumers/checkpoint_writer.py)

@@ -26,8 +26,9 @@ at the creation; a later turn (opened by a customer message) has its start in
 ``starts[row]`` while it is open (:data:`_NO_TURN` otherwise). The open turns of a channel
 are in two indexes: ``awaiting`` the first turns (ticket keys, sorted by creation =
 start) and ``awaiting_later`` the later ones, as ``(start - base_ms) << row_bits | row``
-(sorted by start; 32 B int + an 8 B slot, where a four-element ticket tuple, its start int
-and a keyed slot cost 56 more). Readers merge the two by start.
+(sorted by start) in a :class:`~metrics.sortedarray.SortedArray`: 8 bytes in an array, no
+int object (a SortedList slot and its fresh 60-bit int cost 40). Readers merge the two by
+start.
 
 A channel with a business-hours calendar keeps its open tickets in ``open_by_calendar``
 (by priority and channel) instead of ``open_by_priority``: overdue by business time is a
@@ -42,6 +43,8 @@ from itertools import product
 from typing import Any, Final
 
 from sortedcontainers import SortedList
+
+from metrics.sortedarray import SortedArray
 
 __all__ = [
     "AGENT",
@@ -206,7 +209,7 @@ class TicketBook:
         # open turns by channel: first turns (ticket keys, by creation), later turns
         # (``(start - base_ms) << row_bits | row``, by start)
         self.awaiting: dict[str, SortedList] = {c: SortedList() for c in channels}
-        self.awaiting_later: dict[str, SortedList] = {c: SortedList() for c in channels}
+        self.awaiting_later: dict[str, SortedArray] = {c: SortedArray("q") for c in channels}
         self._profiles: dict[tuple[str, str, str, str], Profile] = {}
         # ticket keys by creation minute: one entry per ticket in the dict
         self._order = _ByCreationMinute()

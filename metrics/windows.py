@@ -21,7 +21,9 @@ of its chunk, whatever the traffic density.
 
 An entry is ``(ts_ms, code, value)``: ``code`` names the counter slots it increments and,
 optionally, the value series (e.g. first-response seconds by channel) whose exact
-quantiles the window serves. Counts are kept per code and expanded into slots on read.
+quantiles the window serves (a :class:`~metrics.sortedarray.SortedArray` per window and
+series: 8 bytes a value, no float object). Counts are kept per code and expanded into
+slots on read.
 Each window also keeps a running sum per value series, in integer thousandths (values
 are whole milliseconds in seconds): exact and independent of the order of the entries,
 like the histograms' ``_sum``, and read in O(1) at a scrape.
@@ -44,10 +46,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import sub
 from zoneinfo import ZoneInfo
 
-from sortedcontainers import SortedList
-
 from core.business_hours import local_midnight_ms, next_local_midnight_ms
 from core.snapshot import TODAY
+from metrics.sortedarray import SortedArray
 
 __all__ = ["TODAY", "SlidingWindows", "merged_counts", "quantile"]
 
@@ -106,7 +107,7 @@ class _Window:
         self.ms = seconds * 1000
         self.lo = -self.ms  # exclusive lower edge; the upper edge is the shared clock
         self.left: list[int] = []
-        self.series: list[SortedList] = [SortedList() for _ in range(n_series)]
+        self.series: list[SortedArray] = [SortedArray("d") for _ in range(n_series)]
         self.sums: list[int] = [0] * n_series  # per series: sum of the values, in 1/1000
 
     def edge(self, clock_ms: int) -> int:
@@ -369,7 +370,7 @@ class SlidingWindows:
         """Per code: the entries inside the window (:func:`merged_counts` adds them)."""
         return list(map(sub, self._total, self._by_name[name].left))
 
-    def values(self, name: str, series: int) -> SortedList:
+    def values(self, name: str, series: int) -> SortedArray:
         return self._by_name[name].series[series]
 
     def value_sum(self, name: str, series: int) -> float:

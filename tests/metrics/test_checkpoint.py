@@ -142,7 +142,8 @@ def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None
 def test_ticket_keys_are_shared_again_and_far_off_creations_round_trip() -> None:
     """A ticket is one key int held by the dict and every index (metrics/state.py): read
     back, the indexes hold the dict's own objects again (not one int per reference), and
-    a creation far from the first one (a key beyond msgpack's 64 bits) survives."""
+    a creation or a later turn far from the first creation (a key beyond msgpack's 64
+    bits; a turn index of such keys is a SortedArray of lists) survives."""
     wall = START + HOUR
     engine = ShardedEngine(CFG, lambda: wall)
     shard = engine.shard("aftersales.tickets", 0)
@@ -152,13 +153,17 @@ def test_ticket_keys_are_shared_again_and_far_off_creations_round_trip() -> None
     assert book.create("LATE", START + 1, "email", "refund", "P2", "east")
     assert book.agent_replied(book.tickets["LATE"])
     assert book.open_turn(book.tickets["LATE"], START + 2)  # a later turn
+    assert book.create("OLDTURN", START + 3, "email", "refund", "P2", "east")
+    assert book.agent_replied(book.tickets["OLDTURN"])
+    assert book.open_turn(book.tickets["OLDTURN"], 6_000)  # a turn key beyond 64 bits
     assert not -(1 << 63) <= book.tickets["FAR"] < 1 << 63
     out = reload(engine, wall).shard("aftersales.tickets", 0).tickets
     assert out.tickets == book.tickets
     assert out.created(out.tickets["FAR"]) == 5_000
     assert [out.id_of(k) for k in out.open_by_priority["P1"]] == ["FAR", "NEAR"]
     assert out.turn_start(out.tickets["LATE"]) == START + 2
-    assert [out.ms_of(k) for k in out.awaiting_later["email"]] == [START + 2]
+    assert [out.ms_of(k) for k in out.awaiting_later["email"]] == [6_000, START + 2]
+    assert out.awaiting_later["email"].typecode is None  # list chunks: beyond an array's
     for index in (*out.open_by_priority.values(), *out.awaiting.values()):
         for k in index:
             assert k is out.tickets[out.id_of(k)]
