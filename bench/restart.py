@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Bench, PulseRun, fill, log, metric_sum, sim_records
+from bench.common import ROOT, Bench, PulseRun, created_json, fill, log, metric_sum, sim_records
 
 _WRITTEN = re.compile(r"checkpoints of (\d+) partitions written \((\d+) bytes\) in ([\d.]+) s")
 _READ = re.compile(r"checkpoints of (\d+) partitions read in ([\d.]+) s \((\d+) loaded\)")
@@ -41,24 +41,34 @@ def _wait_log(run: PulseRun, pattern: re.Pattern[str], timeout_s: float) -> re.M
     raise TimeoutError(f"{pattern.pattern!r} not logged within {timeout_s} s")
 
 
-def _loop_stall(run: PulseRun, timeout_s: float) -> float:
-    """The longest time ``aftersales_clock_timestamp_seconds`` stood still on /metrics
-    (scraped every 0.1 s) from ready until the first checkpoint round was written: the
-    live clock moves with every snapshot, so a reader loop that waits stops it."""
+def _loop_stall(run: PulseRun, cfg: Any, timeout_s: float) -> float:
+    """The longest time ``aftersales_records_read_total`` stood still on /metrics (scraped
+    every 0.1 s) from ready until the first checkpoint round was written, while a live
+    ticket is produced every 0.1 s: a reader loop that waits stops the count."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=cfg.kafka.bootstrap_servers, linger_ms=0)
     deadline = time.time() + timeout_s
-    last, since, worst = None, time.monotonic(), 0.0
-    while time.time() < deadline:
-        try:
-            clock = metric_sum(run.scrape(), "aftersales_clock_timestamp_seconds")
-        except OSError:
-            clock = last
-        now = time.monotonic()
-        if clock != last:
-            last, since = clock, now
-        worst = max(worst, now - since)
-        if _WRITTEN.search(run.log_path.read_text(errors="replace")):
-            return worst
-        time.sleep(0.1)
+    last, since, worst, i = None, time.monotonic(), 0.0, 0
+    try:
+        while time.time() < deadline:
+            i += 1
+            producer.send(cfg.kafka.tickets_topic, key=b"stall-%d" % i,
+                          value=created_json(2_000_000_000 + i, int(time.time() * 1000)))
+            producer.flush()
+            try:
+                read = metric_sum(run.scrape(), "aftersales_records_read_total")
+            except OSError:
+                read = last
+            now = time.monotonic()
+            if read != last:
+                last, since = read, now
+            worst = max(worst, now - since)
+            if _WRITTEN.search(run.log_path.read_text(errors="replace")):
+                return worst
+            time.sleep(0.1)
+    finally:
+        producer.close()
     return worst
 
 
@@ -72,7 +82,7 @@ def one_code(bench: Bench, cfg: Any, label: str, root: Path, timeout_s: float
     try:
         out["without_ready_s"] = first.wait_ready(timeout_s, poll_s=0.1)
         out["without_rebuild_s"] = first.log_phases().get("rebuild_s", float("nan"))
-        out["loop_stall_s"] = _loop_stall(first, timeout_s)
+        out["loop_stall_s"] = _loop_stall(first, cfg, timeout_s)
         m = _wait_log(first, _WRITTEN, timeout_s)
         out["checkpoint_bytes"] = int(m.group(2))
         out["checkpoint_write_s"] = float(m.group(3))
