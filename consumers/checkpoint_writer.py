@@ -78,7 +78,6 @@ class CheckpointJob:
         self._done = threading.Event()
         self._t0 = time.monotonic()
         r, w = os.pipe()
-        gc.collect(0)
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(r)

@@ -497,8 +497,7 @@ class RecentIds:
         if len(self._cur) + len(self._prev) <= _DICT_CAP:
             return False
         self._aside = [d for d in (self._prev, self._cur) if d]
-        self._aside_hi = max(self._prev_hi, (max(self._cur.values()) >> _TAG) + 1
-                             if self._cur else float("-inf"))
+        self._aside_hi = max(self._prev_hi, _newest(self._cur))
         self._aside_owners = dict(self._shards)
         self._prev, self._cur, self._prev_hi = {}, {}, float("-inf")
         self._lagging = 0
@@ -508,13 +507,10 @@ class RecentIds:
 
     def seal_aside(self) -> dict[int, _Run]:
         """Seal the dicts set aside into their shards' runs here; the run of each slot."""
-        made: dict[int, _Run] = {}
-        for slot, part in _by_slot(*self._aside).items():
-            owner = self._shards.get(slot)
-            if owner is not None and owner is self._aside_owners.get(slot):
-                made[slot] = run = _Run(part)
-                owner._append(run)
-        self._drop_aside()
+        owners = self._aside_owners
+        made = {slot: _Run(part) for slot, part in _by_slot(*self._aside).items()
+                if slot in owners}
+        self.install(made)
         return made
 
     def install(self, made: dict[int, _Run]) -> None:
@@ -535,7 +531,7 @@ class RecentIds:
     def _switch(self, clock_ms: int, seal: bool) -> None:
         floor = clock_ms - self._horizon_ms
         prev, cur = self._prev, self._cur
-        cur_hi = (max(cur.values()) >> _TAG) + 1 if cur else float("-inf")
+        cur_hi = _newest(cur)
         if seal or not prev:
             if prev and self._prev_hi - 1 > floor:
                 self._seal(prev)
@@ -562,6 +558,11 @@ class RecentIds:
                 if owner is not None:
                     owner._append(_Run(part))
         self._newest_sealed()
+
+
+def _newest(ids: dict[str, int]) -> float:
+    """Just past the newest time in a dict of tagged ids (-inf when empty)."""
+    return (max(ids.values()) >> _TAG) + 1 if ids else float("-inf")
 
 
 def _by_slot(*dicts: dict[str, int]) -> dict[int, dict[str, int]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, islice
 from typing import Any, overload
 
@@ -187,20 +187,20 @@ class SortedArray(Sequence[Any]):
 
     def bisect_left(self, value: Any) -> int:
         """How many items are < ``value``."""
-        maxes = self._maxes
-        i = bisect_left(maxes, value)
-        if i == len(maxes):
-            return self._len
-        j = bisect_left(self._lists[i], value)
-        return j if i == 0 else self._offset(i) + j
+        return self._rank(value, bisect_left)
 
     def bisect_right(self, value: Any) -> int:
         """How many items are <= ``value``."""
+        return self._rank(value, bisect_right)
+
+    def _rank(self, value: Any, find: Callable[[Any, Any], int]) -> int:
+        """The position ``find`` (``bisect_left`` or ``bisect_right``) gives ``value``:
+        in the chunk maxima, then in that chunk."""
         maxes = self._maxes
-        i = bisect_right(maxes, value)
+        i = find(maxes, value)
         if i == len(maxes):
             return self._len
-        j = bisect_right(self._lists[i], value)
+        j = find(self._lists[i], value)
         return j if i == 0 else self._offset(i) + j
 
     def _offset(self, i: int) -> int:
