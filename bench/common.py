@@ -509,6 +509,25 @@ class PulseRun:
         procs = [proc, *proc.children(recursive=True)]
         return sum(int(p.memory_info().rss) for p in procs)
 
+    def fork_memory(self) -> tuple[int, int]:
+        """(unique bytes of the checkpoint writer, resident bytes of ``pulse run``): the
+        writer is a forked copy of ``pulse run`` (the same command line, unlike the fetch
+        process's ``child_main``); its unique set is what the fork costs, the pages
+        copied on write by either side (0, rss when no round is under way)."""
+        import psutil
+
+        assert self.proc is not None
+        proc = psutil.Process(self.proc.pid)
+        writer = 0
+        try:
+            rss = int(proc.memory_info().rss)
+            for child in proc.children():
+                if "child_main" not in " ".join(child.cmdline()):
+                    writer += int(child.memory_full_info().uss)
+        except psutil.Error:  # the writer ended between the listing and the read
+            return 0, 0
+        return writer, rss
+
     def cpu_times(self) -> float:
         """CPU seconds of ``pulse run`` and its fetch process."""
         import psutil

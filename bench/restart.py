@@ -41,21 +41,26 @@ def _wait_log(run: PulseRun, pattern: re.Pattern[str], timeout_s: float) -> re.M
     raise TimeoutError(f"{pattern.pattern!r} not logged within {timeout_s} s")
 
 
-def _loop_stall(run: PulseRun, cfg: Any, timeout_s: float) -> float:
+def _loop_stall(run: PulseRun, cfg: Any, timeout_s: float) -> tuple[float, int, int]:
     """The longest time ``aftersales_records_read_total`` stood still on /metrics (scraped
     every 0.1 s) from ready until the first checkpoint round was written, while a live
-    ticket is produced every 0.1 s: a reader loop that waits stops the count."""
+    ticket is produced every 0.1 s: a reader loop that waits stops the count. With it,
+    sampled at each scrape: the checkpoint writer's peak unique memory (what the forked
+    round costs) and ``pulse run``'s resident memory at that moment."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=cfg.kafka.bootstrap_servers, linger_ms=0)
     deadline = time.time() + timeout_s
-    last, since, worst, i = None, time.monotonic(), 0.0, 0
+    last: float | None = None
+    since, worst, i = time.monotonic(), 0.0, 0
+    writer_peak, rss_then = 0, 0
     try:
         while time.time() < deadline:
             i += 1
             producer.send(cfg.kafka.tickets_topic, key=b"stall-%d" % i,
                           value=created_json(2_000_000_000 + i, int(time.time() * 1000)))
             producer.flush()
+            read: float | None
             try:
                 read = metric_sum(run.scrape(), "aftersales_records_read_total")
             except OSError:
@@ -64,12 +69,15 @@ def _loop_stall(run: PulseRun, cfg: Any, timeout_s: float) -> float:
             if read != last:
                 last, since = read, now
             worst = max(worst, now - since)
+            writer, rss = run.fork_memory()
+            if writer > writer_peak:
+                writer_peak, rss_then = writer, rss
             if _WRITTEN.search(run.log_path.read_text(errors="replace")):
-                return worst
+                return worst, writer_peak, rss_then
             time.sleep(0.1)
     finally:
         producer.close()
-    return worst
+    return worst, writer_peak, rss_then
 
 
 def one_code(bench: Bench, cfg: Any, label: str, root: Path, timeout_s: float
@@ -82,7 +90,8 @@ def one_code(bench: Bench, cfg: Any, label: str, root: Path, timeout_s: float
     try:
         out["without_ready_s"] = first.wait_ready(timeout_s, poll_s=0.1)
         out["without_rebuild_s"] = first.log_phases().get("rebuild_s", float("nan"))
-        out["loop_stall_s"] = _loop_stall(first, cfg, timeout_s)
+        out["loop_stall_s"], out["writer_peak"], out["rss_at_writer_peak"] = _loop_stall(
+            first, cfg, timeout_s)
         m = _wait_log(first, _WRITTEN, timeout_s)
         out["checkpoint_bytes"] = int(m.group(2))
         out["checkpoint_write_s"] = float(m.group(3))
@@ -153,14 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         bench.cleanup()
     print("| events (7 days) | code | start → ready, no checkpoint | start → ready, checkpoints "
           "| start → assignment, checkpoints | assignment → ready (no / with) "
-          "| checkpoint size | write | loop stood still | read back | load average |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| checkpoint size | write | loop stood still | writer's peak unique memory "
+          "(pulse run's RSS then) | read back | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['events']:,} | {r['code']} | {r['without_ready_s']:.1f} s "
               f"| {r['with_ready_s']:.1f} s | {r['with_start_to_assignment_s']:.1f} s "
               f"| {r['without_rebuild_s']:.1f} s / {r['with_rebuild_s']:.1f} s "
               f"| {r['checkpoint_bytes'] / 2**20:.1f} MiB | {r['checkpoint_write_s']:.2f} s "
-              f"| {r.get('loop_stall_s', float('nan')):.1f} s | {r['checkpoint_read_s']:.2f} s "
+              f"| {r.get('loop_stall_s', float('nan')):.1f} s "
+              f"| {r.get('writer_peak', 0) / 2**20:.0f} MiB "
+              f"({r.get('rss_at_writer_peak', 0) / 2**20:.0f} MiB) "
+              f"| {r['checkpoint_read_s']:.2f} s "
               f"| {r['load_average']} |")
     print(json.dumps(rows))
     return 0
