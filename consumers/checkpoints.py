@@ -252,9 +252,12 @@ class CheckpointStore:
         return {src: self._whole(src, latest) for src in sources}
 
     def _consumer(self) -> KafkaConsumer:
+        # no group: the store reads assigned partitions. kafka.consumer's group settings
+        # are the reader's (a group_instance_id without a group_id is refused by
+        # kafka-python: static members read no checkpoint at all)
         return KafkaConsumer(**{
             **client_settings(self._kc, "consumer"),
-            "group_id": None, "enable_auto_commit": False,
+            "group_id": None, "group_instance_id": None, "enable_auto_commit": False,
             "fetch_max_bytes": max(_FETCH_MAX_BYTES, self._part_bytes + 64 * 1024),
             "max_partition_fetch_bytes": max(_PARTITION_FETCH_BYTES,
                                              self._part_bytes + 64 * 1024),
