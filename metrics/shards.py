@@ -35,6 +35,7 @@ from metrics.clock import EventClock
 from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
 from metrics.sortedarray import SortedArray
+from metrics.windows import advance_all
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
 
@@ -218,8 +219,10 @@ class ShardedEngine:
     def tick(self) -> int:
         """Move the shared clock once, then every shard to it."""
         clock = self.clock.now()
-        for e in self._engines():
-            e.tick(clock)
+        engines = list(self._engines())
+        advance_all([e.windows for e in engines], clock)  # the edges once for all shards
+        for e in engines:
+            e.tick(clock, windows=False)
         self._ids.expire(clock)
         return clock
 
