@@ -34,8 +34,10 @@ from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
+from metrics.slots import EntryCodes
 from metrics.sortedarray import SortedArray
-from metrics.windows import advance_all
+from metrics.window_spaces import add_space, extract, merge, remove
+from metrics.windows import SlidingWindows
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
 
@@ -65,48 +67,62 @@ class ShardedEngine:
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
-        self._series: dict[str, list[SortedArray]] = {}  # window -> its value series
+        self._windows: SlidingWindows | None = None  # the installed shards', a space each
+        self._codes = 0  # the entry codes of one engine's layout (a space's size)
+        self._spaces: dict[ShardKey, int] = {}  # an installed shard's space (its base)
+        self._free: list[int] = []  # spaces of shards that left, for the next ones
         self._ids = RecentIds(config.state_horizon_s * 1000)  # every installed shard's
         self._slots: dict[ShardKey, int] = {}  # an installed shard's slot in _ids
 
     # -- shards ------------------------------------------------------------------------
-    def _shared(self, name: str, n: int) -> list[SortedArray]:
-        series = self._series.get(name)
-        if series is None:
-            series = self._series[name] = [SortedArray("d") for _ in range(n)]
-        return series
+    @property
+    def _series(self) -> dict[str, list[SortedArray]]:
+        """Window -> its value series, shared by the installed shards."""
+        return {w.name: w.series for w in self._shared()._windows}
+
+    def _shared(self) -> SlidingWindows:
+        if self._windows is None:
+            self._windows = self.new_engine().windows
+            self._codes = len(self._windows._total)
+            self._free = [0]  # its own codes are the first space
+        return self._windows
 
     def new_engine(self) -> Engine:
-        """An empty shard on the shared clock and value series (not installed)."""
-        e = Engine(self.config, self.wall, clock=self.clock)
-        for w in e.windows._windows:
-            w.series = self._shared(w.name, len(w.series))
-        return e
+        """An empty shard on the shared clock, with windows of its own (not installed)."""
+        return Engine(self.config, self.wall, clock=self.clock)
 
     def _install(self, key: ShardKey, engine: Engine) -> None:
-        """Take an engine's state into the process: its value series into the shared ones
-        (a loaded shard has its own), its recent ids into the shared ones, where its
+        """Take an engine's state into the process: its windows into a space of the shared
+        ones (metrics/window_spaces.py), its recent ids into the shared ones, where its
         duplicate check looks for every shard's."""
-        for w in engine.windows._windows:
-            shared = self._shared(w.name, len(w.series))
-            if w.series is not shared:
-                for mine, theirs in zip(shared, w.series, strict=True):
-                    mine.update(theirs)
-                w.series = shared
+        shared, n = self._shared(), self._codes
+        base = self._free.pop() if self._free else add_space(shared, n)
+        if base is None:
+            raise ValueError(f"more than {len(self._spaces)} partitions in one process: "
+                             "their window entry codes do not fit in 16 bits")
+        merge(shared, engine.windows, base)
+        self._spaces[key] = base
+        self._lend(engine, shared, engine.codes.shifted(base))
         slot = self._slots[key] = self._ids.attach(engine.seen)
         engine._seen_add = self._ids.adder(slot)
 
+    @staticmethod
+    def _lend(engine: Engine, windows: SlidingWindows, codes: EntryCodes) -> None:
+        engine.windows, engine.codes = windows, codes
+        engine._add, engine._count = windows.add, windows.count
+
+    def own_windows(self, key: ShardKey) -> SlidingWindows:
+        """An installed shard's windows on their own (its space of the shared ones)."""
+        return extract(self._shared(), self._spaces[key], self._codes)
+
     def _release(self, key: ShardKey, engine: Engine) -> None:
         """Take a shard's state out of the process (its partition is dropped): it keeps
-        its own value series and ids."""
-        own = engine.windows.window_values()
-        for w in engine.windows._windows:
-            mine = own[w.name]
-            shared = w.series
-            for lst, values in zip(shared, mine, strict=True):
-                for v in values:
-                    lst.remove(v)
-            w.series = [SortedArray("d", v) for v in mine]
+        its own windows and ids."""
+        base = self._spaces.pop(key)
+        own = extract(self._shared(), base, self._codes)
+        remove(self._shared(), base, self._codes, own)
+        self._free.append(base)
+        self._lend(engine, own, engine.codes.shifted(-base))
         self._ids.detach(self._slots.pop(key))
         engine._seen_add = engine.seen.add
 
@@ -138,7 +154,9 @@ class ShardedEngine:
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
-        self._series = {}
+        self._windows = None
+        self._spaces.clear()
+        self._free = []
         self._ids = RecentIds(self.config.state_horizon_s * 1000)
         self._slots.clear()
         self._empty = None
@@ -159,20 +177,19 @@ class ShardedEngine:
         e = self.shards.get(key)
         if e is not None:
             self._ids.settle()  # after a rebuild: runs, not id strings
-            own = e.windows.window_values()
+            shared = e.windows
             seen = e.seen  # its recent ids are in the shared dicts: lent back for the encoding
             seen._cur, seen._prev = self._ids.export(self._slots[key])
             seen._prev_hi = max(seen._prev.values()) + 1 if seen._prev else float("-inf")
+            e.windows = self.own_windows(key)  # likewise its windows
             try:
-                return encode(e, {id(w.series): [SortedArray("d", v) for v in own[w.name]]
-                                  for w in e.windows._windows})
+                return encode(e)
             finally:
                 seen._cur, seen._prev, seen._prev_hi = {}, {}, float("-inf")
+                e.windows = shared
         if not empty:
             raise KeyError(key)
-        e = self.new_engine()
-        return encode(e, {id(w.series): [SortedArray("d") for _ in w.series]
-                          for w in e.windows._windows})
+        return encode(self.new_engine())
 
     # -- the seal before a checkpoint, made in a forked copy (consumers/checkpoint_writer.py)
     def set_aside(self) -> bool:
@@ -219,10 +236,13 @@ class ShardedEngine:
     def tick(self) -> int:
         """Move the shared clock once, then every shard to it."""
         clock = self.clock.now()
-        engines = list(self._engines())
-        advance_all([e.windows for e in engines], clock)  # the edges once for all shards
-        for e in engines:
-            e.tick(clock, windows=False)
+        if self.shards:
+            self._shared().advance(clock)  # one slide for every shard's entries
+            for e in self.shards.values():
+                e.tick(clock, windows=False)
+        else:
+            for e in self._engines():
+                e.tick(clock)
         self._ids.expire(clock)
         return clock
 

@@ -50,7 +50,7 @@ from core.business_hours import local_midnight_ms, next_local_midnight_ms
 from core.snapshot import TODAY
 from metrics.sortedarray import SortedArray
 
-__all__ = ["TODAY", "SlidingWindows", "advance_all", "merged_counts", "quantile"]
+__all__ = ["TODAY", "SlidingWindows", "merged_counts", "quantile"]
 
 _CHUNK_MS = 60_000
 _MAX_CODES = 1 << 16  # codes are stored as unsigned 16-bit integers
@@ -260,34 +260,24 @@ class SlidingWindows:
 
     def advance(self, clock_ms: int) -> None:
         """Slide every window so that it ends at ``clock_ms`` (never backwards)."""
-        if clock_ms >= self._clock:
-            self._advance(clock_ms, [w.edge(clock_ms) for w in self._windows])
-
-    def _advance(self, clock_ms: int, edges: Sequence[int]) -> None:
-        """:meth:`advance` with the windows' new edges at ``clock_ms`` already computed."""
+        if clock_ms < self._clock:
+            return
         self._clock = clock_ms
-        pending = self._pending
-        if pending:
-            due = [p for p in pending if p[0] <= clock_ms]
+        if self._pending:
+            due = [p for p in self._pending if p[0] <= clock_ms]
             if due:
-                self._pending = [p for p in pending if p[0] > clock_ms]
+                self._pending = [p for p in self._pending if p[0] > clock_ms]
                 total, code_series = self._total, self._code_series
                 code_series2 = self._code_series2
                 for ts, code, value in due:
                     total[code] += 1
                     self._apply_late(ts, code, code_series[code], value, code_series2[code])
-        floor = inner = None
-        for w, new_lo in zip(self._windows, edges, strict=True):
-            lo = w.lo
-            if new_lo > lo:
-                self._leave(w, lo, new_lo)
-                w.lo = lo = new_lo
-            if floor is None or lo < floor:
-                floor = lo
-            if inner is None or lo > inner:
-                inner = lo
-        if floor is not None and inner is not None:
-            self._floor, self._inner = floor, inner
+        for w in self._windows:
+            new_lo = w.edge(clock_ms)
+            if new_lo > w.lo:
+                self._leave(w, w.lo, new_lo)
+                w.lo = new_lo
+        self._edges()
         self._evict()
 
     def _edges(self) -> None:
@@ -428,18 +418,6 @@ class SlidingWindows:
 
     def entry_count(self) -> int:
         return sum(len(c.ts) + len(c.s_ts or ()) for c in self._chunks.values())
-
-
-def advance_all(parts: Sequence[SlidingWindows], clock_ms: int) -> None:
-    """:meth:`SlidingWindows.advance` of several windows of one layout (the shards of one
-    process) to one clock: the edges are the same for all of them, so they are computed
-    once per tick rather than once per shard."""
-    if not parts:
-        return
-    edges = [w.edge(clock_ms) for w in parts[0]._windows]
-    for p in parts:
-        if clock_ms >= p._clock:
-            p._advance(clock_ms, edges)
 
 
 def merged_counts(parts: Sequence[SlidingWindows], name: str) -> list[int]:

@@ -108,7 +108,8 @@ def test_saving_a_partition_without_state_keeps_nothing() -> None:
 
 
 def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries() -> None:
-    """The shards share one sorted list per window and value series; a shard's part, for
+    """The shards share their windows (one sorted list per window and value series, a
+    space of entry codes per shard); a shard's part, for
     its checkpoint and for its drop, is read from its entries: on one engine (its own
     lists) that reading equals the lists, and after a drop the shared lists hold exactly
     the other shards' parts."""
@@ -135,7 +136,7 @@ def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries(
     assert held > 100
 
     def union(keys: list[tuple[str, int]]) -> dict[str, list[list[float]]]:
-        parts = [sharded.shards[k].windows.window_values() for k in keys]
+        parts = [sharded.own_windows(k).window_values() for k in keys]
         return {name: [sorted(v for p in parts for v in p[name][i])
                        for i in range(len(parts[0][name]))] for name in parts[0]}
 
