@@ -16,10 +16,11 @@ shards: each shard remembers the ids it accepted (they move with its partition),
 event is a duplicate when any shard of the process holds its id — a copy re-sent by a
 client whose partitioner differs (librdkafka's crc32 vs the Java client's murmur2) lands
 on another partition than its original. The snapshot is assembled once over all shards
-(:func:`metrics.assembly.assemble_shards`) and is exact: window counts add per entry
-code, histogram buckets add (sums in integer milliseconds), gauges are counted in each
-shard's indexes and added, ages take the oldest, and window quantiles are read from value
-series the shards share (one sorted list per window and series for the process).
+(:func:`metrics.assembly.assemble_shards`) and is exact: the shards share one set of
+windows in which each writes under its own entry codes (their counts add as codes expand
+into slots), histogram buckets add (sums in integer milliseconds), gauges are counted in each
+shard's indexes and added, ages take the oldest, and window quantiles are read from the
+shared windows' value series (one sorted list per window and series for the process).
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ class ShardedEngine:
     through to it (or to an empty one), so tools that look inside "the engine" keep working.
 
     Two things are kept for the process rather than per shard, so that neither the fold
-    nor the snapshot pays per shard: the windows' value series (one sorted list per
-    window and series, which the snapshot's quantiles read once; a shard's part is read
-    back from its entries, :meth:`SlidingWindows.window_values`, for its checkpoint and
-    to take it out when its partition goes), and the remembered ids of the recent periods
+    nor the snapshot pays per shard: the windows (one :class:`SlidingWindows`, each shard
+    writing under its own space of entry codes, metrics/window_spaces.py: a tick slides
+    them once, the snapshot reads their counts and value series once; a shard's part is
+    read back from its entries, :meth:`own_windows`, for its checkpoint and to take it
+    out when its partition goes; 16-bit codes hold 360 shards' spaces), and the
+    remembered ids of the recent periods
     (:class:`~metrics.dedupe.RecentIds`: one dict probe finds a copy of an event folded
     by any shard; each shard keeps its own sealed runs, searched only for an event older
     than the newest of them)."""
@@ -173,7 +176,7 @@ class ShardedEngine:
     # -- checkpoints (metrics/checkpoint.py) -----------------------------------------
     def save(self, key: ShardKey, empty: bool = False) -> bytes:
         """The shard's state as checkpoint bytes (``empty``: an empty one if there is no
-        such shard, else KeyError). Its value series are its own part of the shared ones."""
+        such shard, else KeyError). Its windows are its own part of the shared ones."""
         e = self.shards.get(key)
         if e is not None:
             self._ids.settle()  # after a rebuild: runs, not id strings
