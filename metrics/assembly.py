@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from metrics.engine import Engine
     from metrics.histogram import Histogram
     from metrics.state import TicketBook
+    from metrics.windows import SlidingWindows
 
 __all__ = ["assemble", "assemble_shards", "overdue_count"]
 
@@ -215,14 +216,20 @@ def _value_sums(shards: Sequence[Engine], name: str,
     if len(shards) == 1:
         w = shards[0].windows
         return {ch: w.value_sum(name, i) for ch, i in series.items()}
-    sums = [x.windows._by_name[name].sums for x in shards]
+    sums = [w._by_name[name].sums for w in _distinct(shards)]
     return {ch: sum(s[i] for s in sums) / 1000 for ch, i in series.items()}
+
+
+def _distinct(shards: Sequence[Engine]) -> list[SlidingWindows]:
+    """The shards' windows, each once: the installed shards of a process share theirs
+    (metrics/window_spaces.py), where their counts add by code already."""
+    return list({id(x.windows): x.windows for x in shards}.values())
 
 
 def _window_snapshot(shards: Sequence[Engine], name: str) -> WindowSnapshot:
     e = shards[0]
     w = e.windows  # the value series are shared by the shards
-    counts = merged_counts([x.windows for x in shards], name)
+    counts = merged_counts(_distinct(shards), name)
     idx = e.slots.index
 
     def by(metric: str, labels: tuple[str, ...]) -> dict[str, int]:

@@ -393,11 +393,13 @@ class Engine:
         return True
 
     # -- time and output -------------------------------------------------------------
-    def tick(self, clock_ms: int | None = None) -> int:
+    def tick(self, clock_ms: int | None = None, *, windows: bool = True) -> int:
         """Move the clock (live mode follows the wall clock), slide windows, expire state;
-        ``clock_ms``: the clock a shared clock already moved to (metrics/shards.py)."""
+        ``clock_ms``: the clock a shared clock already moved to, ``windows`` False: the
+        windows were slid with the other shards' (metrics/shards.py)."""
         clock = self.clock.now() if clock_ms is None else clock_ms
-        self.windows.advance(clock)
+        if windows:
+            self.windows.advance(clock)
         horizon = clock - self.config.state_horizon_s * 1000
         self.tickets.forget_created_before(horizon)
         self.returns.forget_created_before(horizon)

@@ -16,10 +16,11 @@ shards: each shard remembers the ids it accepted (they move with its partition),
 event is a duplicate when any shard of the process holds its id — a copy re-sent by a
 client whose partitioner differs (librdkafka's crc32 vs the Java client's murmur2) lands
 on another partition than its original. The snapshot is assembled once over all shards
-(:func:`metrics.assembly.assemble_shards`) and is exact: window counts add per entry
-code, histogram buckets add (sums in integer milliseconds), gauges are counted in each
-shard's indexes and added, ages take the oldest, and window quantiles are read from value
-series the shards share (one sorted list per window and series for the process).
+(:func:`metrics.assembly.assemble_shards`) and is exact: the shards share one set of
+windows in which each writes under its own entry codes (their counts add as codes expand
+into slots), histogram buckets add (sums in integer milliseconds), gauges are counted in each
+shard's indexes and added, ages take the oldest, and window quantiles are read from the
+shared windows' value series (one sorted list per window and series for the process).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
+from metrics.slots import EntryCodes
 from metrics.sortedarray import SortedArray
+from metrics.window_spaces import add_space, extract, merge, remove
+from metrics.windows import SlidingWindows
 
 __all__ = ["FOLD_KEY", "ShardKey", "ShardedEngine"]
 
@@ -50,10 +54,12 @@ class ShardedEngine:
     through to it (or to an empty one), so tools that look inside "the engine" keep working.
 
     Two things are kept for the process rather than per shard, so that neither the fold
-    nor the snapshot pays per shard: the windows' value series (one sorted list per
-    window and series, which the snapshot's quantiles read once; a shard's part is read
-    back from its entries, :meth:`SlidingWindows.window_values`, for its checkpoint and
-    to take it out when its partition goes), and the remembered ids of the recent periods
+    nor the snapshot pays per shard: the windows (one :class:`SlidingWindows`, each shard
+    writing under its own space of entry codes, metrics/window_spaces.py: a tick slides
+    them once, the snapshot reads their counts and value series once; a shard's part is
+    read back from its entries, :meth:`own_windows`, for its checkpoint and to take it
+    out when its partition goes; 16-bit codes hold 360 shards' spaces), and the
+    remembered ids of the recent periods
     (:class:`~metrics.dedupe.RecentIds`: one dict probe finds a copy of an event folded
     by any shard; each shard keeps its own sealed runs, searched only for an event older
     than the newest of them)."""
@@ -64,48 +70,62 @@ class ShardedEngine:
         self.clock = EventClock(config.live_threshold_s * 1000, wall)
         self.shards: dict[ShardKey, Engine] = {}
         self._empty: Engine | None = None  # what a process without partitions shows
-        self._series: dict[str, list[SortedArray]] = {}  # window -> its value series
+        self._windows: SlidingWindows | None = None  # the installed shards', a space each
+        self._codes = 0  # the entry codes of one engine's layout (a space's size)
+        self._spaces: dict[ShardKey, int] = {}  # an installed shard's space (its base)
+        self._free: list[int] = []  # spaces of shards that left, for the next ones
         self._ids = RecentIds(config.state_horizon_s * 1000)  # every installed shard's
         self._slots: dict[ShardKey, int] = {}  # an installed shard's slot in _ids
 
     # -- shards ------------------------------------------------------------------------
-    def _shared(self, name: str, n: int) -> list[SortedArray]:
-        series = self._series.get(name)
-        if series is None:
-            series = self._series[name] = [SortedArray("d") for _ in range(n)]
-        return series
+    @property
+    def _series(self) -> dict[str, list[SortedArray]]:
+        """Window -> its value series, shared by the installed shards."""
+        return {w.name: w.series for w in self._shared()._windows}
+
+    def _shared(self) -> SlidingWindows:
+        if self._windows is None:
+            self._windows = self.new_engine().windows
+            self._codes = len(self._windows._total)
+            self._free = [0]  # its own codes are the first space
+        return self._windows
 
     def new_engine(self) -> Engine:
-        """An empty shard on the shared clock and value series (not installed)."""
-        e = Engine(self.config, self.wall, clock=self.clock)
-        for w in e.windows._windows:
-            w.series = self._shared(w.name, len(w.series))
-        return e
+        """An empty shard on the shared clock, with windows of its own (not installed)."""
+        return Engine(self.config, self.wall, clock=self.clock)
 
     def _install(self, key: ShardKey, engine: Engine) -> None:
-        """Take an engine's state into the process: its value series into the shared ones
-        (a loaded shard has its own), its recent ids into the shared ones, where its
+        """Take an engine's state into the process: its windows into a space of the shared
+        ones (metrics/window_spaces.py), its recent ids into the shared ones, where its
         duplicate check looks for every shard's."""
-        for w in engine.windows._windows:
-            shared = self._shared(w.name, len(w.series))
-            if w.series is not shared:
-                for mine, theirs in zip(shared, w.series, strict=True):
-                    mine.update(theirs)
-                w.series = shared
+        shared, n = self._shared(), self._codes
+        base = self._free.pop() if self._free else add_space(shared, n)
+        if base is None:
+            raise ValueError(f"more than {len(self._spaces)} partitions in one process: "
+                             "their window entry codes do not fit in 16 bits")
+        merge(shared, engine.windows, base)
+        self._spaces[key] = base
+        self._lend(engine, shared, engine.codes.shifted(base))
         slot = self._slots[key] = self._ids.attach(engine.seen)
         engine._seen_add = self._ids.adder(slot)
 
+    @staticmethod
+    def _lend(engine: Engine, windows: SlidingWindows, codes: EntryCodes) -> None:
+        engine.windows, engine.codes = windows, codes
+        engine._add, engine._count = windows.add, windows.count
+
+    def own_windows(self, key: ShardKey) -> SlidingWindows:
+        """An installed shard's windows on their own (its space of the shared ones)."""
+        return extract(self._shared(), self._spaces[key], self._codes)
+
     def _release(self, key: ShardKey, engine: Engine) -> None:
         """Take a shard's state out of the process (its partition is dropped): it keeps
-        its own value series and ids."""
-        own = engine.windows.window_values()
-        for w in engine.windows._windows:
-            mine = own[w.name]
-            shared = w.series
-            for lst, values in zip(shared, mine, strict=True):
-                for v in values:
-                    lst.remove(v)
-            w.series = [SortedArray("d", v) for v in mine]
+        its own windows and ids."""
+        base = self._spaces.pop(key)
+        own = extract(self._shared(), base, self._codes)
+        remove(self._shared(), base, self._codes, own)
+        self._free.append(base)
+        self._lend(engine, own, engine.codes.shifted(-base))
         self._ids.detach(self._slots.pop(key))
         engine._seen_add = engine.seen.add
 
@@ -137,7 +157,9 @@ class ShardedEngine:
     def clear(self) -> None:
         """Drop every shard and start the clock again (a rebuild from empty)."""
         self.shards.clear()
-        self._series = {}
+        self._windows = None
+        self._spaces.clear()
+        self._free = []
         self._ids = RecentIds(self.config.state_horizon_s * 1000)
         self._slots.clear()
         self._empty = None
@@ -154,24 +176,23 @@ class ShardedEngine:
     # -- checkpoints (metrics/checkpoint.py) -----------------------------------------
     def save(self, key: ShardKey, empty: bool = False) -> bytes:
         """The shard's state as checkpoint bytes (``empty``: an empty one if there is no
-        such shard, else KeyError). Its value series are its own part of the shared ones."""
+        such shard, else KeyError). Its windows are its own part of the shared ones."""
         e = self.shards.get(key)
         if e is not None:
             self._ids.settle()  # after a rebuild: runs, not id strings
-            own = e.windows.window_values()
+            shared = e.windows
             seen = e.seen  # its recent ids are in the shared dicts: lent back for the encoding
             seen._cur, seen._prev = self._ids.export(self._slots[key])
             seen._prev_hi = max(seen._prev.values()) + 1 if seen._prev else float("-inf")
+            e.windows = self.own_windows(key)  # likewise its windows
             try:
-                return encode(e, {id(w.series): [SortedArray("d", v) for v in own[w.name]]
-                                  for w in e.windows._windows})
+                return encode(e)
             finally:
                 seen._cur, seen._prev, seen._prev_hi = {}, {}, float("-inf")
+                e.windows = shared
         if not empty:
             raise KeyError(key)
-        e = self.new_engine()
-        return encode(e, {id(w.series): [SortedArray("d") for _ in w.series]
-                          for w in e.windows._windows})
+        return encode(self.new_engine())
 
     # -- the seal before a checkpoint, made in a forked copy (consumers/checkpoint_writer.py)
     def set_aside(self) -> bool:
@@ -218,8 +239,13 @@ class ShardedEngine:
     def tick(self) -> int:
         """Move the shared clock once, then every shard to it."""
         clock = self.clock.now()
-        for e in self._engines():
-            e.tick(clock)
+        if self.shards:
+            self._shared().advance(clock)  # one slide for every shard's entries
+            for e in self.shards.values():
+                e.tick(clock, windows=False)
+        else:
+            for e in self._engines():
+                e.tick(clock)
         self._ids.expire(clock)
         return clock
 

@@ -8,7 +8,9 @@ the hot path only indexes a dict.
 
 from __future__ import annotations
 
+import copy
 from itertools import product
+from typing import Any
 
 from metrics.windows import SlidingWindows
 
@@ -126,3 +128,16 @@ class EntryCodes:
         self.transfer = code(("transfers", ""))
         self.escalation = code(("escalations", ""))
         self.reopen = code(("reopens", ""))
+
+    def shifted(self, base: int) -> EntryCodes:
+        """The same codes moved by ``base``: a shard's codes in its space of the windows
+        its process shares (metrics/window_spaces.py); ``-base`` moves them back."""
+        out = copy.copy(self)
+        for name, v in vars(self).items():
+            setattr(out, name, {k: _shift(c, base) for k, c in v.items()}
+                    if isinstance(v, dict) else _shift(v, base))
+        return out
+
+
+def _shift(code: Any, base: int) -> Any:
+    return tuple(c + base for c in code) if isinstance(code, tuple) else code + base

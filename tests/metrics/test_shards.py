@@ -108,7 +108,8 @@ def test_saving_a_partition_without_state_keeps_nothing() -> None:
 
 
 def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries() -> None:
-    """The shards share one sorted list per window and value series; a shard's part, for
+    """The shards share their windows (one sorted list per window and value series, a
+    space of entry codes per shard); a shard's part, for
     its checkpoint and for its drop, is read from its entries: on one engine (its own
     lists) that reading equals the lists, and after a drop the shared lists hold exactly
     the other shards' parts."""
@@ -135,7 +136,7 @@ def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries(
     assert held > 100
 
     def union(keys: list[tuple[str, int]]) -> dict[str, list[list[float]]]:
-        parts = [sharded.shards[k].windows.window_values() for k in keys]
+        parts = [sharded.own_windows(k).window_values() for k in keys]
         return {name: [sorted(v for p in parts for v in p[name][i])
                        for i in range(len(parts[0][name]))] for name in parts[0]}
 
@@ -150,3 +151,54 @@ def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries(
     kept = gone.windows.window_values()  # the dropped shard keeps its own part
     assert {n: [sorted(v) for v in s] for n, s in kept.items()} == {
         w.name: [list(x) for x in w.series] for w in gone.windows._windows}
+
+
+def test_a_shards_own_windows_are_what_windows_of_its_own_would_hold() -> None:
+    """The shards write into one SlidingWindows, each under its space of entry codes
+    (metrics/window_spaces.py): a shard's part read back is, count for count and value
+    for value, what an engine folding only its partition on the same clock holds; the
+    shared windows' counts are the parts' added; a shard dropped and put back (its
+    part merged again) leaves every count as it was."""
+    start = 1_790_000_000_000
+    wall = start + 27 * HOUR
+    msgs = simulated(CFG, hours=26, seed=5, rate=3.0, start_ms=start, customer_messages=True)
+    sharded = ShardedEngine(CFG, lambda: wall)
+    alone = {p: Engine(CFG, lambda: wall) for p in range(3)}
+    dec = Decoder(regions=CFG.regions)
+    for i, (topic, key, value) in enumerate(msgs):
+        item = dec.decode(value, wall)
+        if isinstance(item, Rejection):
+            continue
+        p = partition_of(key, 3)
+        sharded.shard("t", p).process(topic, item, wall)
+        for q, e in alone.items():  # every clock follows every partition's events
+            if q == p:
+                e.process(topic, item, wall)
+            else:
+                e.clock.observe(item.ts_ms)
+        if i % 700 == 699:
+            clock = sharded.tick()
+            for e in alone.values():
+                assert e.tick() == clock
+    names = sharded.shards[("t", 0)].windows.names()
+    for p, e in alone.items():
+        own = sharded.own_windows(("t", p))
+        assert own._clock == e.windows._clock
+        mine, theirs = own.window_values(), e.windows.window_values()
+        for name in names:
+            assert own.counts(name) == e.windows.counts(name)
+            for i, (a, b) in enumerate(zip(mine[name], theirs[name], strict=True)):
+                assert sorted(a) == sorted(b)
+                assert own.value_sum(name, i) == e.windows.value_sum(name, i)
+    shared = sharded.shards[("t", 0)].windows
+    before = {n: shared.counts(n) for n in names}
+    assert before == {n: [sum(x) for x in zip(*(e.windows.counts(n) for e in alone.values()),
+                                               strict=True)] for n in names}
+    assert sum(before["24h"]) > 100
+    snap = sharded.snapshot()
+    gone = sharded.shards[("t", 1)]
+    sharded.drop(("t", 1))
+    assert {n: shared.counts(n) for n in names} != before
+    sharded.put(("t", 1), gone)
+    assert {n: shared.counts(n) for n in names} == before
+    assert sharded.snapshot() == snap
