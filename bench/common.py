@@ -389,19 +389,17 @@ def fill(bench: Bench, cfg: Any, records: Sequence[Record], processes: int = 2,
     t0 = time.perf_counter()
     if processes == 1:  # in this process: a forked producer copies every page it reads
         _produce_share(bench.bootstrap, topics, records, parts, 0, 1)
-        dt = time.perf_counter() - t0
-        log(f"fill: {len(records):,} events in {dt:.1f} s ({len(records) / dt:,.0f} ev/s)")
-        return len(records) / dt
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_produce_share,
-                         args=(bench.bootstrap, topics, records, parts, i, processes))
-             for i in range(processes)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-        if p.exitcode != 0:
-            raise RuntimeError(f"producer exited with {p.exitcode}")
+    else:
+        ctx = mp.get_context("fork")
+        procs = [ctx.Process(target=_produce_share,
+                             args=(bench.bootstrap, topics, records, parts, i, processes))
+                 for i in range(processes)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+            if p.exitcode != 0:
+                raise RuntimeError(f"producer exited with {p.exitcode}")
     dt = time.perf_counter() - t0
     log(f"fill: {len(records):,} events in {dt:.1f} s ({len(records) / dt:,.0f} ev/s)")
     return len(records) / dt
