@@ -10,6 +10,7 @@ leaves for its first checkpoint. Run: ``python -m bench.checkpoint_cost [N] [--l
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
 import sys
 import time
@@ -31,6 +32,7 @@ class _Wall:
 
 
 def main(argv: list[str]) -> int:
+    gc.set_threshold(100_000, 50, 100)  # as `pulse` runs (pulse/cli.py)
     n = int(next((a for a in argv if a.isdigit()), "6000000"))
     records = sim_records(n)
     cfg = load_config()
@@ -65,14 +67,35 @@ def main(argv: list[str]) -> int:
     pstats.Stats(prof).sort_stats("cumulative").print_stats(10)
     prof = cProfile.Profile()
     t0, size = time.time(), 0
+    payloads = {}
     prof.enable()
     for key in sorted(eng.shards):
         t1 = time.time()
         size += len(payload := eng.save(key))
+        payloads[key] = payload
         print(f"save {key}: {len(payload) / 2**20:.1f} MiB in {time.time() - t1:.2f} s")
     prof.disable()
     print(f"save, all shards: {time.time() - t0:.1f} s, {size / 2**20:.1f} MiB", flush=True)
     pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    # the load a restart makes of them (consumers/load_ahead.py), into a fresh process's
+    # engine: what start -> ready waits for
+    if "--no-gc" in argv:
+        gc.disable()
+    fresh = ShardedEngine(cfg, _Wall(now))
+    t0 = time.time()
+    for key, payload in payloads.items():
+        t1 = time.time()
+        fresh.load(key, payload)
+        print(f"load {key}: {time.time() - t1:.2f} s")
+    took = time.time() - t0
+    print(f"load, all shards: {took:.2f} s ({size / 2**20 / took:.0f} MiB/s)", flush=True)
+    fresh = ShardedEngine(cfg, _Wall(now))
+    prof = cProfile.Profile()
+    prof.enable()
+    for key, payload in payloads.items():
+        fresh.load(key, payload)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     return 0
 
 

@@ -2,7 +2,13 @@
 
 Not pickle: the checkpoint topic can be written by anyone with access to the cluster, and
 unpickling runs code. The encoding is msgpack (``msgspec``) of a tagged tree: plain values
-as themselves; containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
+as themselves; a container of plain values only as ``[tag, id, items]`` with its items a
+plain msgpack array, so that decoding it costs no call per item (most of a large state:
+ticket keys, ids, index entries; a restart waits for it); a list of objects of one state
+class with plain slots as ``["O", id, class, columns]``, the objects numbered after the
+list (the returns of a minute); a dict of objects written before as their numbers (the
+returns by id); other
+containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
 SortedList, SortedKeyList keyed by an ``itemgetter``, SortedArray as its typecode and
 bytes); objects of the few state classes
 named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the
@@ -11,7 +17,7 @@ as ``["i", digits]``. Ints are values: the ticket keys the dict and the indexes 
 shared again after decoding (``TicketBook.share_keys``). Decoding builds only those
 types, with ``object.__new__`` and the named slots: a hostile checkpoint can make state
 wrong (so the topic needs the same ACLs as the source topics), never run code. Everything
-is compressed with zlib.
+is compressed with zstd (format 3: zlib; zstd decompresses several times faster).
 
 A checkpoint is valid only for the state it was made for: its header holds :data:`FORMAT`
 (bumped by hand when the meaning of the state changes), a *layout* hash (the classes' slots
@@ -25,16 +31,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import zlib
 from array import array
-from collections.abc import Callable, Mapping
-from operator import itemgetter
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import msgspec
 import orjson
+import zstandard
 from sortedcontainers import SortedKeyList, SortedList
 
 from core.config import Config
@@ -45,11 +55,15 @@ from metrics.sortedarray import SortedArray
 from metrics.state import Profile, Return, _ByCreationMinute
 from metrics.windows import SlidingWindows, _Chunk, _Today, _Window
 
-__all__ = ["FORMAT", "CheckpointError", "config_hash", "decode", "encode", "layout_hash"]
+__all__ = ["FORMAT", "CheckpointError", "body", "config_hash", "decode", "encode", "header",
+           "layout_hash"]
 
 # 2: tickets as keys and columns (metrics/state.py), not tuples; 3: later turns and window
-# value series in SortedArrays (metrics/sortedarray.py), not SortedLists
-FORMAT: Final = 3
+# value series in SortedArrays (metrics/sortedarray.py), not SortedLists; 4: containers of
+# plain values as plain arrays, lists of objects as columns, zstd (the same state: 3 is
+# still read, see _READS)
+FORMAT: Final = 4
+_READS: Final = frozenset({3, FORMAT})  # the formats whose tree this build decodes
 
 # the classes a checkpoint may hold, by name, with the slots that make their state
 _CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (
@@ -153,6 +167,33 @@ class _Encoder:
         self.keep.append(obj)
         return n
 
+    def _columns(self, items: list[Any]) -> list[list[Any]] | None:
+        """A list of objects of one state class with plain slots (the returns of a
+        minute): their slots as columns, the objects numbered in order after the list.
+        None where that does not hold (seen before, an unset slot, a non-plain value)."""
+        if not items:
+            return None
+        types = set(map(type, items))
+        if len(types) != 1:
+            return None
+        cls = types.pop()
+        if _CLASSES.get(cls.__name__) is not cls:
+            return None
+        ids = list(map(id, items))
+        if len(set(ids)) != len(ids) or not self.memo.keys().isdisjoint(ids) or (
+                self.instead and not self.instead.keys().isdisjoint(ids)):
+            return None
+        try:
+            columns = [list(map(attrgetter(a), items)) for a in _LAYOUT[cls.__name__]]
+        except AttributeError:
+            return None
+        if not all(map(_plain, columns)):
+            return None
+        first = len(self.memo)
+        self.memo.update(zip(ids, range(first, first + len(ids)), strict=True))
+        self.keep.extend(items)
+        return columns
+
     def enc(self, x: Any) -> Any:
         if x is None or type(x) in (bool, float, str, bytes):
             return x
@@ -169,21 +210,40 @@ class _Encoder:
         enc = self.enc
         if t is tuple:
             n = self._id(x)
+            if _plain(x):
+                return ["T", n, list(x)]
             return ["t", n, [enc(v) for v in x]]
         if t is list:
             n = self._id(x)
+            if _plain(x):
+                return ["L", n, x]
+            columns = self._columns(x)
+            if columns is not None:
+                return ["O", n, type(x[0]).__name__, columns]
             return ["l", n, [enc(v) for v in x]]
         if t is dict:
             n = self._id(x)
+            if _plain(x):
+                values = x.values()
+                if _plain(values):
+                    return ["D", n, list(x), list(values)]
+                refs = list(map(self.memo.get, map(id, values)))
+                if None not in refs:  # all written before (the returns by id)
+                    return ["R", n, list(x), refs]
+                return ["E", n, list(x), [enc(v) for v in values]]
             return ["d", n, [enc(k) for k in x], [enc(v) for v in x.values()]]
         if t is set or t is frozenset:
             n = self._id(x)
+            if _plain(x):
+                return ["P" if t is set else "F", n, list(x)]
             return ["s" if t is set else "f", n, [enc(v) for v in x]]
         if t is array:
             n = self._id(x)
             return ["a", n, x.typecode, x.tobytes()]
         if t is SortedList:
             n = self._id(x)
+            if _plain(x):
+                return ["U", n, list(x)]
             return ["S", n, [enc(v) for v in x]]
         if t is SortedArray:
             n = self._id(x)
@@ -214,9 +274,27 @@ class _Encoder:
 _MISSING: Final = type("_Missing", (), {})()  # an unset slot
 _SORTED_ARRAY_CODES: Final = frozenset("dq")
 _I64: Final = 1 << 63
+# what msgpack holds as itself, types and all (an int only within 64 bits)
+_PLAIN: Final = frozenset({type(None), bool, float, str, bytes, int})
+_PLAIN_BUT_INT: Final = _PLAIN - {int}
+
+
+def _plain(items: Iterable[Any]) -> bool:
+    """Every item is written as itself, so the container is written as a plain msgpack
+    array and read back without a call per item (most of a large state: ticket keys, ids,
+    index entries). Checked at C speed; an int is plain within msgpack's 64 bits."""
+    types = set(map(type, items))
+    if int not in types:
+        return types <= _PLAIN_BUT_INT
+    if types != {int}:
+        return False  # ints among other types: min/max would not compare; the slow way
+    return bool(min(items) >= -_I64 and max(items) < _I64)
 
 
 class _Decoder:
+    """The tags by how often a large state has them (objects and references first), and
+    a plain value inline, never through a call: a restart waits for this loop."""
+
     def __init__(self) -> None:
         self.memo: dict[int, Any] = {}
 
@@ -227,11 +305,67 @@ class _Decoder:
         dec, memo = self.dec, self.memo
         if tag == "r":
             return memo[x[1]]
-        if tag == "t":
-            out: Any = tuple(dec(v) for v in x[2])
+        out: Any
+        if tag == "o":
+            cls = _CLASSES.get(x[2])
+            if cls is None:
+                raise CheckpointError(f"unknown class {x[2]!r}")
+            out = memo[x[1]] = object.__new__(cls)
+            attrs = _LAYOUT[x[2]]
+            if len(attrs) != len(x[3]):
+                raise CheckpointError(f"{x[2]}: {len(x[3])} slots, {len(attrs)} expected")
+            for a, v in zip(attrs, x[3], strict=True):
+                if type(v) is list:
+                    v = dec(v)
+                    if v is _MISSING:
+                        continue
+                setattr(out, a, v)
+            return out
+        if tag == "O":  # objects of one class by slot columns, numbered after the list
+            cls = _CLASSES.get(x[2])
+            if cls is None:
+                raise CheckpointError(f"unknown class {x[2]!r}")
+            attrs, columns = _LAYOUT[x[2]], x[3]
+            k = len(columns[0]) if columns else 0
+            if len(columns) != len(attrs) or any(len(c) != k for c in columns):
+                raise CheckpointError(f"{x[2]}: columns do not match its slots")
+            out = memo[x[1]] = list(map(object.__new__, repeat(cls, k)))
+            for a, column in zip(attrs, columns, strict=True):
+                deque(map(setattr, out, repeat(a, k), column), 0)
+            memo.update(zip(range(x[1] + 1, x[1] + 1 + k), out, strict=True))
+            return out
+        # containers of plain values (see _plain): msgpack gave them as they were
+        if tag == "L":
+            out = memo[x[1]] = x[2]
+            return out
+        if tag == "T":
+            out = memo[x[1]] = tuple(x[2])
+            return out
+        if tag == "D":
+            out = memo[x[1]] = dict(zip(x[2], x[3], strict=True))
+            return out
+        if tag == "R":
+            out = memo[x[1]] = dict(zip(x[2], map(memo.__getitem__, x[3]), strict=True))
+            return out
+        if tag == "E":
+            out = memo[x[1]] = {}
+            out.update(zip(x[2], [dec(v) if type(v) is list else v for v in x[3]],
+                           strict=True))
+            return out
+        if tag == "U":
+            out = memo[x[1]] = SortedList(x[2])
+            return out
+        if tag == "P" or tag == "F":
+            out = memo[x[1]] = set(x[2]) if tag == "P" else frozenset(x[2])
+            return out
+        if tag == "a":
+            out = array(x[2])
+            out.frombytes(x[3])
+        elif tag == "t":
+            out = tuple([dec(v) if type(v) is list else v for v in x[2]])
         elif tag == "l":
             out = memo[x[1]] = []
-            out.extend(dec(v) for v in x[2])
+            out.extend([dec(v) if type(v) is list else v for v in x[2]])
             return out
         elif tag == "d":
             out = memo[x[1]] = {}
@@ -244,9 +378,6 @@ class _Decoder:
         elif tag in ("s", "f"):
             items = [dec(v) for v in x[2]]
             out = set(items) if tag == "s" else frozenset(items)
-        elif tag == "a":
-            out = array(x[2])
-            out.frombytes(x[3])
         elif tag == "S":  # registered before its items (a profile's index holds them)
             out = memo[x[1]] = SortedList()
             out.update([dec(v) for v in x[2]])
@@ -286,19 +417,6 @@ class _Decoder:
                     raise CheckpointError(f"{x[2]}: attribute {a!r}")
                 setattr(out, a, dec(v))
             return out
-        elif tag == "o":
-            cls = _CLASSES.get(x[2])
-            if cls is None:
-                raise CheckpointError(f"unknown class {x[2]!r}")
-            out = memo[x[1]] = object.__new__(cls)
-            attrs = _LAYOUT[x[2]]
-            if len(attrs) != len(x[3]):
-                raise CheckpointError(f"{x[2]}: {len(x[3])} slots, {len(attrs)} expected")
-            for a, v in zip(attrs, x[3], strict=True):
-                value = dec(v)
-                if value is not _MISSING:
-                    setattr(out, a, value)
-            return out
         else:
             raise CheckpointError(f"unknown tag {tag!r}")
         memo[x[1]] = out
@@ -332,8 +450,9 @@ def encode(engine: Engine, instead: Mapping[int, Any] | None = None) -> bytes:
         "format": FORMAT, "layout": layout_hash(engine), "config": config_hash(engine.config),
         "clock_ms": clock.clock_ms, "watermark_ms": clock.watermark_ms,
     })
-    body = zlib.compress(msgspec.msgpack.encode(tree), 1)
-    return _MAGIC + len(header).to_bytes(4, "big") + header + body
+    packed = zstandard.ZstdCompressor(level=1, write_checksum=True).compress(
+        msgspec.msgpack.encode(tree))
+    return _MAGIC + len(header).to_bytes(4, "big") + header + packed
 
 
 def header(payload: bytes) -> dict[str, Any]:
@@ -350,13 +469,20 @@ def header(payload: bytes) -> dict[str, Any]:
     return head
 
 
+def body(payload: bytes, fmt: int = FORMAT) -> bytes:
+    """The tree of a checkpoint of format ``fmt``, uncompressed (msgpack)."""
+    packed = payload[8 + int.from_bytes(payload[4:8], "big"):]
+    return zlib.decompress(packed) if fmt == 3 else zstandard.ZstdDecompressor().decompress(packed)
+
+
 def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int | None]:
     """A fresh engine from ``make()`` holding the state of ``payload``, with the clock and
     watermark it was taken at. Raises CheckpointError: ``other_version`` for another
     format or engine layout, ``other_config`` for another configuration, else ``corrupt``."""
     head = header(payload)
     engine = make()
-    if head.get("format") != FORMAT or head.get("layout") != layout_hash(engine):
+    fmt = head.get("format")
+    if type(fmt) is not int or fmt not in _READS or head.get("layout") != layout_hash(engine):
         raise CheckpointError(f"format {head.get('format')!r}/{head.get('layout')!r}, this "
                               f"build reads {FORMAT}/{layout_hash(engine)}", "other_version")
     if head.get("config") != config_hash(engine.config):
@@ -365,9 +491,10 @@ def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int
     clock_ms, watermark_ms = head.get("clock_ms"), head.get("watermark_ms")
     if type(clock_ms) is not int or not (watermark_ms is None or type(watermark_ms) is int):
         raise CheckpointError("header: no clock")
+    collecting = gc.isenabled()
+    gc.disable()  # it builds millions of objects that live on: a collection finds nothing
     try:
-        body = payload[8 + int.from_bytes(payload[4:8], "big"):]
-        tree = msgspec.msgpack.decode(zlib.decompress(body))
+        tree = msgspec.msgpack.decode(body(payload, fmt))
         d = _Decoder()
         values = tree["engine"]
         if sorted(values) != _engine_attrs(engine):
@@ -397,4 +524,7 @@ def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int
         raise
     except Exception as exc:  # whatever a damaged payload makes the decoder trip on
         raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return engine, clock_ms, watermark_ms

@@ -10,7 +10,7 @@ import pytest
 
 from consumers.decode import Decoder, Rejection
 from core.config import Config, load_config
-from metrics.checkpoint import CheckpointError, config_hash, header
+from metrics.checkpoint import CheckpointError, body, config_hash, header
 from metrics.shards import ShardedEngine
 from tests.integration.helpers import Message, simulated
 from tests.metrics.test_shards import exposition, partition_of
@@ -98,6 +98,78 @@ def test_damaged_bytes_are_refused_as_corrupt(log: list[Message]) -> None:
         assert target._ids.attached == 0  # nothing half-installed is kept
 
 
+def _as_format_3(x: object) -> object:
+    """A tree node as format 3 wrote it: every container tagged item by item."""
+    if type(x) is not list:
+        return x
+    tag, rest = x[0], x[1:]
+    old = {"L": "l", "T": "t", "U": "S", "P": "s", "F": "f"}
+    if tag in old:
+        return [old[tag], rest[0], list(rest[1])]
+    if tag == "R":
+        return ["d", rest[0], rest[1], [["r", v] for v in rest[2]]]
+    if tag in ("D", "E", "d"):
+        return ["d", rest[0], [_as_format_3(k) for k in rest[1]],
+                [_as_format_3(v) for v in rest[2]]]
+    if tag == "O":  # the objects were numbered after the list
+        n, name, columns = rest
+        return ["l", n, [["o", n + 1 + i, name, list(slots)]
+                         for i, slots in enumerate(zip(*columns, strict=True))]]
+    if tag in ("l", "t", "s", "f", "S"):
+        return [tag, rest[0], [_as_format_3(v) for v in rest[1]]]
+    if tag == "o":
+        return ["o", rest[0], rest[1], [_as_format_3(v) for v in rest[2]]]
+    if tag == "K" or (tag == "A" and rest[1] is None):
+        return [tag, rest[0], rest[1], [_as_format_3(v) for v in rest[2]]]
+    if tag == "v":
+        return ["v", *rest[:3], [_as_format_3(v) for v in rest[3]]]
+    return x  # r, a, A, z, i, m
+
+
+def _tags(x: object) -> set[str]:
+    """The tags of every node under x (a node is a list that starts with its tag)."""
+    if isinstance(x, dict):
+        return set().union(*map(_tags, x.values()))
+    if type(x) is not list or not x:
+        return set()
+    if type(x[0]) is not str:
+        return set().union(*map(_tags, x))  # a node's items
+    return {x[0]}.union(*map(_tags, x[1:]))
+
+
+def test_a_checkpoint_of_format_3_is_still_read(log: list[Message]) -> None:
+    """Format 4 writes the same state more compactly (plain arrays, object columns,
+    zstd): what a format-3 build wrote before an upgrade loads as it did, no rebuild."""
+    import zlib
+
+    import msgspec
+
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(CFG, lambda: wall)
+    feed(engine, log[:6000], wall)
+    tags: set[str] = set()
+    now, then = ShardedEngine(CFG, lambda: wall), ShardedEngine(CFG, lambda: wall)
+    for key in engine.shards:
+        payload = engine.save(key)
+        tree = msgspec.msgpack.decode(body(payload))
+        tags |= _tags(tree["engine"]) | _tags(tree["components"])
+        tree["engine"] = {a: _as_format_3(v) for a, v in tree["engine"].items()}
+        tree["components"] = {
+            c: None if attrs is None else {a: _as_format_3(v) for a, v in attrs.items()}
+            for c, attrs in tree["components"].items()}
+        head = header(payload)
+        head["format"] = 3
+        packed = msgspec.msgpack.encode(head)
+        old = (payload[:4] + len(packed).to_bytes(4, "big") + packed
+               + zlib.compress(msgspec.msgpack.encode(tree), 1))
+        now.load(key, payload)
+        then.load(key, old)
+    assert {"L", "D", "E", "O", "R"} <= tags  # the new forms were written, and taken apart
+    now.tick()
+    then.tick()
+    assert exposition(then) == exposition(now) == exposition(engine)
+
+
 def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None:
     wall = START + 41 * HOUR
     engine = ShardedEngine(CFG, lambda: wall)
@@ -124,8 +196,6 @@ def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None
 
 
 def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None:
-    import zlib
-
     secret = "s3cr3t-Pa55-7f3a"
     cfg = load_config(kafka__sasl_plain_password=secret, kafka__client={
         "sasl_plain_username": "pulse-user-7f3a"}, kafka__group_id="group-7f3a")
@@ -134,9 +204,9 @@ def test_a_checkpoint_holds_no_setting_and_no_secret(log: list[Message]) -> None
     feed(engine, log[:2000], wall)
     for key in engine.shards:
         payload = engine.save(key)
-        body = zlib.decompress(payload[8 + int.from_bytes(payload[4:8], "big"):])
+        tree = body(payload)
         for text in (secret, "pulse-user-7f3a", "group-7f3a"):
-            assert text.encode() not in payload + body
+            assert text.encode() not in payload + tree
 
 
 def test_ticket_keys_are_shared_again_and_far_off_creations_round_trip() -> None:
