@@ -1,10 +1,13 @@
 """Where a checkpoint round's time goes, in process: 7 days of simulator events folded into
 six shards (3 + 3 partitions), then the seal of the remembered ids (``RecentIds.settle``)
-and each shard's encoding (``ShardedEngine.save``), under cProfile.
+and each shard's encoding (``ShardedEngine.save``), under cProfile; then the load a
+restart makes of those bytes into a fresh engine (``ShardedEngine.load``, what start →
+ready waits for once the checkpoints are read), timed, and again under cProfile.
+The collector's thresholds are ``pulse``'s; ``--no-gc`` loads with the collector off.
 
 ``--lag`` makes every period look lagging (as in a rebuild, whose partitions are read hours
 apart), so the recent dicts are merged, not sealed, up to their cap: the state a rebuild
-leaves for its first checkpoint. Run: ``python -m bench.checkpoint_cost [N] [--lag]``.
+leaves for its first checkpoint. Run: ``python -m bench.checkpoint_cost [N] [--lag] [--no-gc]``.
 """
 
 from __future__ import annotations
