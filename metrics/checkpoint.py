@@ -277,6 +277,7 @@ _I64: Final = 1 << 63
 # what msgpack holds as itself, types and all (an int only within 64 bits)
 _PLAIN: Final = frozenset({type(None), bool, float, str, bytes, int})
 _PLAIN_BUT_INT: Final = _PLAIN - {int}
+_PLAIN_TAGS: Final = frozenset("LTDUPFR")  # their last item is an array of plain values
 
 
 def _plain(items: Iterable[Any]) -> bool:
@@ -335,6 +336,8 @@ class _Decoder:
             memo.update(zip(range(x[1] + 1, x[1] + 1 + k), out, strict=True))
             return out
         # containers of plain values (see _plain): msgpack gave them as they were
+        if tag in _PLAIN_TAGS and type(x[-1]) is not list:
+            raise CheckpointError(f"a {tag!r} container of no array")
         if tag == "L":
             out = memo[x[1]] = x[2]
             return out

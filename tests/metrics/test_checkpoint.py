@@ -170,6 +170,58 @@ def test_a_checkpoint_of_format_3_is_still_read(log: list[Message]) -> None:
     assert exposition(then) == exposition(now) == exposition(engine)
 
 
+def _first(x: object, tag: str) -> list[object] | None:
+    """The first node tagged ``tag`` under x, in the order it is decoded."""
+    if isinstance(x, dict):
+        x = list(x.values())
+    if type(x) is not list or not x:
+        return None
+    if x[0] == tag:
+        return x
+    for v in x:
+        found = _first(v, tag)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize("tag, forge", [
+    ("O", lambda n: n[3].append([1, 2])),  # a column more than the class has slots
+    ("O", lambda n: n[3][0].append("x")),  # columns of unequal lengths
+    ("R", lambda n: n[3].__setitem__(0, 10**9)),  # a reference to nothing written
+    ("D", lambda n: n[3].pop()),  # keys without their values
+    ("L", lambda n: n.__setitem__(2, 7)),  # items that are no array
+    ("T", lambda n: n.__setitem__(2, None)),
+], ids=["O-slots", "O-lengths", "R-dangling", "D-unequal", "L-scalar", "T-none"])
+def test_a_forged_tree_is_refused_as_corrupt(log: list[Message], tag: str, forge) -> None:
+    """Well compressed, well checksummed, wrong inside (a hostile writer of the topic):
+    refused as corrupt, and nothing of it installed."""
+    import msgspec
+    import zstandard
+
+    wall = START + 41 * HOUR
+    engine = ShardedEngine(CFG, lambda: wall)
+    feed(engine, log[:6000], wall)
+    for key in engine.shards:
+        payload = engine.save(key)
+        tree = msgspec.msgpack.decode(body(payload))
+        node = _first(tree["components"], tag) or _first(tree["engine"], tag)
+        if node is None:
+            continue
+        forge(node)
+        n = int.from_bytes(payload[4:8], "big")
+        forged = payload[:8 + n] + zstandard.ZstdCompressor(write_checksum=True).compress(
+            msgspec.msgpack.encode(tree))
+        target = ShardedEngine(CFG, lambda: wall)
+        with pytest.raises(CheckpointError) as err:
+            target.load(key, forged)
+        assert err.value.result == "corrupt"
+        assert target.shards == {} and target._ids.attached == 0
+        target.load(key, payload)  # the genuine one still loads
+        return
+    pytest.fail(f"no shard wrote a node tagged {tag}")
+
+
 def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None:
     wall = START + 41 * HOUR
     engine = ShardedEngine(CFG, lambda: wall)
