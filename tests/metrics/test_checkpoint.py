@@ -185,7 +185,7 @@ def _first(x: object, tag: str) -> list[object] | None:
     return None
 
 
-@pytest.mark.parametrize("tag, forge", [
+@pytest.mark.parametrize(("tag", "forge"), [
     ("O", lambda n: n[3].append([1, 2])),  # a column more than the class has slots
     ("O", lambda n: n[3][0].append("x")),  # columns of unequal lengths
     ("R", lambda n: n[3].__setitem__(0, 10**9)),  # a reference to nothing written
@@ -216,7 +216,8 @@ def test_a_forged_tree_is_refused_as_corrupt(log: list[Message], tag: str, forge
         with pytest.raises(CheckpointError) as err:
             target.load(key, forged)
         assert err.value.result == "corrupt"
-        assert target.shards == {} and target._ids.attached == 0
+        assert target.shards == {}
+        assert target._ids.attached == 0
         target.load(key, payload)  # the genuine one still loads
         return
     pytest.fail(f"no shard wrote a node tagged {tag}")
