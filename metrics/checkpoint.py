@@ -474,7 +474,7 @@ def header(payload: bytes) -> dict[str, Any]:
 
 def body(payload: bytes, fmt: int = FORMAT) -> bytes:
     """The tree of a checkpoint of format ``fmt``, uncompressed (msgpack)."""
-    packed = payload[8 + int.from_bytes(payload[4:8], "big"):]
+    packed = memoryview(payload)[8 + int.from_bytes(payload[4:8], "big"):]  # no copy
     return zlib.decompress(packed) if fmt == 3 else zstandard.ZstdDecompressor().decompress(packed)
 
 
