@@ -7,11 +7,10 @@ plain msgpack array, so that decoding it costs no call per item (most of a large
 ticket keys, ids, index entries; a restart waits for it); a list of objects of one state
 class with plain slots as ``["O", id, class, columns]``, the objects numbered after the
 list (the returns of a minute); a dict of objects written before as their numbers (the
-returns by id); other
-containers as ``[tag, id, ...]`` (tuple, list, dict, set, frozenset, array,
-SortedList, SortedKeyList keyed by an ``itemgetter``, SortedArray as its typecode and
-bytes); objects of the few state classes
-named in :data:`_CLASSES` by their slots; anything seen before as ``["r", id]`` (the
+returns by id); other containers as ``[tag, id, ...]`` (tuple, list, dict, set,
+frozenset, array, SortedList, SortedKeyList keyed by an ``itemgetter``, SortedArray as
+its typecode and bytes); objects of the few state classes named in :data:`_CLASSES` by
+their slots; anything seen before as ``["r", id]`` (the
 profiles, their family lists, the windows referenced twice); ints beyond msgpack's 64 bits
 as ``["i", digits]``. Ints are values: the ticket keys the dict and the indexes share are
 shared again after decoding (``TicketBook.share_keys``). Decoding builds only those
