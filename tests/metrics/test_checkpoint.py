@@ -98,6 +98,17 @@ def test_damaged_bytes_are_refused_as_corrupt(log: list[Message]) -> None:
         assert target._ids.attached == 0  # nothing half-installed is kept
 
 
+def _framed(payload: bytes, head: dict[str, object] | None = None,
+            packed: bytes | None = None) -> bytes:
+    """``payload`` with its header and/or its compressed tree replaced (a forger's bytes)."""
+    import msgspec
+
+    n = int.from_bytes(payload[4:8], "big")
+    raw_head = payload[8:8 + n] if head is None else msgspec.msgpack.encode(head)
+    return (payload[:4] + len(raw_head).to_bytes(4, "big") + raw_head
+            + (payload[8 + n:] if packed is None else packed))
+
+
 def _as_format_3(x: object) -> object:
     """A tree node as format 3 wrote it: every container tagged item by item."""
     if type(x) is not list:
@@ -157,11 +168,8 @@ def test_a_checkpoint_of_format_3_is_still_read(log: list[Message]) -> None:
         tree["components"] = {
             c: None if attrs is None else {a: _as_format_3(v) for a, v in attrs.items()}
             for c, attrs in tree["components"].items()}
-        head = header(payload)
-        head["format"] = 3
-        packed = msgspec.msgpack.encode(head)
-        old = (payload[:4] + len(packed).to_bytes(4, "big") + packed
-               + zlib.compress(msgspec.msgpack.encode(tree), 1))
+        old = _framed(payload, {**header(payload), "format": 3},
+                      zlib.compress(msgspec.msgpack.encode(tree), 1))
         now.load(key, payload)
         then.load(key, old)
     assert {"L", "D", "E", "O", "R"} <= tags  # the new forms were written, and taken apart
@@ -209,9 +217,8 @@ def test_a_forged_tree_is_refused_as_corrupt(log: list[Message], tag: str, forge
         if node is None:
             continue
         forge(node)
-        n = int.from_bytes(payload[4:8], "big")
-        forged = payload[:8 + n] + zstandard.ZstdCompressor(write_checksum=True).compress(
-            msgspec.msgpack.encode(tree))
+        forged = _framed(payload, packed=zstandard.ZstdCompressor(write_checksum=True)
+                         .compress(msgspec.msgpack.encode(tree)))
         target = ShardedEngine(CFG, lambda: wall)
         with pytest.raises(CheckpointError) as err:
             target.load(key, forged)
@@ -236,13 +243,7 @@ def test_another_config_or_format_is_refused_by_name(log: list[Message]) -> None
     with pytest.raises(CheckpointError) as err:
         ShardedEngine(other, lambda: wall).load(key, payload)
     assert err.value.result == "other_config"
-    import msgspec
-
-    head = header(payload)
-    n = int.from_bytes(payload[4:8], "big")
-    head["format"] = 999
-    new_head = msgspec.msgpack.encode(head)
-    forged = payload[:4] + len(new_head).to_bytes(4, "big") + new_head + payload[8 + n:]
+    forged = _framed(payload, {**header(payload), "format": 999})
     with pytest.raises(CheckpointError) as err:
         ShardedEngine(CFG, lambda: wall).load(key, forged)
     assert err.value.result == "other_version"
