@@ -54,6 +54,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--freshness-prefill", type=int, default=0,
                    help="events of 7-day history read before the live run, so snapshots "
                    "read a large state (0)")
+    p.add_argument("--freshness-scrape", default="full,watched",
+                   help="freshness runs by what is scraped every 50 ms, comma list of: full "
+                        "(every series), watched (name[]: the two series the views read)")
     p.add_argument("--freshness-fixed-tick", action="store_true",
                    help="also run as before issue 17 (a snapshot every 0.5 s, "
                    "fetch_max_wait_ms 500), side by side")
