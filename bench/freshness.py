@@ -47,6 +47,9 @@ SCRAPE_EVERY_S = 0.05
 # the two series the views read, as a Prometheus scrape config's ``params: {name[]: ...}``
 # asks for them: the same visibility, without rendering every series 20 times a second
 WATCHED = ("aftersales_events_total", "aftersales_watermark_timestamp_seconds")
+# what is scraped → (the run's name and details key, its rows' tag)
+SCRAPES = {"full": ("fresh", ""),
+           "watched": ("fresh-watched", " [scraping the 2 series the views read]")}
 
 
 def _producer(cfg: Any, templates: list[Record], rate: float, start_at: float, tag: str,
@@ -162,7 +165,7 @@ def _live(bench: Bench, name: str, templates: list[Record], history: list[Record
         run_.wait_ready(timeout_s=600)
         url = run_.url + "/metrics"
         if scrape == "watched":
-            url += "?" + "&".join(f"name[]={n}" for n in WATCHED)
+            url += "?" + "&".join(f"name[]={series}" for series in WATCHED)
         if history:  # ready publishes the rebuilt state at once: its count is the base
             time.sleep(1.0)
         base = _scrape(url)[0]
@@ -251,21 +254,23 @@ def run(bench: Bench) -> Result:
     history = list(pool[:min(prefill, start)])
     del pool
 
-    runs: list[tuple[str, str, dict[str, Any] | None, str]] = [
-        ("fixed", FIXED_TICK_YAML, FIXED_TICK_CONSUMER, "full")] if getattr(
+    scrapes = getattr(args, "freshness_scrape", "full,watched").split(",")
+    if not set(scrapes) <= set(SCRAPES):
+        raise ValueError(f"--freshness-scrape: {scrapes}; each one of {', '.join(SCRAPES)}")
+    # (details key, run name, config, consumer settings, scrape, row tag)
+    runs: list[tuple[str, str, str, dict[str, Any] | None, str, str]] = [
+        ("fixed", "fresh-fixed", FIXED_TICK_YAML, FIXED_TICK_CONSUMER, "full",
+         " [before: 0.5 s tick, 500 ms fetch wait]")] if getattr(
         args, "freshness_fixed_tick", False) else []
-    runs += [("fresh", "", None, scrape)
-             for scrape in getattr(args, "freshness_scrape", "full,watched").split(",")]
-    for mode, yaml, consumer, scrape in runs:
-        name = "fresh-fixed" if mode == "fixed" else (
-            "fresh" if scrape == "full" else f"fresh-{scrape}")
+    for scrape in scrapes:
+        key, tag = SCRAPES[scrape]
+        runs.append((key, key, "", None, scrape, tag))
+    for key, name, yaml, consumer, scrape, tag in runs:
         d = _live(bench, name, templates, history, rate, yaml, consumer, scrape)
         d["scrape"] = scrape
-        res.details[name] = d
-        if name == "fresh":
+        res.details[key] = d
+        if key == "fresh":
             res.details.update(d)  # the default's figures stay where they were
-        tag = (" [before: 0.5 s tick, 500 ms fetch wait]" if mode == "fixed" else
-               "" if scrape == "full" else " [scraping the 2 series the views read]")
         _rows(res, d, seconds, tag)
     return res
 
