@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class _Restores(Protocol):
-    def restore(self, tp: TopicPartition, payload: bytes) -> str: ...
+    def restore(self, tp: TopicPartition, payload: bytes, offset: int) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ class LoadAhead:
         tp = TopicPartition(*src)
         result, ahead = "corrupt", None
         for cand in candidates:  # newest first; an older one where the newest is refused
-            result = self._sink.restore(tp, cand.payload)
+            result = self._sink.restore(tp, cand.payload, cand.offset)
             if result == "loaded":
                 ahead = Ahead(_written(candidates), result, cand.offset, cand.topic_id)
                 break

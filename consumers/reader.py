@@ -8,9 +8,12 @@ log resets, DLQ failures) in a :class:`core.snapshot.ConsumerHealth` for the sin
 attach to what it publishes.
 
 State is a function of the log: on every partition assignment the engine is rebuilt from
-the beginning of each assigned partition (records older than the state horizon by their
-Kafka timestamp are skipped), and ``ready`` turns true once every assigned partition has
-reached its fetch high watermark. Rejected records are copied to the dead-letter topic
+the beginning of each partition new to this member, or from its checkpoint (records older
+than the state horizon by their Kafka timestamp are skipped), and ``ready`` turns true
+once every assigned partition has reached its fetch high watermark. An assignment that
+gives back every partition as it was (a member kicked out and back, the fetch child
+restarted) rebuilds nothing: it is ready again as soon as the topics' ids are checked,
+and the backlog gathered meanwhile is judged on the way like any other. Rejected records are copied to the dead-letter topic
 only past the group's committed offset, so a rebuild never copies them twice.
 
 When a partition's log no longer holds what was read (:mod:`consumers.log_watch`: a
@@ -93,9 +96,10 @@ class RecordSink(Protocol):
     def checkpoint(self, tp: TopicPartition) -> bytes:
         """The partition's state as checkpoint bytes (empty state if none)."""
 
-    def restore(self, tp: TopicPartition, payload: bytes) -> str:
-        """Install the partition's state from checkpoint bytes: ``loaded``, or why not
-        (the ``aftersales_checkpoint_loads_total`` result; then nothing is installed)."""
+    def restore(self, tp: TopicPartition, payload: bytes, offset: int) -> str:
+        """Install the partition's state from checkpoint bytes covering the log up to
+        ``offset`` (its ``position`` then): ``loaded``, or why not (the
+        ``aftersales_checkpoint_loads_total`` result; then nothing is installed)."""
 
     def set_aside(self) -> bool:
         """Before a checkpoint round: set aside what ``seal_aside`` will seal (cheap)."""
@@ -119,8 +123,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     # kafka-python runs these on its IO thread, where blocking calls are refused: only
     # flag the rebuild here; the loop does it right after poll() returns.
     def on_partitions_revoked(self, revoked: Any) -> None:
-        # an (eager) revocation is always followed by an assignment, which rebuilds
-        self._reader.ready = False
+        # an (eager) revocation is always followed by an assignment, which rebuilds what
+        # is new to this member; one that keeps every partition resumes (_start_rebuild)
+        reader = self._reader
+        reader._resumable = reader._resumable or reader.ready
+        reader.ready = False
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self._reader._rebuild_pending = True
@@ -158,6 +165,12 @@ class StreamReader:
         self._last_commit = 0.0
         self._last_publish = 0.0
         self._rebuild_pending = False
+        # revoked while ready: an assignment that keeps every partition as it was (no
+        # partition new, none read further by another member) resumes instead of
+        # rebuilding, ready again once the topics' ids are checked, so judgement goes on
+        # through the backlog that gathered meanwhile instead of resuming at its end
+        self._resumable = False
+        self._resuming = False
         self.started = threading.Event()
         # liveness (pulse/service.py): the loop's last iteration, the last progress
         # through the log, and the bootstrap servers that could not be reached
@@ -281,6 +294,10 @@ class StreamReader:
             return "connecting to Kafka"
         if not self.rebuilds:
             return "waiting for a partition assignment"
+        if self._resumable:
+            return "rebalancing: waiting for the group's new assignment"
+        if self._resuming:
+            return "rebalanced with every partition kept: checking the topics' ids"
         lag = sum(self._lag.values())
         return (f"rebuilding state from the log ({len(self._assigned)} partitions, "
                 f"{lag} messages to go)")
@@ -324,6 +341,13 @@ class StreamReader:
             # again from the beginning: drop them and rebuild
             self._rebuild_pending = False
             self._start_rebuild()
+        elif batch and self._resuming:
+            # resuming after a rebalance, the topics' ids not yet checked: what was fetched
+            # is read again once they are (judged then), or the reset rebuilds instead
+            for tp, records in batch.items():
+                if records:
+                    consumer.seek(tp, records[0].offset)
+            time.sleep(0.02)
         elif batch:
             self._process(batch)
         elif any(self._sink.waiting_offset(tp) is not None for tp in self._assigned):
@@ -432,7 +456,7 @@ class StreamReader:
             consumer.refresh_metadata()
         else:
             refresh_metadata(consumer)
-        self.rebuilds += 1
+        resumable, self._resumable = self._resumable, False
         self._cancel_job()  # its partitions or its state may go: the next round redoes it
         previous, sink = self._assigned, self._sink
         sink.clear_held()
@@ -467,8 +491,14 @@ class StreamReader:
             if pos is not None and (committed is None or committed <= pos):
                 kept[tp] = pos
         fresh = sorted(assigned - set(kept))
-        log.info("rebuilding state from the log for %d partitions (%d kept as they were)",
-                 len(fresh), len(kept))
+        self._resuming = resumable and not reset and not fresh
+        if self._resuming:
+            log.info("rebalanced: all %d partitions kept as they were; reading on",
+                     len(kept))
+        else:
+            self.rebuilds += 1
+            log.info("rebuilding state from the log for %d partitions (%d kept as they "
+                     "were)", len(fresh), len(kept))
         loaded = self._load_checkpoints(fresh) if self._store is not None and not reset else {}
         from_start = []
         for tp in fresh:
@@ -537,7 +567,7 @@ class StreamReader:
                     if cand.topic_id and tid and cand.topic_id != tid:
                         result = "other_log"
                     else:
-                        result = self._sink.restore(tp, cand.payload)
+                        result = self._sink.restore(tp, cand.payload, cand.offset)
                     if result == "loaded":
                         out[tp] = cand.offset
                         self._checkpointed[tp] = cand.offset
@@ -668,7 +698,13 @@ class StreamReader:
         if mark != self._progress_mark or not any(lag.values()):
             self._progress_mark = mark  # moved through the log, or nothing to read
             self.progress_at = time.monotonic()
-        if (caught_up and not self.ready and self.rebuilds and ids_fresh
+        if (self._resuming and not self.ready and ids_fresh
+                and consumer.assignment() == self._assigned):
+            self.ready = True  # the state is whole: no catch-up to wait for
+            self._resuming = False
+            log.info("rebalanced with every partition kept; ready")
+            self.publish()
+        elif (caught_up and not self.ready and self.rebuilds and ids_fresh
                 and consumer.assignment() == self._assigned):
             self.ready = True
             self._checkpoint_due = True  # a checkpoint right after every rebuild

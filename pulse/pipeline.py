@@ -133,14 +133,16 @@ class Pipeline:
     def install_sealed(self, data: bytes) -> None:
         self.engine.install_sealed(data)
 
-    def restore(self, tp: Any, payload: bytes) -> str:
+    def restore(self, tp: Any, payload: bytes, offset: int) -> str:
         try:
             self.engine.load((tp.topic, tp.partition), payload)
         except CheckpointError as exc:
             log.warning("checkpoint of %s[%d] refused: %s", tp.topic, tp.partition, exc)
             self.drop(tp)
             return exc.result
-        self._positions.pop(tp, None)  # the reader seeks to the checkpoint's offset
+        # the reader seeks there; a rebalance that gives it back before any record was
+        # folded keeps it as it is
+        self._positions[tp] = offset
         return "loaded"
 
     def waiting_offset(self, tp: Any) -> int | None:
