@@ -217,8 +217,11 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
                 stop.set()
 
     threading.Thread(target=watchdog, daemon=True).start()
+    # the records are in memory: no bootstrap server to reach first (a config without
+    # one, like profile_pipeline's, waited for one for ever)
     with mock.patch.object(reader_mod, "SkippingConsumer", FakeConsumer), \
-            mock.patch.object(reader_mod, "DeadLetterQueue", FakeDLQ):
+            mock.patch.object(reader_mod, "DeadLetterQueue", FakeDLQ), \
+            mock.patch.object(reader_mod, "unreachable", lambda servers: []):
         reader.run(stop)
     if not reader.reader.ready:
         raise TimeoutError("the reader did not become ready over the in-memory records")

@@ -145,8 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _profile(args: argparse.Namespace, records: Sequence[Any],
              runner: Callable[[Marker], Any], kstats: dict[str, float]) -> int:
     plain, n, gct, reader = measured_run(runner, args.warm, None)
-    print(f"state after {len(records):,} events: {len(reader.engine.tickets):,} tickets, "
-          f"{sum(reader.engine.tickets.backlog.values()):,} open")
+    shards = list(reader.engine.shards.values())  # one engine per source partition
+    print(f"state after {len(records):,} events in {len(shards)} shards: "
+          f"{sum(len(e.tickets) for e in shards):,} tickets, "
+          f"{sum(sum(e.tickets.backlog.values()) for e in shards):,} open")
     del reader
     print(f"measured {n:,} events after the first {len(records) - n:,}, unprofiled: "
           f"{plain:.2f} s = {n / plain:,.0f} ev/s "
