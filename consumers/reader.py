@@ -13,8 +13,9 @@ than the state horizon by their Kafka timestamp are skipped), and ``ready`` turn
 once every assigned partition has reached its fetch high watermark. An assignment that
 gives back every partition as it was (a member kicked out and back, the fetch child
 restarted) rebuilds nothing: it is ready again as soon as the topics' ids are checked,
-and the backlog gathered meanwhile is judged on the way like any other. Rejected records are copied to the dead-letter topic
-only past the group's committed offset, so a rebuild never copies them twice.
+and the backlog gathered meanwhile is judged on the way like any other. Rejected records
+are copied to the dead-letter topic only past the group's committed offset, so a rebuild
+never copies them twice.
 
 When a partition's log no longer holds what was read (:mod:`consumers.log_watch`: a
 topic recreated, a partition truncated, a broker restarted empty) the same rebuild runs
@@ -126,7 +127,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # an (eager) revocation is always followed by an assignment, which rebuilds what
         # is new to this member; one that keeps every partition resumes (_start_rebuild)
         reader = self._reader
-        reader._resumable = reader._resumable or reader.ready
+        reader._resumable = reader._resumable or reader.ready or reader._resuming
         reader.ready = False
 
     def on_partitions_assigned(self, assigned: Any) -> None:
@@ -346,8 +347,8 @@ class StreamReader:
             # is read again once they are (judged then), or the reset rebuilds instead
             for tp, records in batch.items():
                 if records:
-                    consumer.seek(tp, records[0].offset)
-            time.sleep(0.02)
+                    self.seek(tp, records[0].offset)
+            time.sleep(0.02)  # the metadata answer is a round trip away
         elif batch:
             self._process(batch)
         elif any(self._sink.waiting_offset(tp) is not None for tp in self._assigned):
