@@ -221,7 +221,7 @@ def run_reader(cfg: Any, records_by_tp: dict[Any, list[Any]],
     # one, like profile_pipeline's, waited for one for ever)
     with mock.patch.object(reader_mod, "SkippingConsumer", FakeConsumer), \
             mock.patch.object(reader_mod, "DeadLetterQueue", FakeDLQ), \
-            mock.patch.object(reader_mod, "unreachable", lambda servers: []):
+            mock.patch.object(reader_mod, "unreachable", return_value=[]):
         reader.run(stop)
     if not reader.reader.ready:
         raise TimeoutError("the reader did not become ready over the in-memory records")
