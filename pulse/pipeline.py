@@ -177,11 +177,14 @@ class Pipeline:
         (at most ``snapshots.max_cpu_share`` of the time); None with nothing new."""
         if not self._unpublished:
             return None
+        return self._published_at + max(self._min_gap_s,
+                                        self.snapshot_cost_s() / self._cpu_share)
+
+    def snapshot_cost_s(self) -> float:
         # the median of the last five: one slow snapshot (a GC pause, a tick that sealed
         # the duplicate filter's ids) does not hold the next ones back
         costs = sorted(self._publish_costs)
-        cost = costs[len(costs) // 2] if costs else 0.0
-        return self._published_at + max(self._min_gap_s, cost / self._cpu_share)
+        return costs[len(costs) // 2] if costs else 0.0
 
     def records(self, batch: dict[Any, list[Any]], reader: StreamReader) -> None:
         wall_ms = self.wall()
