@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 _RESET_EPISODE_S = 60.0  # resets of one topic closer than this are one (counted once)
 # While not ready, snapshots (the rebuild's progress: lag, the board's partial view) take
 # at most this share of the reader's time: each walks the whole state, and at the regular
-# 0.5 s they were 12 % of it during a 1.2 M-event rebuild. Readiness changes still publish
+# 0.5 s they were 12 % of it during a 1.5 M-event rebuild. Readiness changes still publish
 # at once, and a small state keeps the regular cadence.
 REBUILD_SNAPSHOT_SHARE = 0.03
 FETCH_MAX_WAIT_MS = 100  # the reader's default (kafka.consumer.fetch_max_wait_ms overrides)
@@ -137,6 +137,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         reader = self._reader
         reader._resumable = reader._resumable or reader.ready or reader._resuming
         reader.ready = False
+        reader._last_publish = 0.0  # /readyz says so at the next loop, not a cadence later
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self._reader._rebuild_pending = True
