@@ -320,6 +320,17 @@ class Bench:
         proc = getattr(self._broker, "_proc", None)
         return int(psutil.Process(proc.pid).memory_info().rss) if proc else 0
 
+    def broker_cpu(self) -> float:
+        """CPU seconds the broker has used so far (on a small machine it shares the cores
+        with ``pulse run`` and bounds what a read of the log can reach)."""
+        import psutil
+
+        proc = getattr(self._broker, "_proc", None)
+        if proc is None:
+            return 0.0
+        t = psutil.Process(proc.pid).cpu_times()
+        return float(t.user + t.system)
+
     def config(self, name: str, **overrides: Any) -> Any:
         """A config with its own topic pair (created, 3 partitions) and group."""
         from consumers.admin import ensure_topics
@@ -533,15 +544,22 @@ class PulseRun:
 
     def cpu_times(self) -> float:
         """CPU seconds of ``pulse run`` and its fetch process."""
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds of ``pulse run`` itself and of its child processes (the fetch
+        process; a checkpoint writer while one runs)."""
         import psutil
 
         assert self.proc is not None
         proc = psutil.Process(self.proc.pid)
-        total = 0.0
-        for p in [proc, *proc.children(recursive=True)]:
-            t = p.cpu_times()
-            total += float(t.user + t.system)
-        return total
+        t = proc.cpu_times()
+        children = 0.0
+        for p in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a writer that just ended
+                c = p.cpu_times()
+                children += float(c.user + c.system)
+        return float(t.user + t.system), children
 
     def scrape(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:

@@ -10,6 +10,7 @@ by the state-horizon check). Target: ≥ 50 k events/s.
 
 from __future__ import annotations
 
+import os
 import time
 
 from bench.common import (
@@ -39,6 +40,7 @@ def run(bench: Bench) -> Result:
     del records
     broker_rss = bench.broker_rss()
     log(f"rebuild: pulse run over {n:,} events")
+    broker_cpu0 = bench.broker_cpu()
     run_ = PulseRun(bench, bench.fresh_group(cfg), "rebuild").start()
     limit: float = bench.args.rebuild_timeout  # type: ignore[attr-defined]
     timed_out = False
@@ -49,6 +51,10 @@ def run(bench: Bench) -> Result:
             timed_out = True
             ready_s = float("nan")
         t_end = time.time()
+        # who used the cores from start to ready: on a 2-core machine the broker, the
+        # fetch process and the fold share them, and the busiest bounds the rate
+        parent_cpu, child_cpu = run_.cpu_split()
+        broker_cpu = bench.broker_cpu() - broker_cpu0
         phases = run_.log_phases()
         rss = run_.rss()
         text = run_.scrape()
@@ -71,6 +77,7 @@ def run(bench: Bench) -> Result:
         "events": n, "days": days, "dataset": meta, "fill_events_per_s": fill_rate,
         "ready_s": ready_s, **phases, "rss": rss, "broker_rss": broker_rss,
         "folded": folded, "open_tickets": open_tickets, "open_returns": open_returns,
+        "cpu_s": {"broker": broker_cpu, "pulse": parent_cpu, "fetch_process": child_cpu},
     })
     res.details["timed_out"] = timed_out
     if folded != n and not timed_out:
@@ -84,6 +91,10 @@ def run(bench: Bench) -> Result:
     res.add("4 rebuild", "pulse run: start → /readyz 200",
             f"not ready within {limit:.0f} s" if timed_out else f"{ready_s:.1f} s", "",
             f"join {phases.get('start_to_join_s', float('nan')):.1f} s")
+    span = t_end - run_.t_start
+    res.add("4 rebuild", "cores used, start → ready (broker / fold / fetch process)",
+            f"{broker_cpu / span:.2f} / {parent_cpu / span:.2f} / {child_cpu / span:.2f}",
+            "", f"of {os.cpu_count()} over {span:.1f} s")
     res.add("4 rebuild", "state at the timeout (partial)" if timed_out else "state after rebuild",
             f"{open_tickets:,.0f} open tickets, {open_returns:,.0f} open returns", "",
             f"RSS {rss / 2**20:,.0f} MiB")
