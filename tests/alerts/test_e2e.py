@@ -99,7 +99,7 @@ def test_double11_fires_and_resolves_peak_and_sla_alerts(
             # phase 1: the normal day, read; then the first half hour of the surge, judged
             # on the way. (The day is read before the surge is written: with the whole of
             # it written while the service read at the writer's heels, under a loaded
-            # CI one tickets partition was folded minutes of event time behind the
+            # CI tickets partitions were folded minutes of event time behind the
             # others — the peak ratio at half its value until surge+12 min — an
             # alignment defect of a backlog still being written, not what this test is
             # about.)
