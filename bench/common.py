@@ -314,21 +314,24 @@ class Bench:
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def broker_rss(self) -> int:
+    def _broker_process(self) -> Any:
+        """The broker's process (psutil), None before it is started."""
         import psutil
 
         proc = getattr(self._broker, "_proc", None)
-        return int(psutil.Process(proc.pid).memory_info().rss) if proc else 0
+        return psutil.Process(proc.pid) if proc else None
+
+    def broker_rss(self) -> int:
+        ps = self._broker_process()
+        return int(ps.memory_info().rss) if ps else 0
 
     def broker_cpu(self) -> float:
         """CPU seconds the broker has used so far (on a small machine it shares the cores
         with ``pulse run`` and bounds what a read of the log can reach)."""
-        import psutil
-
-        proc = getattr(self._broker, "_proc", None)
-        if proc is None:
+        ps = self._broker_process()
+        if ps is None:
             return 0.0
-        t = psutil.Process(proc.pid).cpu_times()
+        t = ps.cpu_times()
         return float(t.user + t.system)
 
     def config(self, name: str, **overrides: Any) -> Any:
