@@ -33,6 +33,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.errors import UnsupportedCodecError
 from kafka.record.abc import ABCRecordBatch
 
+from consumers.fetch_buffer import buffered_highwaters, fetch_drained
 from core.events import BatchErrorReason
 
 __all__ = ["SkippedBatch", "SkippingConsumer", "skip_undecodable"]
@@ -103,11 +104,17 @@ def skip_undecodable(consumer: KafkaConsumer, exc: BaseException) -> SkippedBatc
 
 class SkippingConsumer(KafkaConsumer):  # type: ignore[misc]
     """A ``KafkaConsumer`` whose ``poll()`` skips undecodable batches instead of raising
-    (and then spinning); what it skipped waits in :attr:`skipped` for the reader."""
+    (and then spinning); what it skipped waits in :attr:`skipped` for the reader.
+
+    It also keeps the reader's "read to the end" honest (``consumers.fetch_buffer``):
+    ``highwater(tp)`` counts the fetch responses still waiting in its buffer, as of the
+    last ``poll()``, and a partition read to the end of its response is fetched again at
+    once, not after the others' responses."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         self.skipped: deque[SkippedBatch] = deque()
+        self._buffered_high: dict[TopicPartition, int] = {}
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None,
              update_offsets: bool = True) -> dict[TopicPartition, list[Any]]:
@@ -120,8 +127,17 @@ class SkippingConsumer(KafkaConsumer):  # type: ignore[misc]
                 raise
             # nothing is lost: kafka-python raises only when no record was drained
             self.skipped.append(skipped)
-            return {}
+            records = {}
+        fetch_drained(self)
+        self._buffered_high = buffered_highwaters(self)
         return records
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        parsed: int | None = super().highwater(partition)
+        buffered = self._buffered_high.get(partition)
+        if buffered is None or (parsed is not None and parsed >= buffered):
+            return parsed
+        return buffered
 
     def take_skipped(self) -> list[SkippedBatch]:
         out = list(self.skipped)

@@ -1,0 +1,61 @@
+"""kafka-python's fetch buffer, seen from a reader that keeps partitions in event-time step.
+
+kafka-python (3.0) keeps each partition's fetch responses in one buffer and returns them
+in arrival order, ``max_poll_records`` at a time; a response holds up to
+``max_partition_fetch_bytes`` of one partition. Two habits of it hid partitions from the
+reader's alignment (``consumers.alignment``), which needs to know, per partition,
+whether Kafka holds records it has not been given yet:
+
+- ``highwater(tp)`` is set when the fetcher *starts returning* a response's records, not
+  when the response arrives. A partition whose response waits behind another's shows
+  the high watermark of its previous response — its position — and looks read to its
+  end. :func:`buffered_highwaters` reads the waiting responses' values.
+- No fetch is sent while any response waits unparsed: a partition read to the end of
+  its response is not asked about again until the others' responses are all returned.
+  :func:`fetch_drained` asks at once.
+
+Under load one tickets partition went unfetched for 13–20 s while the reader drained the
+others' responses, and was folded up to 319 minutes of event time behind them; alerts
+judged on the way missed its tickets. The internals used here are looked up, never
+assumed: on another kafka-python both functions do nothing and the reader keeps the
+consumer's own view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+__all__ = ["buffered_highwaters", "fetch_drained"]
+
+
+def _pending(consumer: KafkaConsumer) -> list[Any]:
+    fetcher: Any = getattr(consumer, "_fetcher", None)
+    pending = getattr(fetcher, "_completed_fetches", None)
+    # the IO thread appends while we read: iterate a copy, as kafka-python itself does
+    return list(pending) if pending else []
+
+
+def buffered_highwaters(consumer: KafkaConsumer) -> dict[TopicPartition, int]:
+    """High watermarks of the fetch responses waiting, unparsed, in ``consumer``'s buffer."""
+    out: dict[TopicPartition, int] = {}
+    for fetch in _pending(consumer):
+        data = getattr(fetch, "partition_data", None)
+        high = getattr(data, "high_watermark", -1)
+        if getattr(data, "error_code", -1) != 0 or not isinstance(high, int) or high < 0:
+            continue
+        tp = fetch.topic_partition
+        if high > out.get(tp, -1):
+            out[tp] = high
+    return out
+
+
+def fetch_drained(consumer: KafkaConsumer) -> None:
+    """While responses wait in the buffer, fetch the partitions that have none waiting
+    (kafka-python would wait until the buffer is empty). Each partition still has at
+    most one response buffered: the memory bound is the consumer's own."""
+    fetcher: Any = getattr(consumer, "_fetcher", None)
+    send = getattr(fetcher, "send_fetches", None)
+    if send is not None and _pending(consumer):
+        send()  # only partitions without buffered data, to nodes without one in flight
