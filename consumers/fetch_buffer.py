@@ -54,8 +54,23 @@ def buffered_highwaters(consumer: KafkaConsumer) -> dict[TopicPartition, int]:
 def fetch_drained(consumer: KafkaConsumer) -> None:
     """While responses wait in the buffer, fetch the partitions that have none waiting
     (kafka-python would wait until the buffer is empty). Each partition still has at
-    most one response buffered: the memory bound is the consumer's own."""
+    most one response buffered: the memory bound is the consumer's own.
+
+    A send is a round trip to kafka-python's IO thread (a GIL hand-over, up to ms): it
+    is made only when a partition is fetchable from a broker with no fetch in flight,
+    about once per partition per response, not at every poll."""
     fetcher: Any = getattr(consumer, "_fetcher", None)
     send = getattr(fetcher, "send_fetches", None)
-    if send is not None and _pending(consumer):
+    fetchable = getattr(fetcher, "_fetchable_partitions", None)
+    node_of = getattr(fetcher, "_select_read_replica", None)
+    in_flight = getattr(fetcher, "_nodes_with_pending_fetch_requests", None)
+    if send is None or fetchable is None or node_of is None or in_flight is None:
+        return
+    if not getattr(fetcher, "_completed_fetches", None):
+        return  # kafka-python sends the next fetches itself
+    try:
+        ask = any(node_of(tp) not in in_flight for tp in fetchable())
+    except (KeyError, RuntimeError):  # the assignment changed under us: kafka-python's turn
+        return
+    if ask:
         send()  # only partitions without buffered data, to nodes without one in flight
