@@ -398,7 +398,9 @@ class StreamReader:
         self._watch.seeked(tp, offset)
 
     def unfetched(self) -> list[TopicPartition]:
-        """Partitions with records in Kafka beyond what has been fetched."""
+        """Partitions with records in Kafka beyond what has been fetched: as far as the
+        consumer has been told, including fetch responses still waiting in its buffer
+        (``consumers.fetch_buffer``)."""
         consumer = self._consumer
         assert consumer is not None
         out = []
