@@ -16,6 +16,7 @@ overflows is read again later from its first waiting offset.)
 from __future__ import annotations
 
 import heapq
+import time
 from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ class EventTimeAligner:
         self._newest: dict[Hashable, int] = {}  # newest event time queued per partition
         self._done: dict[Hashable, int] = {}  # event time of the last record drained
         self._fed_ms: dict[Hashable, int] = {}  # when records last came (a monotonic ms)
+        self.cut = False  # the last drain stopped at its deadline, records free to leave
 
     def add(
         self,
@@ -72,14 +74,25 @@ class EventTimeAligner:
                        if wall_ms - at < hold_ms and p in self._newest]
         return min(fronts) + self.slack_ms if fronts else float("inf")
 
-    def drain(self, limit: float) -> Iterator[tuple[Any, Any, Any]]:
-        """Records with event time ≤ ``limit``, oldest first, each partition in order."""
+    def drain(self, limit: float, until: float | None = None) -> Iterator[tuple[Any, Any, Any]]:
+        """Records with event time ≤ ``limit``, oldest first, each partition in order.
+
+        ``until``: a ``time.monotonic()`` deadline, looked at every 1024 records; past it
+        the drain stops with records still free to leave (:attr:`cut` says so) — a
+        caller that must get back to its loop (a fetch process waiting on it) takes the
+        rest at its next call."""
         heap = [(q[0][0], i, p) for i, (p, q) in enumerate(self._queues.items()) if q]
         heapq.heapify(heap)
         queues = self._queues
+        self.cut = False
+        n = 0
         while heap:
             key, i, p = heap[0]
             if key > limit:
+                return
+            n += 1
+            if until is not None and not n & 1023 and time.monotonic() > until:
+                self.cut = True
                 return
             q = queues[p]
             _, rec, item = q.popleft()

@@ -34,6 +34,15 @@ while a backlog is read (the clock not live): long enough for a writer to come b
 a partition it left for others, short enough that a partition whose backlog ended costs
 the rest only that."""
 
+DRAIN_SLICE_S = 2.0
+"""The longest one call folds held-back records for (real time): the rest stay queued
+and leave at the reader's next iteration. Released after a hold, hours of a backlog
+could leave in one call, each snapshot of the evaluation grid taken inside it; under
+load that call outlasted the fetch child's ``max_poll_interval_ms`` (30 s in a test),
+the child blocked on the pipe meanwhile, and the group threw it out: a rebuild, judged
+at ready instead of on the way."""
+
+
 
 class Pipeline:
     """Build one per process; ``run(stop)`` on the reader thread. ``publish`` gets every
@@ -221,7 +230,8 @@ class Pipeline:
                                hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
                  if reader.ready else float("inf"))
         folded = False
-        for tp, rec, item in aligner.drain(limit):
+        drained = aligner.drain(limit, until=time.monotonic() + DRAIN_SLICE_S)
+        for tp, rec, item in drained:
             folded = True
             if item is None:  # older than the state horizon
                 positions[tp] = rec.offset + 1
@@ -237,8 +247,9 @@ class Pipeline:
             shard.process(tp.topic, item, wall_ms)
             if tick and clock.clock_ms >= self._next_tick:
                 reader.publish()
-        for tp, offset in aligner.overflowing():
-            reader.seek(tp, offset)  # read again once the others have caught up
+        if not aligner.cut:  # else the queues hold records free to leave: no re-read
+            for tp, offset in aligner.overflowing():
+                reader.seek(tp, offset)  # read again once the others have caught up
         if folded and reader.ready:
             self._unpublished = True  # the reader publishes it at publish_due()
 

@@ -62,3 +62,18 @@ def test_overflow_drops_the_queue_and_says_where_to_read_again() -> None:
     _add(a, "A", [100, 200, 300])
     assert a.overflowing() == [("A", 0)]
     assert a.waiting() == 0
+
+
+def test_a_drain_past_its_deadline_stops_and_the_rest_leave_next_time() -> None:
+    """A caller with a fetch process waiting on it gets back to its loop: the drain stops
+    at its deadline (looked at every 1024 records), nothing is lost or reordered."""
+    a = EventTimeAligner(slack_ms=10)
+    _add(a, "A", list(range(0, 6000, 2)))
+    _add(a, "B", list(range(1, 6000, 2)))
+    first = [item for _, _, item in a.drain(float("inf"), until=0.0)]  # long past
+    assert a.cut
+    assert len(first) == 1023
+    rest = [item for _, _, item in a.drain(float("inf"), until=None)]
+    assert not a.cut
+    want = [f"{'AB'[t % 2]}{t // 2}" for t in range(6000)]
+    assert first + rest == want
