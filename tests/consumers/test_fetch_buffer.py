@@ -17,8 +17,12 @@ from core.config import Config
 pytestmark = pytest.mark.broker
 
 
-def _write(bootstrap: str, topic: str, per_partition: int, counts: dict[int, int]) -> None:
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+def _write(cfg: Config, per_partition: int, counts: dict[int, int]) -> None:
+    """``per_partition`` records to each partition of the tickets topic in ``counts``
+    (librdkafka, batched), counted there."""
+    topic = cfg.kafka.tickets_topic
+    producer = confluent_kafka.Producer({"bootstrap.servers": cfg.kafka.bootstrap_servers,
+                                         "linger.ms": 50})
     for i in range(per_partition):
         for p in counts:
             producer.produce(topic, b"x" * 200 + str(i).encode(), partition=p)
@@ -28,22 +32,34 @@ def _write(bootstrap: str, topic: str, per_partition: int, counts: dict[int, int
     assert producer.flush(30) == 0
 
 
-def test_no_partition_with_a_waiting_response_looks_read_to_its_end(
-        make_config: Callable[..., Config]) -> None:
-    cfg = make_config()
+def _three_partitions(cfg: Config, per_partition: int) -> tuple[list[TopicPartition],
+                                                                 dict[int, int]]:
+    """The tickets topic with 3 partitions, ``per_partition`` records written to each:
+    its partitions and the end offset of each."""
     ensure_topics(cfg.kafka, partitions=3)
-    topic = cfg.kafka.tickets_topic
-    tps = [TopicPartition(topic, p) for p in range(3)]
+    tps = [TopicPartition(cfg.kafka.tickets_topic, p) for p in range(3)]
     ends = dict.fromkeys(range(3), 0)
-    _write(cfg.kafka.bootstrap_servers, topic, 50, ends)
-    # one response per partition holds thousands of records; a poll returns 100
+    _write(cfg, per_partition, ends)
+    return tps, ends
+
+
+def _consumer(cfg: Config, tps: list[TopicPartition]) -> SkippingConsumer:
+    """From the beginning of ``tps``; one response per partition holds thousands of
+    records, a poll returns 100."""
     consumer = SkippingConsumer(bootstrap_servers=cfg.kafka.bootstrap_servers,
                                 enable_auto_commit=False, max_poll_records=100,
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
-    try:
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer
 
+
+def test_no_partition_with_a_waiting_response_looks_read_to_its_end(
+        make_config: Callable[..., Config]) -> None:
+    cfg = make_config()
+    tps, ends = _three_partitions(cfg, 50)
+    consumer = _consumer(cfg, tps)
+    try:
         def drain() -> list[tuple[int, int, int | None, int | None]]:
             """Poll to the end; at each poll, per partition still to be read: (partition,
             position, the parsed high watermark, the one the consumer reports)."""
@@ -64,7 +80,7 @@ def test_no_partition_with_a_waiting_response_looks_read_to_its_end(
         # the fetch sent ahead by the last poll comes back empty (the broker waits
         # fetch_max_wait_ms, 500 ms) before the next records are written ...
         time.sleep(1.0)
-        _write(cfg.kafka.bootstrap_servers, topic, 20_000, ends)
+        _write(cfg, 20_000, ends)
         # ... and the next fetch's answer, for all three partitions at once, holds
         # thousands of records each: two wait in the buffer while the first is returned
         seen = drain()
@@ -86,23 +102,16 @@ def test_a_partition_read_to_the_end_of_its_response_is_asked_again_at_once(
     partition written to meanwhile would look read to its end until the others'
     responses were all returned."""
     cfg = make_config()
-    ensure_topics(cfg.kafka, partitions=3)
-    topic = cfg.kafka.tickets_topic
-    tps = [TopicPartition(topic, p) for p in range(3)]
-    ends = dict.fromkeys(range(3), 0)
     # ~700 kB a partition: each partition's whole log in one response
-    _write(cfg.kafka.bootstrap_servers, topic, 3000, ends)
-    consumer = SkippingConsumer(bootstrap_servers=cfg.kafka.bootstrap_servers,
-                                enable_auto_commit=False, max_poll_records=100,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    tps, ends = _three_partitions(cfg, 3000)
+    consumer = _consumer(cfg, tps)
     try:
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + 60
         while not consumer.poll(timeout_ms=500):
             assert time.monotonic() < deadline, "no records came"
         first = dict(ends)  # what the first responses could hold
-        _write(cfg.kafka.bootstrap_servers, topic, 3000, ends)  # written while they wait
+        # written while they wait
+        _write(cfg, 3000, ends)
         stale = dict.fromkeys(range(3), 0)
         polls = 0
         while any(consumer.position(tp) < ends[tp.partition] for tp in tps):
