@@ -66,7 +66,7 @@ def fetch_drained(consumer: KafkaConsumer) -> None:
     in_flight = getattr(fetcher, "_nodes_with_pending_fetch_requests", None)
     if send is None or fetchable is None or node_of is None or in_flight is None:
         return
-    if not getattr(fetcher, "_completed_fetches", None):
+    if not _pending(consumer):
         return  # kafka-python sends the next fetches itself
     try:
         ask = any(node_of(tp) not in in_flight for tp in fetchable())

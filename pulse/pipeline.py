@@ -229,8 +229,7 @@ class Pipeline:
                                hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
                  if reader.ready else float("inf"))
         folded = False
-        drained = aligner.drain(limit, until=time.monotonic() + DRAIN_SLICE_S)
-        for tp, rec, item in drained:
+        for tp, rec, item in aligner.drain(limit, until=time.monotonic() + DRAIN_SLICE_S):
             folded = True
             if item is None:  # older than the state horizon
                 positions[tp] = rec.offset + 1
