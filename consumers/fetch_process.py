@@ -8,8 +8,11 @@ The child owns the real ``KafkaConsumer`` (group membership, heartbeats, fetches
 commits) and streams :class:`Batch` messages over a pipe: per partition, plain row tuples
 ``(offset, timestamp, key, value, headers)``, with the consumer's state after the poll
 that returned them (assignment, positions, high watermarks, topic ids and when their
-metadata was fetched, connection health). The pipe is the prefetch buffer and the
-back-pressure: a child ahead of the reader blocks on send.
+metadata was fetched, connection health). The pipe (and two batches queued for it,
+``consumers.outbox``) is the prefetch buffer and the back-pressure: a child ahead of the
+reader waits. A reader busy for long (a snapshot, a checkpoint round) does not cost the
+group membership: after a second the child pauses every partition and goes on polling
+for the membership alone, until the reader takes batches again.
 
 Every message on the pipe is one of the typed records below (:data:`ToChild`,
 :data:`FromChild`), dispatched on its type; only the rows stay plain tuples, as the
@@ -36,7 +39,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
@@ -45,6 +48,7 @@ from kafka.errors import KafkaError
 
 from consumers.bootstrap import backoff_s
 from consumers.health import connection_healthy
+from consumers.outbox import Outbox
 from consumers.undecodable import SkippedBatch, SkippingConsumer
 from core.logs import configure_logging, current_format
 
@@ -55,6 +59,8 @@ log = logging.getLogger(__name__)
 _POLL_MS = 200
 _SLICE_MS = 40  # a poll is cut in slices, to apply the parent's commands (seeks) sooner
 _REPLY_TIMEOUT_S = 30.0
+_OUTBOX_BATCHES = 2  # batches queued for the pipe (one of them being sent): the prefetch
+_HOLD_AFTER_S = 1.0  # no batch taken for this long: the parent is busy (see _hold)
 
 
 class Record(NamedTuple):
@@ -252,29 +258,27 @@ def _child_main(conn: Connection) -> None:
     forward = _Forward()
     consumer.subscribe(setup.topics, listener=forward)
     epochs: dict[TopicPartition, int] = {}
+    outbox = Outbox(conn, limit=_OUTBOX_BATCHES, counted=lambda msg: isinstance(msg, Batch))
     try:
         while os.getppid() == parent_pid and not _terminated_long_ago():
             applied = False
             while conn.poll(0):
-                if not _command(conn, consumer, epochs, conn.recv()):
-                    # asked to close: leave the group cleanly (a fast rebalance)
-                    with contextlib.suppress(Exception):
-                        consumer.close(autocommit=False)
+                if not _command(outbox.put, consumer, epochs, conn.recv()):
+                    _leave(consumer)
                     return
                 applied = True
+            if outbox.full() and not outbox.wait_room(_HOLD_AFTER_S):
+                if not _hold(conn, consumer, forward, outbox, epochs, setup):
+                    _leave(consumer)
+                    return
+                continue
             error = None
             try:
                 # after a command (a seek), the state that shows it goes out at once
                 batch = _poll(conn, consumer, forward, _SLICE_MS if applied else _POLL_MS)
             except KafkaError as exc:
                 batch, error = {}, str(exc)
-            while forward.events:
-                conn.send(forward.events.popleft())
-            payload: dict[TopicPartition, list[Row]] = {
-                tp: [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in recs]
-                for tp, recs in batch.items()
-            }
-            conn.send(Batch(payload, _state(consumer, epochs, setup.session_timeout_ms, error)))
+            _report(outbox, consumer, forward, epochs, setup, batch, error)
             if error is not None:
                 time.sleep(0.5)
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -283,6 +287,56 @@ def _child_main(conn: Connection) -> None:
     # LeaveGroup. One sent while the group is rebalancing leaves Tansu 0.6's group stuck
     # for the next member, and the session timeout expires this member anyway.
     os._exit(0)
+
+
+def _leave(consumer: KafkaConsumer) -> None:
+    """Asked to close: leave the group cleanly (a fast rebalance)."""
+    with contextlib.suppress(Exception):
+        consumer.close(autocommit=False)
+
+
+def _report(outbox: Outbox, consumer: SkippingConsumer, forward: _Forward,
+            epochs: dict[TopicPartition, int], setup: Setup, batch: dict[Any, Any],
+            error: str | None) -> None:
+    """Queue what one poll did: its rebalance events first, then its records and state."""
+    while forward.events:
+        outbox.put(forward.events.popleft())
+    payload: dict[TopicPartition, list[Row]] = {
+        tp: [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in recs]
+        for tp, recs in batch.items()
+    }
+    outbox.put(Batch(payload, _state(consumer, epochs, setup.session_timeout_ms, error)))
+
+
+def _hold(conn: Connection, consumer: SkippingConsumer, forward: _Forward, outbox: Outbox,
+          epochs: dict[TopicPartition, int], setup: Setup) -> bool:
+    """The parent has taken no batch for ``_HOLD_AFTER_S``: it is busy. Until it takes one,
+    every partition is paused and the consumer polled for its membership only: heartbeats,
+    the poll interval, rebalances (their events and the state after them are queued). What
+    was fetched stays in kafka-python's buffer, kept for paused partitions. False: asked
+    to close."""
+    log.debug("fetch process: the reader is busy; holding the fetch, keeping the group")
+    try:
+        while outbox.full():
+            while conn.poll(0):
+                if not _command(outbox.put, consumer, epochs, conn.recv()):
+                    return False
+            unpaused = consumer.assignment() - consumer.paused()  # a new assignment
+            if unpaused:
+                consumer.pause(*unpaused)
+            try:
+                batch = consumer.poll(timeout_ms=_SLICE_MS)  # returns no records while paused
+            except KafkaError as exc:
+                _report(outbox, consumer, forward, epochs, setup, {}, str(exc))
+                time.sleep(0.5)
+                continue
+            if batch or forward.events:
+                _report(outbox, consumer, forward, epochs, setup, batch, None)
+            outbox.wait_room(_SLICE_MS / 1000)
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.resume(*consumer.paused())
+    return True
 
 
 def _poll(conn: Connection, consumer: KafkaConsumer, forward: _Forward,
@@ -359,8 +413,8 @@ def topic_id(consumer: KafkaConsumer, topic: str) -> str | None:
 
 
 def _command(
-    conn: Connection, consumer: KafkaConsumer, epochs: dict[TopicPartition, int],
-    cmd: ToChild,
+    say: Callable[[FromChild], None], consumer: KafkaConsumer,
+    epochs: dict[TopicPartition, int], cmd: ToChild,
 ) -> bool:
     """Apply one command from the parent; False to stop."""
     if isinstance(cmd, Close):
@@ -387,9 +441,10 @@ def _command(
             value = None
         else:
             raise TypeError(f"unknown command {cmd!r}")
-        conn.send(Reply(cmd.req_id, None, value))
     except Exception as exc:
-        conn.send(Reply(getattr(cmd, "req_id", -1), f"{type(exc).__name__}: {exc}"))
+        say(Reply(getattr(cmd, "req_id", -1), f"{type(exc).__name__}: {exc}"))
+    else:
+        say(Reply(cmd.req_id, None, value))
     return True
 
 

@@ -37,10 +37,9 @@ the rest only that."""
 DRAIN_SLICE_S = 2.0
 """The longest one call folds held-back records for (real time): the rest stay queued
 and leave at the reader's next iteration. Released after a hold, hours of a backlog
-could leave in one call, each snapshot of the evaluation grid taken inside it, while the
-fetch child waits on the pipe without polling. Under load the child was thrown out of
-the group past its ``max_poll_interval_ms`` (30 s in a test; such a call the likely
-cause): a rebuild, judged at ready instead of on the way."""
+could leave in one call, each snapshot of the evaluation grid taken inside it, while no
+batch is read from the fetch child: the stream and its other partitions wait that long.
+(The child keeps its group membership meanwhile, ``consumers.fetch_process``.)"""
 
 
 class Pipeline:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import confluent_kafka
 import pytest
+from kafka import ConsumerRebalanceListener, TopicPartition
 
+from consumers.admin import ensure_topics
 from consumers.fetch_process import FetchProcessConsumer
 from core.snapshot import Snapshot
 from pulse.service import Service
@@ -18,6 +23,17 @@ from tests.integration.helpers import handled, produce, simulated
 
 pytestmark = pytest.mark.broker
 HOUR = 3_600_000
+
+
+class _Count(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.calls.append(("revoked", len(revoked)))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.calls.append(("assigned", len(assigned)))
 
 
 def _series(text: str) -> dict[str, str]:
@@ -99,3 +115,48 @@ def test_fetch_process_equals_one_thread_and_survives_its_child(make_config) -> 
         time.sleep(0.1)
     else:
         assert not Path(f"/proc/{consumer.pid}").exists()
+
+
+def test_a_reader_busy_past_its_poll_interval_keeps_the_fetch_process_in_the_group(
+        make_config) -> None:
+    """The reader busy for three poll intervals (a long snapshot, a checkpoint round):
+    the child, blocked on a full pipe, would not poll and be put out of the group — a
+    rebalance, the partitions read again. It keeps polling for its membership instead."""
+    cfg = make_config()
+    ensure_topics(cfg.kafka, partitions=3)
+    topic = cfg.kafka.tickets_topic
+    producer = confluent_kafka.Producer({"bootstrap.servers": cfg.kafka.bootstrap_servers,
+                                         "linger.ms": 50})
+    per_partition = 4000  # 3.6 MB: many times what the pipe holds
+    for i in range(per_partition):
+        for p in range(3):
+            producer.produce(topic, b"x" * 300 + str(i).encode(), partition=p)
+        if i % 1000 == 0:
+            producer.poll(0)
+    assert producer.flush(30) == 0
+
+    listener = _Count()
+    consumer = FetchProcessConsumer(
+        bootstrap_servers=cfg.kafka.bootstrap_servers, group_id=cfg.kafka.group_id,
+        enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=200,
+        max_poll_interval_ms=3000, session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    consumer.subscribe([topic], listener)
+    got: dict[int, list[int]] = {p: [] for p in range(3)}
+
+    def read(until: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not until() and time.monotonic() < deadline:
+            for tp, recs in consumer.poll(timeout_ms=200).items():
+                got[tp.partition].extend(r.offset for r in recs)
+
+    try:
+        read(lambda: any(got.values()), 60)
+        assert any(got.values())
+        time.sleep(10.0)  # the reader is busy: it neither polls nor reads the pipe
+        read(lambda: all(len(v) >= per_partition for v in got.values()), 60)
+        # one assignment; kafka-python tells of an empty revoke before the first join
+        assert [c for c in listener.calls if c != ("revoked", 0)] == [("assigned", 3)]
+        assert got == {p: list(range(per_partition)) for p in range(3)}
+        assert consumer.assignment() == {TopicPartition(topic, p) for p in range(3)}
+    finally:
+        consumer.close()
