@@ -15,7 +15,10 @@ Measured, per membership mode side by side in one run:
   against the same rate of the reference, before and during the rollout (events/s);
 * the largest difference between the replicas' summed window gauge
   ``aftersales_window_tickets_created{window="24h"}`` and the reference's (tickets): the
-  target is none beyond the events that arrived between the two scrapes.
+  target is none beyond the events that arrived between the two scrapes;
+* the same for the per-partition counts summed as the recording rule
+  ``aftersales:partition_window_count:bridged`` sums them (each partition once, a
+  partition nobody shows at its last value for 30 s).
 
 Modes: ``dynamic`` (kafka-python's default membership: every stop and start moves
 partitions, and the replicas that gain them rebuild them) and ``static``
@@ -152,6 +155,13 @@ def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
         w = 'aftersales_window_tickets_created{window="24h",%s}'
         win_sum = _range(prom, f"sum({w % sel})", roll_start - 60, end)
         win_ref = _range(prom, f"sum({w % inst})", roll_start - 60, end)
+        # the per-partition counts, bridged as aftersales:partition_window_count:bridged
+        # does (the rule itself would fold the reference's partitions in too)
+        b = f'aftersales_partition_window_count{{window="24h",gauge="tickets_created",{sel}}}'
+        bridged = _range(prom, f"sum(max by (topic, partition) ({b}) or max by (topic, "
+                               f"partition) (last_over_time({b}[30s])))", roll_start - 60, end)
+        out["bridged_gap_before"] = _largest_gap(bridged, win_ref, roll_start - 60, roll_start)
+        out["bridged_gap_rollout"] = _largest_gap(bridged, win_ref, roll_start, end)
         out["rate_gap_before"] = _largest_gap(rate_sum, rate_ref, roll_start - 60, roll_start)
         out["rate_gap_rollout"] = _largest_gap(rate_sum, rate_ref, roll_start, end)
         out["window_gap_before"] = _largest_gap(win_sum, win_ref, roll_start - 60, roll_start)
@@ -166,13 +176,15 @@ def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
 def table(results: list[dict[str, Any]]) -> str:
     head = ("| membership | events | live ev/s | rollout: first SIGTERM → all ready | per replica "
             "| Σ rate(events_total[1m]) vs one process: before / rollout (ev/s) "
-            "| Σ window 24h tickets vs one process: before / rollout |\n"
-            "|---|---|---|---|---|---|---|\n")
+            "| Σ window 24h tickets vs one process: before / rollout "
+            "| the same, bridged per partition: before / rollout |\n"
+            "|---|---|---|---|---|---|---|---|\n")
     rows = "".join(
         f"| {r['mode']} | {r['events']:,} | {r['rate']:g} | {r['rollout_s']:.1f} s "
         f"| {', '.join(f'{s:g}' for s in r['per_replica_s'])} s "
         f"| {r['rate_gap_before']:.1f} / {r['rate_gap_rollout']:.1f} "
-        f"| {r['window_gap_before']:.0f} / {r['window_gap_rollout']:.0f} |\n"
+        f"| {r['window_gap_before']:.0f} / {r['window_gap_rollout']:.0f} "
+        f"| {r['bridged_gap_before']:.0f} / {r['bridged_gap_rollout']:.0f} |\n"
         for r in results)
     return head + rows
 

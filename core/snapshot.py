@@ -195,6 +195,10 @@ class Snapshot:
     arrivals_since_ms: int | None = None
     # SPEC §7: every answered turn (first responses included), wall time
     response_seconds: Mapping[str, HistogramData] = field(default_factory=dict)  # channel
+    # (topic, partition) -> window -> gauge -> count: the headline window counts per source
+    # partition (metrics.slots.PARTITION_GAUGES), to bridge a handover between replicas
+    partition_windows: Mapping[tuple[str, int], Mapping[str, Mapping[str, int]]] = field(
+        default_factory=dict)
     # decided score turns (§7), by score name
     score_turns_total: Mapping[str, int] = field(default_factory=dict)
     score_turns_within_total: Mapping[str, int] = field(default_factory=dict)

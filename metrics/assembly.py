@@ -71,6 +71,7 @@ def assemble(
     engine: Engine,
     *,
     health: ConsumerHealth,
+    partition_windows: Mapping[tuple[str, int], Mapping[str, Mapping[str, int]]] | None = None,
 ) -> Snapshot:
     return assemble_shards((engine,), health=health)
 
@@ -108,6 +109,7 @@ def assemble_shards(
     shards: Sequence[Engine],
     *,
     health: ConsumerHealth,
+    partition_windows: Mapping[tuple[str, int], Mapping[str, Mapping[str, int]]] | None = None,
 ) -> Snapshot:
     """One snapshot of the shards of one process (metrics/shards.py; a single engine is
     one shard): exactly what one engine holding all their state assembles. They share one
@@ -197,6 +199,7 @@ def assemble_shards(
         score_turns_total=_added([s.turns_total() for s in scored]) if scored else {},
         score_turns_within_total=_added([s.within_total() for s in scored]) if scored else {},
         score_targets={} if sb is None else sb.targets(),
+        partition_windows=partition_windows or {},
     )
 
 

@@ -35,7 +35,7 @@ from metrics.checkpoint import decode, encode
 from metrics.clock import EventClock
 from metrics.dedupe import RecentIds, runs_from_bytes, runs_to_bytes
 from metrics.engine import Engine
-from metrics.slots import EntryCodes
+from metrics.slots import PARTITION_GAUGES, EntryCodes
 from metrics.sortedarray import SortedArray
 from metrics.window_spaces import add_space, extract, merge, remove
 from metrics.windows import SlidingWindows
@@ -76,6 +76,7 @@ class ShardedEngine:
         self._free: list[int] = []  # spaces of shards that left, for the next ones
         self._ids = RecentIds(config.state_horizon_s * 1000)  # every installed shard's
         self._slots: dict[ShardKey, int] = {}  # an installed shard's slot in _ids
+        self._picks: list[tuple[str, list[int]]] | None = None  # _gauge_codes
 
     # -- shards ------------------------------------------------------------------------
     @property
@@ -252,7 +253,34 @@ class ShardedEngine:
     def snapshot(self, *, health: ConsumerHealth | None = None) -> Snapshot:
         """The shards' state as one snapshot (pure, like ``Engine.snapshot``): assembled
         once over all of them (metrics/assembly.py), exactly one engine's on their events."""
-        return assemble_shards(list(self._engines()), health=health or ConsumerHealth())
+        return assemble_shards(list(self._engines()), health=health or ConsumerHealth(),
+                               partition_windows=self.partition_windows())
+
+    def partition_windows(self) -> dict[ShardKey, dict[str, dict[str, int]]]:
+        """Per source partition and window, what its shard adds to the headline window
+        gauges (metrics.slots.PARTITION_GAUGES): its slice of the shared windows' counts."""
+        keys = [(key, base) for key, base in sorted(self._spaces.items()) if key[1] >= 0]
+        if not keys:  # FOLD_KEY folds no partition
+            return {}
+        shared, n, picks = self._shared(), self._codes, self._gauge_codes()
+        out: dict[ShardKey, dict[str, dict[str, int]]] = {key: {} for key, _ in keys}
+        for w in shared.names():
+            inside = shared.inside(w)
+            for key, base in keys:
+                mine = inside[base:base + n].__getitem__
+                out[key][w] = {g: sum(map(mine, offsets)) for g, offsets in picks}
+        return out
+
+    def _gauge_codes(self) -> list[tuple[str, list[int]]]:
+        """Per headline gauge: the entry codes of a space (by offset) that count in it,
+        a code once per slot of the gauge it increments."""
+        if self._picks is None:
+            gauge_of = {i: m for (m, _label), i in self.new_engine().slots.index.items()}
+            code_slots = self._shared()._code_slots[:self._codes]
+            self._picks = [(g, [off for off, slots in enumerate(code_slots)
+                                for s in slots if gauge_of[s] == g])
+                           for g in PARTITION_GAUGES]
+        return self._picks
 
     def remembered_ids(self) -> int:
         """Ids the duplicate filter holds for the installed shards (recent and sealed)."""

@@ -14,7 +14,16 @@ from typing import Any
 
 from metrics.windows import SlidingWindows
 
-__all__ = ["EntryCodes", "SeriesLayout", "WindowSlots"]
+__all__ = ["PARTITION_GAUGES", "EntryCodes", "SeriesLayout", "WindowSlots"]
+
+PARTITION_GAUGES = (
+    "tickets_created", "first_responses", "first_responses_within_sla", "resolutions",
+    "resolutions_within_sla", "orders_delivered", "returns_requested",
+)
+"""The window gauges also exported per source partition, summed over their label
+(``aftersales_partition_window_count``): the counts behind the SLA attainments and the
+return rate, the ones a dashboard sums across replicas. A partition's series moves with
+it, so a handover between replicas can be bridged in PromQL; the rest stay per process."""
 
 Slot = tuple[str, str]  # (metric, label); label "" for a metric without one
 

@@ -92,8 +92,24 @@ class SnapshotCollector(Collector):
             yield from self._histograms(full)
             yield from self._state(full)
             yield from self._windows(full)
+            yield from self._partition_windows(full)
             yield from self._records_read(full)
         yield from self._health(snap)
+
+    @staticmethod
+    def _partition_windows(s: Snapshot) -> Iterator[Metric]:
+        """The headline window counts per source partition: the series that move with a
+        partition, so a sum across replicas can bridge a handover (the recording rule
+        ``aftersales:partition_window_count:bridged``) where the per-process gauges dip."""
+        f = GaugeMetricFamily(
+            "aftersales_partition_window_count",
+            "What one source partition adds to the window gauge aftersales_window_<gauge> "
+            "(summed over its label).", labels=["topic", "partition", "window", "gauge"])
+        for (topic, part), windows in sorted(s.partition_windows.items()):
+            for window, counts in windows.items():
+                for gauge, v in counts.items():
+                    f.add_metric([topic, str(part), window, gauge], v)
+        yield f
 
     @staticmethod
     def _records_read(s: Snapshot) -> Iterator[Metric]:

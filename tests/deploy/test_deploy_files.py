@@ -100,7 +100,8 @@ def test_promtool_accepts_config_and_rules() -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["recording_test.yaml", "recording_30d_test.yaml"])
+@pytest.mark.parametrize("name", ["recording_test.yaml", "recording_30d_test.yaml",
+                                  "recording_handover_test.yaml"])
 def test_promtool_unit_tests_of_the_recording_rules(name: str) -> None:
     proc = run(binary("promtool"), "test", "rules", name, cwd=DEPLOY / "prometheus" / "tests")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -13,6 +14,7 @@ from consumers.decode import Decoder, Rejection
 from core.config import Config, load_config
 from metrics.engine import Engine
 from metrics.shards import ShardedEngine
+from metrics.slots import PARTITION_GAUGES
 from metrics.snapshot_collector import SnapshotCollector
 from tests.integration.helpers import Message, simulated
 
@@ -25,6 +27,14 @@ def exposition(engine: Engine | ShardedEngine) -> str:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SnapshotCollector(lambda: snap))
     return generate_latest(reg).decode()
+
+
+PER_PARTITION = "aftersales_partition_window_count"
+
+
+def merged(text: str) -> str:
+    """An exposition without the per-partition family: what one engine exposes too."""
+    return "".join(line for line in text.splitlines(keepends=True) if PER_PARTITION not in line)
 
 
 def partition_of(key: str | None, n: int) -> int:
@@ -64,7 +74,7 @@ def fold(cfg: Config, messages: list[Message], wall_ms: int, partitions: int,
             sharded.tick()
     single.tick()
     sharded.tick()
-    return exposition(single), exposition(sharded)
+    return merged(exposition(single)), merged(exposition(sharded))
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 7])
@@ -78,6 +88,38 @@ def test_shards_merge_to_the_single_engine(partitions: int) -> None:
     one, many = fold(CFG, msgs, start + 31 * HOUR, partitions)
     assert "aftersales_window_first_response_seconds{" in one
     assert one == many
+
+
+def test_the_partitions_window_counts_add_up_to_the_window_gauges() -> None:
+    start = 1_790_000_000_000
+    msgs = simulated(CFG, hours=26, seed=9, rate=3.0, start_ms=start, customer_messages=True)
+    wall = start + 27 * HOUR
+    sharded = ShardedEngine(CFG, lambda: wall)
+    dec = Decoder(regions=CFG.regions)
+    for i, (topic, key, value) in enumerate(msgs):
+        item = dec.decode(value, wall)
+        if not isinstance(item, Rejection):
+            sharded.shard(topic, partition_of(key, 3)).process(topic, item, wall)
+        if i % 500 == 499:
+            sharded.tick()
+    sharded.tick()
+    snap = sharded.snapshot()
+    assert set(snap.partition_windows) == {(t, p) for t in CFG.kafka.topics for p in range(3)}
+    for name, w in snap.windows.items():
+        for gauge in PARTITION_GAUGES:
+            parts = [snap.partition_windows[key][name][gauge] for key in snap.partition_windows]
+            assert sum(parts) == sum(getattr(w, gauge).values()), (name, gauge)
+    tickets, logistics = CFG.kafka.tickets_topic, CFG.kafka.logistics_topic
+    day = {(t, g): [snap.partition_windows[(t, p)]["24h"][g] for p in range(3)]
+           for t in (tickets, logistics) for g in PARTITION_GAUGES}
+    assert all(day[(tickets, "tickets_created")])
+    assert all(day[(logistics, "orders_delivered")])
+    assert not any(day[(logistics, "tickets_created")])
+    # and exposed with the partition's labels
+    text = exposition(sharded)
+    line = (f'{PER_PARTITION}{{gauge="tickets_created",partition="1",topic="{tickets}",'
+            f'window="24h"}} {float(day[(tickets, "tickets_created")][1])}')
+    assert line in text.splitlines()
 
 
 def test_shards_merge_exactly_when_partitions_interleave_at_random() -> None:
@@ -142,7 +184,8 @@ def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries(
 
     snap = single.snapshot()
     assert snap.act_now
-    assert sharded.snapshot() == snap  # every field, the act-now list included
+    # every field, the act-now list included (one engine has no partitions to show)
+    assert replace(sharded.snapshot(), partition_windows={}) == snap
     keys = sorted(sharded.shards)
     assert union(keys) == {n: [list(x) for x in s] for n, s in sharded._series.items()}
     gone = sharded.shards[keys[0]]
