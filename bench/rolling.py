@@ -18,7 +18,8 @@ Measured, per membership mode side by side in one run:
   target is none beyond the events that arrived between the two scrapes;
 * the same for the per-partition counts summed as the recording rule
   ``aftersales:partition_window_count:bridged`` sums them (each partition once, a
-  partition nobody shows at its last value for 30 s).
+  partition nobody shows at its last value for 2 min), and the largest fall of each sum
+  between two scrapes beside the reference's (a 24 h window loses a day-old event too).
 
 Modes: ``dynamic`` (kafka-python's default membership: every stop and start moves
 partitions, and the replicas that gain them rebuild them) and ``static``
@@ -37,6 +38,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 from bench.common import Bench, PulseRun, created_json, fill, log, sim_records
@@ -102,6 +104,26 @@ def _largest_gap(a: list[tuple[float, float]], b: list[tuple[float, float]],
     return max(gaps, default=float("nan"))
 
 
+def _largest_drop(a: list[tuple[float, float]], start: float, end: float) -> float:
+    """The largest fall between two consecutive samples (a 24 h window also loses the
+    events of a day ago: the reference's own drops are that)."""
+    inside = [v for t, v in a if start <= t <= end]
+    return max((x - y for x, y in pairwise(inside)), default=0.0)
+
+
+def _bridged_expr() -> str:
+    """The expression of aftersales:partition_window_count:bridged, as deploy/ ships it."""
+    import yaml
+
+    from tests.deploy.stack import RECORDING
+
+    for group in yaml.safe_load(RECORDING.read_text("utf-8"))["groups"]:
+        for rule in group["rules"]:
+            if rule.get("record") == "aftersales:partition_window_count:bridged":
+                return str(rule["expr"])
+    raise LookupError("aftersales:partition_window_count:bridged is not in " + str(RECORDING))
+
+
 def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
              timeout_s: float) -> dict[str, Any]:
     from pulse.broker import free_port
@@ -155,13 +177,15 @@ def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
         w = 'aftersales_window_tickets_created{window="24h",%s}'
         win_sum = _range(prom, f"sum({w % sel})", roll_start - 60, end)
         win_ref = _range(prom, f"sum({w % inst})", roll_start - 60, end)
-        # the per-partition counts, bridged as aftersales:partition_window_count:bridged
-        # does (the rule itself would fold the reference's partitions in too)
-        b = f'aftersales_partition_window_count{{window="24h",gauge="tickets_created",{sel}}}'
-        bridged = _range(prom, f"sum(max by (topic, partition) ({b}) or max by (topic, "
-                               f"partition) (last_over_time({b}[30s])))", roll_start - 60, end)
+        # the per-partition counts, bridged by the recording rule's own expression (the
+        # rule itself would fold the reference's partitions in too)
+        per = 'aftersales_partition_window_count{window="24h",gauge="tickets_created",%s}'
+        bridged = _range(prom, _bridged_expr().replace(
+            "aftersales_partition_window_count", per % sel), roll_start - 60, end)
         out["bridged_gap_before"] = _largest_gap(bridged, win_ref, roll_start - 60, roll_start)
         out["bridged_gap_rollout"] = _largest_gap(bridged, win_ref, roll_start, end)
+        for key, series in (("window", win_sum), ("bridged", bridged), ("ref", win_ref)):
+            out[f"{key}_drop_rollout"] = _largest_drop(series, roll_start, end)
         out["rate_gap_before"] = _largest_gap(rate_sum, rate_ref, roll_start - 60, roll_start)
         out["rate_gap_rollout"] = _largest_gap(rate_sum, rate_ref, roll_start, end)
         out["window_gap_before"] = _largest_gap(win_sum, win_ref, roll_start - 60, roll_start)
@@ -177,14 +201,17 @@ def table(results: list[dict[str, Any]]) -> str:
     head = ("| membership | events | live ev/s | rollout: first SIGTERM → all ready | per replica "
             "| Σ rate(events_total[1m]) vs one process: before / rollout (ev/s) "
             "| Σ window 24h tickets vs one process: before / rollout "
-            "| the same, bridged per partition: before / rollout |\n"
-            "|---|---|---|---|---|---|---|---|\n")
+            "| the same, bridged per partition: before / rollout "
+            "| largest fall in the rollout: Σ / bridged / one process |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     rows = "".join(
         f"| {r['mode']} | {r['events']:,} | {r['rate']:g} | {r['rollout_s']:.1f} s "
         f"| {', '.join(f'{s:g}' for s in r['per_replica_s'])} s "
         f"| {r['rate_gap_before']:.1f} / {r['rate_gap_rollout']:.1f} "
         f"| {r['window_gap_before']:.0f} / {r['window_gap_rollout']:.0f} "
-        f"| {r['bridged_gap_before']:.0f} / {r['bridged_gap_rollout']:.0f} |\n"
+        f"| {r['bridged_gap_before']:.0f} / {r['bridged_gap_rollout']:.0f} "
+        f"| {r['window_drop_rollout']:.0f} / {r['bridged_drop_rollout']:.0f} "
+        f"/ {r['ref_drop_rollout']:.0f} |\n"
         for r in results)
     return head + rows
 
