@@ -17,7 +17,7 @@ Measured, per membership mode side by side in one run:
   ``aftersales_window_tickets_created{window="24h"}`` and the reference's (tickets): the
   target is none beyond the events that arrived between the two scrapes;
 * the same for the per-partition counts summed as the recording rule
-  ``aftersales:partition_window_count:bridged`` sums them (each partition once, a
+  ``aftersales:partition_window_events:bridged`` sums them (each partition once, a
   partition nobody shows at its last value for 2 min), and the largest fall of each sum
   between two scrapes beside the reference's (a 24 h window loses a day-old event too).
 
@@ -112,16 +112,16 @@ def _largest_drop(a: list[tuple[float, float]], start: float, end: float) -> flo
 
 
 def _bridged_expr() -> str:
-    """The expression of aftersales:partition_window_count:bridged, as deploy/ ships it."""
+    """The expression of aftersales:partition_window_events:bridged, as deploy/ ships it."""
     import yaml
 
     from tests.deploy.stack import RECORDING
 
     for group in yaml.safe_load(RECORDING.read_text("utf-8"))["groups"]:
         for rule in group["rules"]:
-            if rule.get("record") == "aftersales:partition_window_count:bridged":
+            if rule.get("record") == "aftersales:partition_window_events:bridged":
                 return str(rule["expr"])
-    raise LookupError("aftersales:partition_window_count:bridged is not in " + str(RECORDING))
+    raise LookupError("aftersales:partition_window_events:bridged is not in " + str(RECORDING))
 
 
 def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
@@ -136,7 +136,8 @@ def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
         own = {"group_instance_id": f'"replica-{i}"'} if mode == "static" else None
         replicas.append(PulseRun(bench, replace(cfg, metrics_port=free_port()),
                                  f"roll-{mode}-{i}", consumer=own,
-                                 kafka={"session_timeout_ms": SESSION_MS}))
+                                 kafka={"session_timeout_ms": SESSION_MS},
+                                 extra_yaml="partition_window_series: true\n"))
     ref = PulseRun(bench, bench.fresh_group(cfg), f"roll-{mode}-ref")
     ref_target = f"127.0.0.1:{ref.port}"
     targets = [f"127.0.0.1:{r.port}" for r in replicas] + [ref_target]
@@ -179,9 +180,9 @@ def one_mode(bench: Bench, records: list[Any], mode: str, rate: float,
         win_ref = _range(prom, f"sum({w % inst})", roll_start - 60, end)
         # the per-partition counts, bridged by the recording rule's own expression (the
         # rule itself would fold the reference's partitions in too)
-        per = 'aftersales_partition_window_count{window="24h",gauge="tickets_created",%s}'
+        per = 'aftersales_partition_window_events{window="24h",gauge="tickets_created",%s}'
         bridged = _range(prom, _bridged_expr().replace(
-            "aftersales_partition_window_count", per % sel), roll_start - 60, end)
+            "aftersales_partition_window_events", per % sel), roll_start - 60, end)
         out["bridged_gap_before"] = _largest_gap(bridged, win_ref, roll_start - 60, roll_start)
         out["bridged_gap_rollout"] = _largest_gap(bridged, win_ref, roll_start, end)
         for key, series in (("window", win_sum), ("bridged", bridged), ("ref", win_ref)):

@@ -242,6 +242,9 @@ class Config:
     # SPEC §7: calendars per channel (none: every channel 24x7), the `today` window, scores
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     today_window: bool = True
+    # the headline window counts per source partition too (aftersales_partition_window_events):
+    # for several replicas, whose sums the recording rules then carry across a handover
+    partition_window_series: bool = False
     scores: tuple[ScoreConfig, ...] = ()
     checkpoints: CheckpointConfig = field(default_factory=CheckpointConfig)
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)

@@ -253,8 +253,9 @@ class ShardedEngine:
     def snapshot(self, *, health: ConsumerHealth | None = None) -> Snapshot:
         """The shards' state as one snapshot (pure, like ``Engine.snapshot``): assembled
         once over all of them (metrics/assembly.py), exactly one engine's on their events."""
+        per_partition = self.partition_windows() if self.config.partition_window_series else {}
         return assemble_shards(list(self._engines()), health=health or ConsumerHealth(),
-                               partition_windows=self.partition_windows())
+                               partition_windows=per_partition)
 
     def partition_windows(self) -> dict[ShardKey, dict[str, dict[str, int]]]:
         """Per source partition and window, what its shard adds to the headline window

@@ -21,9 +21,10 @@ PARTITION_GAUGES = (
     "resolutions_within_sla", "orders_delivered", "returns_requested",
 )
 """The window gauges also exported per source partition, summed over their label
-(``aftersales_partition_window_count``): the counts behind the SLA attainments and the
-return rate, the ones a dashboard sums across replicas. A partition's series moves with
-it, so a handover between replicas can be bridged in PromQL; the rest stay per process."""
+(``aftersales_partition_window_events``, with ``partition_window_series: true``): the
+counts behind the SLA attainments and the return rate, the ones a dashboard sums across
+replicas. A partition's series moves with it, so a handover between replicas can be
+bridged in PromQL; the rest stay per process."""
 
 Slot = tuple[str, str]  # (metric, label); label "" for a metric without one
 

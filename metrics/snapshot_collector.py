@@ -100,9 +100,9 @@ class SnapshotCollector(Collector):
     def _partition_windows(s: Snapshot) -> Iterator[Metric]:
         """The headline window counts per source partition: the series that move with a
         partition, so a sum across replicas can bridge a handover (the recording rule
-        ``aftersales:partition_window_count:bridged``) where the per-process gauges dip."""
+        ``aftersales:partition_window_events:bridged``) where the per-process gauges dip."""
         f = GaugeMetricFamily(
-            "aftersales_partition_window_count",
+            "aftersales_partition_window_events",
             "What one source partition adds to the window gauge aftersales_window_<gauge> "
             "(summed over its label).", labels=["topic", "partition", "window", "gauge"])
         for (topic, part), windows in sorted(s.partition_windows.items()):

@@ -62,6 +62,7 @@ def test_promtool_accepts_a_live_metrics_page_with_every_family_populated(
         "dashboard": {"enabled": False},
         # a platform score over every channel, all day: its families have series too
         "scores": [{"name": "all_3min", "within_s": 180}],
+        "partition_window_series": True,  # the per-partition window counts too
     }), encoding="utf-8")
     url = f"http://127.0.0.1:{port}"
     # the real `pulse run`: every collector the command registers, as deployed

@@ -5,6 +5,7 @@ bytes are refused with the reason they are counted under."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -58,6 +59,7 @@ SECTION7 = load_config("pulse/demo.yaml")
 def test_a_shard_read_back_folds_on_as_the_one_it_was_taken_from(
         log: list[Message], cfg: Config) -> None:
     assert cfg is CFG or cfg.scores
+    cfg = replace(cfg, partition_window_series=True)  # each partition's window counts too
     wall = START + 41 * HOUR
     cut = len(log) * 2 // 3
     whole = ShardedEngine(cfg, lambda: wall)
@@ -71,6 +73,7 @@ def test_a_shard_read_back_folds_on_as_the_one_it_was_taken_from(
     text = exposition(restored)
     assert text == exposition(whole)
     assert "aftersales_events_duplicate_total{" in text
+    assert "aftersales_partition_window_events{" in text
     if cfg.scores:
         assert "aftersales_score_turns_total{" in text
 

@@ -29,12 +29,7 @@ def exposition(engine: Engine | ShardedEngine) -> str:
     return generate_latest(reg).decode()
 
 
-PER_PARTITION = "aftersales_partition_window_count"
-
-
-def merged(text: str) -> str:
-    """An exposition without the per-partition family: what one engine exposes too."""
-    return "".join(line for line in text.splitlines(keepends=True) if PER_PARTITION not in line)
+PER_PARTITION = "aftersales_partition_window_events"
 
 
 def partition_of(key: str | None, n: int) -> int:
@@ -74,7 +69,7 @@ def fold(cfg: Config, messages: list[Message], wall_ms: int, partitions: int,
             sharded.tick()
     single.tick()
     sharded.tick()
-    return merged(exposition(single)), merged(exposition(sharded))
+    return exposition(single), exposition(sharded)
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 7])
@@ -94,7 +89,7 @@ def test_the_partitions_window_counts_add_up_to_the_window_gauges() -> None:
     start = 1_790_000_000_000
     msgs = simulated(CFG, hours=26, seed=9, rate=3.0, start_ms=start, customer_messages=True)
     wall = start + 27 * HOUR
-    sharded = ShardedEngine(CFG, lambda: wall)
+    sharded = ShardedEngine(replace(CFG, partition_window_series=True), lambda: wall)
     dec = Decoder(regions=CFG.regions)
     for i, (topic, key, value) in enumerate(msgs):
         item = dec.decode(value, wall)
@@ -117,6 +112,7 @@ def test_the_partitions_window_counts_add_up_to_the_window_gauges() -> None:
     assert not any(day[(logistics, "tickets_created")])
     # and exposed with the partition's labels
     text = exposition(sharded)
+    assert PER_PARTITION + "{" not in exposition(ShardedEngine(CFG, lambda: wall))  # opt-in
     line = (f'{PER_PARTITION}{{gauge="tickets_created",partition="1",topic="{tickets}",'
             f'window="24h"}} {float(day[(tickets, "tickets_created")][1])}')
     assert line in text.splitlines()
@@ -184,8 +180,7 @@ def test_a_shards_part_of_the_shared_value_series_is_read_back_from_its_entries(
 
     snap = single.snapshot()
     assert snap.act_now
-    # every field, the act-now list included (one engine has no partitions to show)
-    assert replace(sharded.snapshot(), partition_windows={}) == snap
+    assert sharded.snapshot() == snap  # every field, the act-now list included
     keys = sorted(sharded.shards)
     assert union(keys) == {n: [list(x) for x in s] for n, s in sharded._series.items()}
     gone = sharded.shards[keys[0]]
