@@ -13,7 +13,9 @@ same rules. Then:
 - every Grafana panel's PromQL returns data; every variable's label exists;
 - the wall-board in Prometheus mode shows the single process's tiles;
 - a replica joins (rebalance) and one is SIGKILLed: its partitions move to the other,
-  are rebuilt from the log, and the sums converge again.
+  are rebuilt from the log, and the sums converge again; the per-partition window counts
+  bridged by ``aftersales:partition_window_events:bridged`` never leave the single
+  process's values meanwhile.
 
 The stream is a replay ending 30 minutes ago (not live), and one event at that end time
 is put on every partition, so every process's event-time clock is the same instant and
@@ -374,6 +376,11 @@ def test_two_replicas_sum_to_one_process_and_survive_a_kill(make_config, tmp_pat
                        "prometheus sees one replica")
             gap = differences(prom_a.records(names), prom_b.records(names))
             assert gap, "the sums should be short while the partitions move"
+            # … but not the per-partition counts bridged across the handover: the killed
+            # replica's partitions keep their last values until the survivor shows them
+            bridged = ["aftersales:partition_window_events:bridged"]
+            assert prom_b.records(bridged)[bridged[0]]
+            assert not differences(prom_a.records(bridged), prom_b.records(bridged))
             wait_converged(prom_a, prom_b, names, 1, "the survivor")
             took = time.monotonic() - killed
             assert len(owned(url[2] + "/metrics")) == 2 * PARTITIONS
