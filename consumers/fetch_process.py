@@ -261,13 +261,11 @@ def _child_main(conn: Connection) -> None:
     outbox = Outbox(conn, limit=_OUTBOX_BATCHES, counted=lambda msg: isinstance(msg, Batch))
     try:
         while os.getppid() == parent_pid and not _terminated_long_ago():
-            applied = False
-            while conn.poll(0):
-                if not _command(outbox.put, consumer, epochs, conn.recv()):
-                    _leave(consumer)
-                    return
-                applied = True
-            if outbox.full() and not outbox.wait_room(_HOLD_AFTER_S):
+            applied = _commands(conn, outbox, consumer, epochs)
+            if applied is None:
+                _leave(consumer)
+                return
+            if not outbox.wait_room(_HOLD_AFTER_S):
                 if not _hold(conn, consumer, forward, outbox, epochs, setup):
                     _leave(consumer)
                     return
@@ -287,6 +285,18 @@ def _child_main(conn: Connection) -> None:
     # LeaveGroup. One sent while the group is rebalancing leaves Tansu 0.6's group stuck
     # for the next member, and the session timeout expires this member anyway.
     os._exit(0)
+
+
+def _commands(conn: Connection, outbox: Outbox, consumer: KafkaConsumer,
+              epochs: dict[TopicPartition, int]) -> bool | None:
+    """Apply every command the parent has sent (replies queued in order): whether any
+    was, None when one asked to close."""
+    applied = False
+    while conn.poll(0):
+        if not _command(outbox.put, consumer, epochs, conn.recv()):
+            return None
+        applied = True
+    return applied
 
 
 def _leave(consumer: KafkaConsumer) -> None:
@@ -318,9 +328,8 @@ def _hold(conn: Connection, consumer: SkippingConsumer, forward: _Forward, outbo
     log.debug("fetch process: the reader is busy; holding the fetch, keeping the group")
     try:
         while outbox.full():
-            while conn.poll(0):
-                if not _command(outbox.put, consumer, epochs, conn.recv()):
-                    return False
+            if _commands(conn, outbox, consumer, epochs) is None:
+                return False
             unpaused = consumer.assignment() - consumer.paused()  # a new assignment
             if unpaused:
                 consumer.pause(*unpaused)

@@ -71,7 +71,6 @@ def assemble(
     engine: Engine,
     *,
     health: ConsumerHealth,
-    partition_windows: Mapping[tuple[str, int], Mapping[str, Mapping[str, int]]] | None = None,
 ) -> Snapshot:
     return assemble_shards((engine,), health=health)
 

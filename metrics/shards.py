@@ -276,7 +276,8 @@ class ShardedEngine:
         """Per headline gauge: the entry codes of a space (by offset) that count in it,
         a code once per slot of the gauge it increments."""
         if self._picks is None:
-            gauge_of = {i: m for (m, _label), i in self.new_engine().slots.index.items()}
+            slots = next(iter(self.shards.values())).slots.index  # called with shards only
+            gauge_of = {i: m for (m, _label), i in slots.items()}
             code_slots = self._shared()._code_slots[:self._codes]
             self._picks = [(g, [off for off, slots in enumerate(code_slots)
                                 for s in slots if gauge_of[s] == g])

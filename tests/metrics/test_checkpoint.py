@@ -9,30 +9,15 @@ from dataclasses import replace
 
 import pytest
 
-from consumers.decode import Decoder, Rejection
 from core.config import Config, load_config
 from metrics.checkpoint import CheckpointError, body, config_hash, header
 from metrics.shards import ShardedEngine
 from tests.integration.helpers import Message, simulated
-from tests.metrics.test_shards import exposition, partition_of
+from tests.metrics.test_shards import exposition, feed
 
 CFG = load_config()
 HOUR = 3_600_000
 START = 1_790_000_000_000
-
-
-def feed(engine: ShardedEngine, msgs: list[Message], wall_ms: int, parts: int = 3) -> None:
-    dec = Decoder(regions=engine.config.regions)
-    for i, (topic, key, value) in enumerate(msgs):
-        shard = engine.shard(topic, partition_of(key, parts))
-        item = dec.decode(value, wall_ms)
-        if isinstance(item, Rejection):
-            shard.reject(topic, item.reason)
-        else:
-            shard.process(topic, item, wall_ms)
-        if i % 400 == 399:
-            engine.tick()
-    engine.tick()
 
 
 def reload(engine: ShardedEngine, wall_ms: int) -> ShardedEngine:

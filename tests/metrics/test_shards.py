@@ -36,6 +36,21 @@ def partition_of(key: str | None, n: int) -> int:
     return zlib.crc32((key or "").encode()) % n
 
 
+def feed(engine: ShardedEngine, msgs: list[Message], wall_ms: int, parts: int = 3) -> None:
+    """Fold ``msgs`` into the shards of ``parts`` partitions per topic, ticking on the way."""
+    dec = Decoder(regions=engine.config.regions)
+    for i, (topic, key, value) in enumerate(msgs):
+        shard = engine.shard(topic, partition_of(key, parts))
+        item = dec.decode(value, wall_ms)
+        if isinstance(item, Rejection):
+            shard.reject(topic, item.reason)
+        else:
+            shard.process(topic, item, wall_ms)
+        if i % 400 == 399:
+            engine.tick()
+    engine.tick()
+
+
 def fold(cfg: Config, messages: list[Message], wall_ms: int, partitions: int,
          order_seed: int | None = None, every: int = 500) -> tuple[str, str]:
     """(single engine, shards) expositions after folding ``messages``; ``order_seed``:
@@ -90,14 +105,7 @@ def test_the_partitions_window_counts_add_up_to_the_window_gauges() -> None:
     msgs = simulated(CFG, hours=26, seed=9, rate=3.0, start_ms=start, customer_messages=True)
     wall = start + 27 * HOUR
     sharded = ShardedEngine(replace(CFG, partition_window_series=True), lambda: wall)
-    dec = Decoder(regions=CFG.regions)
-    for i, (topic, key, value) in enumerate(msgs):
-        item = dec.decode(value, wall)
-        if not isinstance(item, Rejection):
-            sharded.shard(topic, partition_of(key, 3)).process(topic, item, wall)
-        if i % 500 == 499:
-            sharded.tick()
-    sharded.tick()
+    feed(sharded, msgs, wall)
     snap = sharded.snapshot()
     assert set(snap.partition_windows) == {(t, p) for t in CFG.kafka.topics for p in range(3)}
     for name, w in snap.windows.items():
