@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["EventTimeAligner"]
@@ -57,7 +57,8 @@ class EventTimeAligner:
         self._newest[part] = key
 
     def limit(self, unfetched: Sequence[Hashable], *, wall_ms: int = 0,
-              hold_ms: int = 0) -> float:
+              hold_ms: int = 0, ended: Mapping[Hashable, int] | None = None,
+              max_hold_ms: int = 0) -> float:
         """How far records may leave: slowest partition with unfetched data + slack.
 
         ``hold_ms``: a partition fed within the last ``hold_ms`` (of the times given to
@@ -66,12 +67,24 @@ class EventTimeAligner:
         being written (a producer or a mirror catching up) reaches the partitions
         unevenly — under load one of them was seen hours of event time behind the
         others — and the reader, at the writer's heels, would fold the ahead ones first.
-        A partition that stays quiet for ``hold_ms`` lets go."""
+
+        ``ended``: per partition, when the newest fetch was sent that found it at its end
+        (same clock). Given, a partition lets go only once Kafka was asked ``hold_ms``
+        after its last records and had nothing more: quiet for the hold as the broker
+        saw it, not merely unheard of, as while its fetch is on its way (a slow broker, a
+        starved fetch process) — then up to ``max_hold_ms`` after its last records.
+        Without it, a partition lets go once it has been quiet here for ``hold_ms``."""
         # a partition not fetched yet holds the others back until its first records come
         fronts = [self._newest.get(p, 0) for p in unfetched]
         if hold_ms:
-            fronts += [self._newest[p] for p, at in self._fed_ms.items()
-                       if wall_ms - at < hold_ms and p in self._newest]
+            newest = self._newest
+            for p, at in self._fed_ms.items():
+                if p not in newest:
+                    continue
+                quiet = wall_ms - at
+                if quiet < hold_ms or (ended is not None and quiet < max_hold_ms
+                                       and ended.get(p, -1) < at + hold_ms):
+                    fronts.append(newest[p])
         return min(fronts) + self.slack_ms if fronts else float("inf")
 
     def drain(self, limit: float, until: float | None = None) -> Iterator[tuple[Any, Any, Any]]:

@@ -16,18 +16,27 @@ whether Kafka holds records it has not been given yet:
 
 Under load one tickets partition went unfetched for 13–20 s while the reader drained the
 others' responses, and was folded up to 319 minutes of event time behind them; alerts
-judged on the way missed its tickets. The internals used here are looked up, never
-assumed: on another kafka-python both functions do nothing and the reader keeps the
-consumer's own view.
+judged on the way missed its tickets.
+
+A third question the consumer cannot answer at all: *when was a partition last seen at
+its end?* "Read to its end" is what the consumer last heard; while a fetch is on its way
+(a slow broker, a starved process) nobody knows whether more came. :class:`EndWatch`
+keeps, per partition, when the newest fetch was sent that found the partition at its end
+— a request answered with the partition's high watermark at the offset asked — so the
+reader can wait for such an answer instead of trusting a clock.
+
+The internals used here are looked up, never assumed: on another kafka-python these
+functions do nothing and the reader keeps the consumer's own view.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-__all__ = ["buffered_highwaters", "fetch_drained"]
+__all__ = ["EndWatch", "buffered_highwaters", "fetch_drained"]
 
 
 def _pending(consumer: KafkaConsumer) -> list[Any]:
@@ -74,3 +83,57 @@ def fetch_drained(consumer: KafkaConsumer) -> None:
         return
     if ask:
         send()  # only partitions without buffered data, to nodes without one in flight
+
+
+class EndWatch:
+    """When each partition was last asked and found at its end (``time.monotonic()`` of
+    the fetch request's send; the clock is system-wide, so another process may compare).
+
+    It wraps the fetcher's response callback (bound per request at send time, so the
+    wrapper sees every fetch sent after :meth:`install`). A requested partition is at its
+    end when the answer's high watermark is not beyond the offset asked; one left out of
+    the answer (an incremental fetch session omits partitions with nothing new) keeps the
+    high watermark last answered. A partition answered with records, or cut off by the
+    response's size limit, has a high watermark beyond its offset: not at its end."""
+
+    def __init__(self) -> None:
+        self.ended: dict[TopicPartition, float] = {}
+        self._high: dict[TopicPartition, int] = {}
+
+    @classmethod
+    def install(cls, consumer: KafkaConsumer) -> EndWatch | None:
+        fetcher: Any = getattr(consumer, "_fetcher", None)
+        handle = getattr(fetcher, "_handle_fetch_response", None)
+        if handle is None:
+            return None
+        watch = cls()
+
+        def handle_and_watch(node_id: Any, fetch_offsets: Any, send_time: Any,
+                             response: Any) -> Any:
+            out = handle(node_id, fetch_offsets, send_time, response)
+            with contextlib.suppress(Exception):  # never let the watch break a fetch
+                watch._answered(fetch_offsets, send_time, response)
+            return out
+
+        fetcher._handle_fetch_response = handle_and_watch
+        return watch
+
+    def _answered(self, fetch_offsets: dict[TopicPartition, int], send_time: float,
+                  response: Any) -> None:
+        if getattr(response, "error_code", 0):
+            return  # the fetch session failed: kafka-python drops the answer, so do we
+        high = self._high
+        failed = set()
+        for topic_data in response.responses:
+            for data in topic_data.partitions:
+                tp = TopicPartition(topic_data.topic, data.partition_index)
+                if data.error_code != 0 or data.high_watermark < 0:
+                    failed.add(tp)
+                else:
+                    high[tp] = data.high_watermark
+        ended = self.ended
+        for tp, offset in fetch_offsets.items():
+            hw = high.get(tp)
+            if (tp not in failed and hw is not None and hw <= offset
+                    and send_time > ended.get(tp, -1.0)):
+                ended[tp] = send_time

@@ -92,6 +92,9 @@ class _State(NamedTuple):
     # topic → its id where the broker gives one (Metadata v10+): a changed id is a new log
     topic_ids: dict[str, str] = {}  # noqa: RUF012 - never mutated, replaced whole
     metadata_ms: float = 0.0  # when those ids were fetched (monotonic, as metadata_ms())
+    # per partition, when the newest fetch that found it at its end was sent (monotonic,
+    # system-wide); None: this kafka-python cannot tell (consumers.fetch_buffer.EndWatch)
+    ended: dict[TopicPartition, float] | None = None
 
 
 # -- the pipe protocol: parent → child -----------------------------------------------------
@@ -391,6 +394,7 @@ def _state(
         tuple(consumer.take_skipped()),
         {t: i for t in {tp.topic for tp in assignment} if (i := topic_id(consumer, t))},
         fetched_ms,
+        consumer.ended_at(),
     )
 
 
@@ -629,6 +633,9 @@ class FetchProcessConsumer:
 
     def highwater(self, tp: TopicPartition) -> int | None:
         return self._state.highwater.get(tp)
+
+    def ended_at(self) -> dict[TopicPartition, float] | None:
+        return self._state.ended
 
     def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int | None:
         return self._positions.get(tp)

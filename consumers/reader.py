@@ -76,7 +76,7 @@ class RecordSink(Protocol):
         """Drop all state: the assigned partitions are read again from the beginning."""
 
     def records(self, batch: dict[TopicPartition, list[Any]], reader: StreamReader) -> None:
-        """Fold a polled batch in (the reader offers ``ready``, ``unfetched()``,
+        """Fold a polled batch in (the reader offers ``ready``, ``unfetched()``, ``ended_ms()``,
         ``dead_letter()``, ``seek()`` and ``publish()``)."""
 
     def skipped(self, batch: SkippedBatch) -> None:
@@ -410,6 +410,15 @@ class StreamReader:
             if hw is None or pos is None or pos < hw:
                 out.append(tp)
         return out
+
+    def ended_ms(self) -> dict[TopicPartition, int] | None:
+        """Per partition, when the newest fetch that found it at its end was sent
+        (``time.monotonic()`` in ms, the same clock in the fetch process); None when the
+        consumer cannot tell (``consumers.fetch_buffer.EndWatch``)."""
+        consumer = self._consumer
+        assert consumer is not None
+        ended = consumer.ended_at()
+        return None if ended is None else {tp: int(t * 1000) for tp, t in ended.items()}
 
     def _fetch_position(self, tp: TopicPartition) -> int | None:
         """The next offset kafka-python will fetch (None right after a seek)."""

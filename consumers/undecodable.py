@@ -33,7 +33,7 @@ from kafka.consumer.fetcher import Fetcher
 from kafka.errors import UnsupportedCodecError
 from kafka.record.abc import ABCRecordBatch
 
-from consumers.fetch_buffer import buffered_highwaters, fetch_drained
+from consumers.fetch_buffer import EndWatch, buffered_highwaters, fetch_drained
 from core.events import BatchErrorReason
 
 __all__ = ["SkippedBatch", "SkippingConsumer", "skip_undecodable"]
@@ -109,12 +109,14 @@ class SkippingConsumer(KafkaConsumer):  # type: ignore[misc]
     It also keeps the reader's "read to the end" honest (``consumers.fetch_buffer``):
     ``highwater(tp)`` counts the fetch responses still waiting in its buffer, as of the
     last ``poll()``, and a partition read to the end of its response is fetched again at
-    once, not after the others' responses."""
+    once, not after the others' responses; :meth:`ended_at` says when a partition was last
+    asked and found at its end."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
         self.skipped: deque[SkippedBatch] = deque()
         self._buffered_high: dict[TopicPartition, int] = {}
+        self._ends = EndWatch.install(self)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None,
              update_offsets: bool = True) -> dict[TopicPartition, list[Any]]:
@@ -138,6 +140,11 @@ class SkippingConsumer(KafkaConsumer):  # type: ignore[misc]
         if buffered is None or (parsed is not None and parsed >= buffered):
             return parsed
         return buffered
+
+    def ended_at(self) -> dict[TopicPartition, float] | None:
+        """Per partition, the ``time.monotonic()`` send time of the newest fetch that found
+        it at its end; None when this kafka-python cannot tell (``EndWatch``)."""
+        return None if self._ends is None else dict(self._ends.ended)
 
     def take_skipped(self) -> list[SkippedBatch]:
         out = list(self.skipped)

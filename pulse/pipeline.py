@@ -32,7 +32,13 @@ BACKLOG_HOLD_MS = 3_000
 """How long (real, monotonic time) a partition fed moments ago holds the others back
 while a backlog is read (the clock not live): long enough for a writer to come back to
 a partition it left for others, short enough that a partition whose backlog ended costs
-the rest only that."""
+the rest only that. Where the consumer can tell (``consumers.fetch_buffer.EndWatch``), the
+quiet is the broker's: a fetch sent this long after the partition's last records found
+nothing more — not a fetch still on its way."""
+
+BACKLOG_HOLD_MAX_MS = 30_000
+"""The longest a partition waits for that answer (its fetches stuck: a broker that does
+not answer) before it lets the others go on."""
 
 DRAIN_SLICE_S = 2.0
 """The longest one call folds held-back records for (real time): the rest stay queued
@@ -224,9 +230,13 @@ class Pipeline:
         # how partitions interleave, so it reads at full speed.
         # While the clock is not live (a backlog), a partition fed moments ago holds the
         # others back too: the backlog may still be being written, unevenly.
-        limit = (aligner.limit(reader.unfetched(), wall_ms=now_ms,
-                               hold_ms=0 if engine.clock.live else BACKLOG_HOLD_MS)
-                 if reader.ready else float("inf"))
+        if not reader.ready:
+            limit = float("inf")
+        elif engine.clock.live:
+            limit = aligner.limit(reader.unfetched())
+        else:
+            limit = aligner.limit(reader.unfetched(), wall_ms=now_ms, hold_ms=BACKLOG_HOLD_MS,
+                                  ended=reader.ended_ms(), max_hold_ms=BACKLOG_HOLD_MAX_MS)
         folded = False
         for tp, rec, item in aligner.drain(limit, until=time.monotonic() + DRAIN_SLICE_S):
             folded = True

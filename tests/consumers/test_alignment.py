@@ -57,6 +57,31 @@ def test_a_partition_fed_moments_ago_holds_the_others_back_while_the_hold_lasts(
     assert [i for _, _, i in a.drain(a.limit([], wall_ms=6000))] == ["B2", "A2"]
 
 
+def test_a_quiet_partition_lets_go_only_once_kafka_was_asked_and_had_nothing_more() -> None:
+    """B was fed at wall 1000 and has been quiet since. Quiet here is not quiet at the
+    broker: while no fetch sent at least ``hold_ms`` after 1000 has found B at its end
+    (its fetch on its way), A waits — up to ``max_hold_ms``."""
+    def fed() -> EventTimeAligner:
+        a = EventTimeAligner(slack_ms=10)
+        a.add("B", [Rec(0)], ["B0"], [100], wall_ms=1000)
+        a.add("A", [Rec(0), Rec(1)], ["A0", "A1"], [105, 900], wall_ms=1500)
+        return a
+
+    def leaves(a: EventTimeAligner, wall: int, ended: dict[str, int] | None) -> list[str]:
+        return [i for _, _, i in a.drain(a.limit([], wall_ms=wall, hold_ms=3000,
+                                                 ended=ended, max_hold_ms=30_000))]
+
+    a = fed()
+    assert leaves(a, 4500, {"B": 1200, "A": 4000}) == ["B0", "A0"]  # B: asked too soon
+    assert leaves(a, 20_000, {"B": 3900, "A": 4000}) == []  # still too soon (< 1000 + 3000)
+    assert leaves(a, 20_000, {"B": 4100, "A": 4000}) == ["A1"]  # asked late enough: empty
+    a = fed()
+    assert leaves(a, 30_999, {}) == ["B0", "A0"]  # never asked: held up to max_hold_ms
+    assert leaves(a, 31_000, {}) == ["A1"]
+    a = fed()
+    assert leaves(a, 4000, None) == ["B0", "A0", "A1"]  # cannot tell: the quiet alone
+
+
 def test_overflow_drops_the_queue_and_says_where_to_read_again() -> None:
     a = EventTimeAligner(slack_ms=10, max_waiting=2)
     _add(a, "A", [100, 200, 300])

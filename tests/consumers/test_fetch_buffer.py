@@ -129,3 +129,64 @@ def test_a_partition_read_to_the_end_of_its_response_is_asked_again_at_once(
     # others' (kafka-python alone), the first one read looks at its end for ~60 polls
     assert polls > 60, polls
     assert max(stale.values()) <= 3, (stale, polls)
+
+
+def test_a_partition_is_seen_at_its_end_only_by_a_fetch_sent_after_its_last_records(
+        make_config: Callable[..., Config]) -> None:
+    """``ended_at()``: when the newest fetch was sent that found a partition at its end.
+    Read to the end, each partition gets one, sent after its last records came; written
+    to again, none newer comes until those records are read; a partition not assigned
+    any more gets none."""
+    cfg = make_config()
+    tps, ends = _three_partitions(cfg, 200)
+    consumer = _consumer(cfg, tps)
+
+    def read_to_end() -> float:
+        """Poll until every partition is at its end; when its last records came."""
+        deadline = time.monotonic() + 60
+        last = time.monotonic()
+        while any(consumer.position(tp) < ends[tp.partition] for tp in tps):
+            assert time.monotonic() < deadline, "the consumer did not read to the end"
+            if consumer.poll(timeout_ms=200):
+                last = time.monotonic()
+        return last
+
+    try:
+        ended = consumer.ended_at()
+        assert ended == {}, ended  # nothing asked yet
+        last = read_to_end()
+        # the fetch sent ahead comes back empty within fetch_max_wait_ms (500 ms)
+        deadline = time.monotonic() + 10
+        while True:
+            consumer.poll(timeout_ms=100)
+            ended = consumer.ended_at()
+            assert ended is not None
+            if all(ended.get(tp, 0) > last for tp in tps):
+                break
+            assert time.monotonic() < deadline, (ended, last)
+        # written to again: until read, no fetch finds a partition at its end
+        _write(cfg, 2000, ends)
+        time.sleep(1.0)  # the broker has them; the fetch in flight has answered
+        polled_at = time.monotonic()
+        consumer.poll(timeout_ms=0)  # one poll: some of it read, not all
+        assert consumer.position(tps[0]) < ends[0] or consumer.position(tps[1]) < ends[1]
+        behind = [tp for tp in tps if consumer.position(tp) < ends[tp.partition]]
+        ended = consumer.ended_at()
+        assert ended is not None
+        for tp in behind:
+            assert ended[tp] < polled_at, (tp, ended[tp], polled_at)
+        read_to_end()
+        # a partition taken away is asked about no more
+        consumer.assign(tps[1:])
+        taken_at = time.monotonic()
+        deadline = time.monotonic() + 10
+        while True:
+            consumer.poll(timeout_ms=100)
+            ended = consumer.ended_at()
+            assert ended is not None
+            if all(ended.get(tp, 0) > taken_at for tp in tps[1:]):
+                break
+            assert time.monotonic() < deadline, (ended, taken_at)
+        assert ended[tps[0]] < taken_at
+    finally:
+        consumer.close(autocommit=False)

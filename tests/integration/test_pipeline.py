@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import confluent_kafka
 import orjson
 import pytest
 import yaml
@@ -47,6 +49,57 @@ def test_backlog_partitions_are_read_in_event_time_step(make_config) -> None:
     with Service(cfg) as svc:
         assert svc.wait_ready(60)
         produce(cfg, messages)  # a backlog replayed while live: alerts judge it on the way
+        text = _settled(svc.metrics_url, len(messages))
+    late = from_exposition(text).late or {}
+    assert sum(late.values()) == 0, late
+    assert _compare(text, messages, _now_ms()) == []
+
+
+def _created_every_minute(cfg, partition: int, start_ms: int, minutes: range,
+                          tag: str) -> list[tuple[int, Message]]:
+    return [(partition, (cfg.kafka.tickets_topic, None, orjson.dumps({
+        "event_id": f"{tag}-{m}", "type": "ticket.created", "ts": start_ms + m * 60_000,
+        "ticket_id": f"{tag}-{m}", "channel": "chat", "category": "return",
+        "priority": "P2", "region": "east"}))) for m in minutes]
+
+
+def _write_partitions(cfg, rows: list[tuple[int, Message]]) -> None:
+    """Each message to its own partition (librdkafka), every one acknowledged."""
+    producer = confluent_kafka.Producer({"bootstrap.servers": cfg.kafka.bootstrap_servers,
+                                         "linger.ms": 20})
+    for partition, (topic, _key, value) in rows:
+        producer.produce(topic, value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def test_a_partition_whose_fetch_is_stuck_still_holds_the_backlog_back(make_config) -> None:
+    """A backlog being written: partition 0 has 1 h of event time so far, partition 1 has
+    30 h. Partition 0 has been read to its end, then the fetch process stops (SIGSTOP: a
+    fetch that does not come back) while partition 0's writer goes on. Quiet here for
+    longer than the 3 s hold is not quiet at the broker: no fetch has asked since. Let go,
+    partition 1's 30 h would be folded first and partition 0's next hours would come
+    more than the largest window behind the clock (late); held, nothing is late."""
+    cfg = make_config()  # fetch_process on (the default)
+    start = _now_ms() - 40 * 3600 * 1000
+    first = (_created_every_minute(cfg, 0, start, range(60), "a")
+             + _created_every_minute(cfg, 1, start, range(30 * 60), "b"))
+    then = _created_every_minute(cfg, 0, start, range(60, 30 * 60), "a")
+    with Service(cfg) as svc:
+        assert svc.wait_ready(60)
+        fetcher = svc.reader.fetcher()
+        assert fetcher is not None
+        assert fetcher.pid is not None
+        _write_partitions(cfg, first)
+        # partition 0 folded to its end, partition 1 held at its hour + the 60 s slack
+        wait_for(lambda: handled(scrape(svc.metrics_url)) >= 60 + 61, timeout=30,
+                 interval=0.05)
+        os.kill(fetcher.pid, signal.SIGSTOP)
+        try:
+            _write_partitions(cfg, then)
+            time.sleep(6.0)  # twice the hold, the fetch process still stopped
+        finally:
+            os.kill(fetcher.pid, signal.SIGCONT)
+        messages = [m for _p, m in first + then]
         text = _settled(svc.metrics_url, len(messages))
     late = from_exposition(text).late or {}
     assert sum(late.values()) == 0, late

@@ -169,6 +169,10 @@ def test_a_costly_snapshot_spaces_the_next_ones(make_config: Callable[..., Confi
         def unfetched() -> list[Any]:
             return []
 
+        @staticmethod
+        def ended_ms() -> None:  # the consumer cannot tell: the hold is the quiet alone
+            return None
+
         def publish(self) -> None:  # pragma: no cover - no listener tick configured
             pipe.publish(health)
 
