@@ -92,6 +92,10 @@ class CheckpointJob:
         """The result once the child has exited and every payload is written, else None."""
         return self._result if self._done.is_set() else None
 
+    def written(self) -> list[tuple[Any, int, int]]:
+        """The checkpoints written so far (after :meth:`cancel`: all the job wrote)."""
+        return list(self._result.written)
+
     def cancel(self, timeout_s: float = 30.0) -> None:
         """Stop the child (an assignment changed, or the process stops) and wait for the
         write under way, if any; what was written stays written."""

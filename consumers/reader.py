@@ -317,7 +317,14 @@ class StreamReader:
             self._commit(force=True)
         except Exception as exc:
             log.warning("final commit failed: %s", exc)
+        job = self._job
         self._cancel_job()
+        if job is not None:
+            # what the round wrote before it was stopped stays written: written again at
+            # the stop, it would take the other slot and the older checkpoint with it
+            for tp, offset, _n in job.written():
+                if tp in self._assigned:
+                    self._checkpointed[tp] = offset
         if self.ready and self._store is not None:
             self._write_checkpoints(fork=False)  # the next start replays from here
         if self._store is not None:

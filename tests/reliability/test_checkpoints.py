@@ -192,6 +192,38 @@ def _additive(*texts: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
     return out
 
 
+def test_a_stop_during_a_checkpoint_round_writes_each_partition_once(
+        make_config: Callable[..., Config]) -> None:
+    """The round after the rebuild is stopped half way (its forked encoder is slow after
+    three partitions): the stop writes the three it had not written, not all six again.
+    Written twice, a partition's second copy took the other slot and the older
+    checkpoint with it (this file's other-config test saw it under a loaded CI)."""
+    cfg = make_config(checkpoints__interval_s=3600)
+    msgs = simulated(cfg, hours=2, seed=8, rate=2.0)
+    produce(cfg, msgs)
+    svc = Service(cfg)
+    encode, parent = svc.pipeline.checkpoint, os.getpid()
+    encoded = [0]
+
+    def slow_in_the_child(tp: object) -> bytes:
+        payload = encode(tp)
+        encoded[0] += 1
+        if os.getpid() != parent and encoded[0] > 3:
+            time.sleep(60)  # the forked encoder; the stop's own write is not slowed
+        return payload
+
+    svc.pipeline.checkpoint = slow_in_the_child  # type: ignore[method-assign]
+    with svc:
+        assert svc.wait_ready(90)
+        reader = svc.reader
+        wait_for(lambda: reader._job is not None and len(reader._job.written()) == 3,
+                 timeout=60)
+    stored = _stored(cfg)
+    assert len(stored) == PARTITIONS
+    slots = {src: len(got) for src, got in stored.items() if isinstance(got, list)}
+    assert slots == dict.fromkeys(stored, 1), stored
+
+
 def test_a_partition_moving_between_two_members(make_config: Callable[..., Config]) -> None:
     cfg = make_config(checkpoints__interval_s=3600)
     msgs = simulated(cfg, hours=20, seed=6, rate=2.0, customer_messages=True)
