@@ -14,6 +14,7 @@ import confluent_kafka
 import orjson
 import pytest
 import yaml
+from kafka import TopicPartition
 
 from core.config import Config
 from pulse.service import Service
@@ -90,9 +91,11 @@ def test_a_partition_whose_fetch_is_stuck_still_holds_the_backlog_back(make_conf
         assert fetcher is not None
         assert fetcher.pid is not None
         _write_partitions(cfg, first)
-        # partition 0 folded to its end, partition 1 held at its hour + the 60 s slack
-        wait_for(lambda: handled(scrape(svc.metrics_url)) >= 60 + 61, timeout=30,
-                 interval=0.05)
+        # partition 0 folded to its end, partition 1 held at its hour + the 60 s slack:
+        # seen in the pipeline itself, at once (not a published snapshot later)
+        pipeline, tp0 = svc.pipeline, TopicPartition(cfg.kafka.tickets_topic, 0)
+        wait_for(lambda: pipeline._positions.get(tp0) == 60
+                 and pipeline._aligner.waiting() > 0, timeout=30, interval=0.01)
         os.kill(fetcher.pid, signal.SIGSTOP)
         try:
             _write_partitions(cfg, then)
