@@ -322,9 +322,7 @@ class StreamReader:
         if job is not None:
             # what the round wrote before it was stopped stays written: written again at
             # the stop, it would take the other slot and the older checkpoint with it
-            for tp, offset, _n in job.written():
-                if tp in self._assigned:
-                    self._checkpointed[tp] = offset
+            self._note_written(job.written())
         if self.ready and self._store is not None:
             self._write_checkpoints(fork=False)  # the next start replays from here
         if self._store is not None:
@@ -686,13 +684,17 @@ class StreamReader:
                 log.warning("checkpoint round failed: %s", why)
             else:
                 log.warning("checkpoint of %s[%d] failed (%s)", tp.topic, tp.partition, why)
-        for tp, offset, _n in res.written:
-            if tp in self._assigned:
-                self._checkpointed[tp] = offset
+        self._note_written(res.written)
         if res.written:
             log.info("checkpoints of %d partitions written (%d bytes) in %.2f s (encoded by "
                      "a forked copy: the stream went on)", len(res.written),
                      sum(n for _, _, n in res.written), res.seconds)
+
+    def _note_written(self, written: list[tuple[TopicPartition, int, int]]) -> None:
+        """Offsets a round's checkpoints cover, for the partitions still assigned."""
+        for tp, offset, _n in written:
+            if tp in self._assigned:
+                self._checkpointed[tp] = offset
 
     def _cancel_job(self) -> None:
         """Stop a forked round (the assignment or the state is about to change: nothing of
