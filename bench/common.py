@@ -419,6 +419,57 @@ def fill(bench: Bench, cfg: Any, records: Sequence[Record], processes: int = 2,
     return len(records) / dt
 
 
+def fill_stream(bench: Bench, cfg: Any, n_min: int, *, days: float = 7.0, seed: int = 11,
+                parts: int = 3, compression: str = "zstd") -> int:
+    """Simulator events written as they are generated, by librdkafka (``confluent-kafka``,
+    compressed batches, the way production producers write), never held in memory: the
+    fill for histories too large to keep as records (10x the large platform: 62 M events,
+    ~17 GB as Python records). The partition is :func:`fill`'s (crc32 of the key), the
+    rate :func:`sim_records`' first guess; returns the events written."""
+    from confluent_kafka import Producer
+
+    from pulse.simulation import Simulator, scenario
+
+    end = (int(time.time() * 1000) // HOUR_MS) * HOUR_MS - HOUR_MS
+    start = end - int(days * DAY_MS)
+    rate = n_min / (days * _EVENTS_PER_RATE_DAY) * 1.08
+    errors: list[Any] = []
+
+    def done(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(err)
+
+    prod = Producer({"bootstrap.servers": bench.bootstrap, "linger.ms": 100,
+                     "batch.size": 1 << 20, "compression.type": compression,
+                     "queue.buffering.max.kbytes": 1 << 20, "acks": 1})
+    topics = (cfg.kafka.tickets_topic, cfg.kafka.logistics_topic)
+    produce, poll, dumps, crc = prod.produce, prod.poll, orjson.dumps, zlib.crc32
+    t0, n = time.perf_counter(), 0
+    for ev in Simulator(scenario("normal", rate=rate), seed=seed, start_ms=start).until(end):
+        key = ev.key.encode()
+        value = dumps(ev.value)
+        while True:
+            try:
+                produce(topics[0 if ev.topic == "tickets" else 1], value, key,
+                        partition=crc(key) % parts, on_delivery=done)
+                break
+            except BufferError:
+                poll(0.05)
+        n += 1
+        if n % 10_000 == 0:
+            poll(0)
+        if n % 2_000_000 == 0:
+            log(f"fill: {n:,} events in {time.perf_counter() - t0:.0f} s")
+    left = prod.flush(900)
+    if errors or left:
+        raise RuntimeError(f"fill: {len(errors)} sends failed, {left} not delivered; "
+                           f"first: {errors[:1]!r}")
+    dt = time.perf_counter() - t0
+    log(f"fill: {n:,} events streamed ({compression}) in {dt:.1f} s ({n / dt:,.0f} ev/s, "
+        f"rate {rate:.1f} tickets/min, {days:g} days)")
+    return n
+
+
 # -- pulse run as a subprocess ---------------------------------------------------------
 _LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 

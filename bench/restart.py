@@ -25,7 +25,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Bench, PulseRun, created_json, fill, log, metric_sum, sim_records
+from bench.common import (
+    ROOT,
+    Bench,
+    PulseRun,
+    created_json,
+    fill,
+    fill_stream,
+    log,
+    metric_sum,
+    sim_records,
+)
 
 _WRITTEN = re.compile(r"checkpoints of (\d+) partitions written \((\d+) bytes\) in ([\d.]+) s")
 _READ = re.compile(r"checkpoints of (\d+) partitions read in ([\d.]+) s \((\d+) loaded\)")
@@ -119,12 +129,15 @@ def one_code(bench: Bench, cfg: Any, label: str, root: Path, timeout_s: float
 
 def one_size(bench: Bench, n_min: int, timeout_s: float,
              codes: list[tuple[str, Path]] | None = None, repeat: int = 1,
-             fill_processes: int = 2) -> list[dict[str, Any]]:
-    records = sim_records(n_min)
-    n = len(records)
+             fill_processes: int = 2, stream: bool = False) -> list[dict[str, Any]]:
     cfg = bench.config(f"restart{n_min}")
-    fill(bench, cfg, records, processes=fill_processes)
-    del records
+    if stream:
+        n = fill_stream(bench, cfg, n_min)
+    else:
+        records = sim_records(n_min)
+        n = len(records)
+        fill(bench, cfg, records, processes=fill_processes)
+        del records
     codes = codes or [("this", ROOT)]
     rows = []
     for i in range(repeat):
@@ -155,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="producer processes (forked: each copies the records' pages as "
                         "it reads them; 1 produces in this process: for 4x the large "
                         "platform, ~7 GiB of records)")
+    p.add_argument("--stream", action="store_true",
+                   help="write the simulator's events as they are generated, zstd batches "
+                        "by librdkafka, none held in memory (bench.common.fill_stream): "
+                        "for 10x the large platform")
     args = p.parse_args(argv)
     bench = Bench(quick=True, events=0, rebuild_events=0)
     rows = []
@@ -162,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in [int(s) for s in args.sizes.split(",")]:
             log(f"restart: {size:,} events")
             rows += one_size(bench, size, args.timeout, args.code, args.repeat,
-                             args.fill_processes)
+                             args.fill_processes, args.stream)
     finally:
         bench.cleanup()
     print("| events (7 days) | code | start → ready, no checkpoint | start → ready, checkpoints "
