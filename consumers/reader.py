@@ -317,12 +317,7 @@ class StreamReader:
             self._commit(force=True)
         except Exception as exc:
             log.warning("final commit failed: %s", exc)
-        job = self._job
         self._cancel_job()
-        if job is not None:
-            # what the round wrote before it was stopped stays written: written again at
-            # the stop, it would take the other slot and the older checkpoint with it
-            self._note_written(job.written())
         if self.ready and self._store is not None:
             self._write_checkpoints(fork=False)  # the next start replays from here
         if self._store is not None:
@@ -697,11 +692,15 @@ class StreamReader:
                 self._checkpointed[tp] = offset
 
     def _cancel_job(self) -> None:
-        """Stop a forked round (the assignment or the state is about to change: nothing of
-        it is applied); the ids it was sealing stay aside until the next round seals them."""
+        """Stop a forked round (the process stops, or the assignment or the state is about
+        to change): its sealed ids are not applied and stay aside until the next round
+        seals them. What it wrote before it was stopped stays written and is noted for
+        the partitions still assigned: written again (at the stop, or after a rebalance),
+        a partition would take the other slot and the older checkpoint with it."""
         job, self._job = self._job, None
         if job is not None:
             job.cancel()
+            self._note_written(job.written())
 
     def _update_progress(self) -> None:
         consumer = self._consumer

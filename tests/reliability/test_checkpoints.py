@@ -224,6 +224,50 @@ def test_a_stop_during_a_checkpoint_round_writes_each_partition_once(
     assert slots == dict.fromkeys(stored, 1), stored
 
 
+def test_a_rebalance_during_a_checkpoint_round_writes_each_partition_once(
+        make_config: Callable[..., Config]) -> None:
+    """As the stop above, for a rebalance: a second member joins while the first one's
+    round after its rebuild is half way (its forked encoder is slow after three
+    partitions). The round is cancelled; what it wrote is noted for the partitions the
+    first member keeps, so neither its next round nor its stop writes those again (into
+    the other slot, taking the older checkpoint with it)."""
+    cfg = make_config(checkpoints__interval_s=3600)
+    msgs = simulated(cfg, hours=2, seed=9, rate=2.0)
+    produce(cfg, msgs)
+    a = Service(cfg)
+    encode, parent = a.pipeline.checkpoint, os.getpid()
+    encoded = [0]
+
+    def slow_in_the_child(tp: object) -> bytes:
+        payload = encode(tp)
+        encoded[0] += 1
+        if os.getpid() != parent and encoded[0] > 3:
+            time.sleep(60)
+        return payload
+
+    a.pipeline.checkpoint = slow_in_the_child  # type: ignore[method-assign]
+    same_group = make_config(kafka__group_id=cfg.kafka.group_id, checkpoints__interval_s=3600,
+                             kafka__tickets_topic=cfg.kafka.tickets_topic,
+                             kafka__logistics_topic=cfg.kafka.logistics_topic)
+    with a:
+        assert a.wait_ready(90)
+        ra = a.reader
+        wait_for(lambda: ra._job is not None and len(ra._job.written()) == 3, timeout=60)
+        job = ra._job
+        assert job is not None
+        by_round = {tp: offset for tp, offset, _n in job.written()}
+        with Service(same_group) as b:
+            rb = b.reader
+            wait_for(lambda: ra.ready and rb.ready and bool(ra._assigned) and bool(rb._assigned)
+                     and len(ra._assigned) + len(rb._assigned) == PARTITIONS, timeout=120)
+            for tp in ra._assigned & by_round.keys():  # kept: noted as written
+                assert ra._checkpointed.get(tp) == by_round[tp], tp
+    stored = _stored(cfg)
+    assert len(stored) == PARTITIONS
+    slots = {src: len(got) for src, got in stored.items() if isinstance(got, list)}
+    assert slots == dict.fromkeys(stored, 1), stored
+
+
 def test_a_partition_moving_between_two_members(make_config: Callable[..., Config]) -> None:
     cfg = make_config(checkpoints__interval_s=3600)
     msgs = simulated(cfg, hours=20, seed=6, rate=2.0, customer_messages=True)
