@@ -4,16 +4,15 @@ Not pickle: the checkpoint topic can be written by anyone with access to the clu
 unpickling runs code. The encoding is msgpack (``msgspec``) of a tagged tree: plain values
 as themselves; a container of plain values only as ``[tag, id, items]`` with its items a
 plain msgpack array, so that decoding it costs no call per item (most of a large state:
-ticket keys, ids, index entries; a restart waits for it); a list of objects of one state
-class with plain slots as ``["O", id, class, columns]``, the objects numbered after the
-list (the returns of a minute); a dict of objects written before as their numbers (the
-returns by id); other containers as ``[tag, id, ...]`` (tuple, list, dict, set,
+ticket keys, return ids, index entries; a restart waits for it); other containers as
+``[tag, id, ...]`` (tuple, list, dict, set,
 frozenset, array, SortedList, SortedKeyList keyed by an ``itemgetter``, SortedArray as
 its typecode and bytes); objects of the few state classes named in :data:`_CLASSES` by
 their slots; anything seen before as ``["r", id]`` (the
 profiles, their family lists, the windows referenced twice); ints beyond msgpack's 64 bits
 as ``["i", digits]``. Ints are values: the ticket keys the dict and the indexes share are
-shared again after decoding (``TicketBook.share_keys``). Decoding builds only those
+shared again after decoding (``TicketBook.share_keys``), as are the return ids of the dict
+and of the minute lists (``ReturnBook.share_ids``). Decoding builds only those
 types, with ``object.__new__`` and the named slots: a hostile checkpoint can make state
 wrong (so the topic needs the same ACLs as the source topics), never run code. Everything
 is compressed with zstd (format 3: zlib; zstd decompresses several times faster).
@@ -34,10 +33,8 @@ import gc
 import hashlib
 import zlib
 from array import array
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from itertools import repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -51,7 +48,7 @@ from metrics.dedupe import _Run
 from metrics.engine import Engine
 from metrics.histogram import Histogram
 from metrics.sortedarray import SortedArray
-from metrics.state import Profile, Return, _ByCreationMinute
+from metrics.state import Profile, _ByCreationMinute
 from metrics.windows import SlidingWindows, _Chunk, _Today, _Window
 
 __all__ = ["FORMAT", "CheckpointError", "body", "config_hash", "decode", "encode", "header",
@@ -59,20 +56,22 @@ __all__ = ["FORMAT", "CheckpointError", "body", "config_hash", "decode", "encode
 
 # 2: tickets as keys and columns (metrics/state.py), not tuples; 3: later turns and window
 # value series in SortedArrays (metrics/sortedarray.py), not SortedLists; 4: containers of
-# plain values as plain arrays, lists of objects as columns, zstd (the same state: 3 is
-# still read, see _READS)
+# plain values as plain arrays, zstd (the same state: 3 is still read, see _READS); its
+# object columns ("O") and dicts of references ("R") held the returns, since packed ints
+# (metrics/state.py ReturnBook: another layout hash, so those checkpoints are refused)
 FORMAT: Final = 4
 _READS: Final = frozenset({3, FORMAT})  # the formats whose tree this build decodes
 
 # the classes a checkpoint may hold, by name, with the slots that make their state
 _CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (
-    Profile, Return, _ByCreationMinute, Histogram, _Run, _Chunk, _Window, _Today,
+    Profile, _ByCreationMinute, Histogram, _Run, _Chunk, _Window, _Today,
 )}
 # classes without slots, held by their instance dict
 _DICT_CLASSES: Final[dict[str, type]] = {c.__name__: c for c in (SlidingWindows,)}
 # the components of an engine restored in place (their bound methods are cached by it)
 _COMPONENTS: Final = ("seen", "windows", "tickets", "returns", "scores")
-_NOT_STATE: Final = {"scores": frozenset({"_rules"})}  # configuration, rebuilt from it
+_NOT_STATE: Final = {  # configuration, rebuilt from it
+    "scores": frozenset({"_rules"}), "returns": frozenset({"regions", "_number"})}
 # the engine's attributes that are configuration, derived from it, or handled apart;
 # every other one is state (an attribute added later is checkpointed, or refused)
 _ENGINE_NOT_STATE: Final = frozenset({
@@ -166,33 +165,6 @@ class _Encoder:
         self.keep.append(obj)
         return n
 
-    def _columns(self, items: list[Any]) -> list[list[Any]] | None:
-        """A list of objects of one state class with plain slots (the returns of a
-        minute): their slots as columns, the objects numbered in order after the list.
-        None where that does not hold (seen before, an unset slot, a non-plain value)."""
-        if not items:
-            return None
-        types = set(map(type, items))
-        if len(types) != 1:
-            return None
-        cls = types.pop()
-        if _CLASSES.get(cls.__name__) is not cls:
-            return None
-        ids = list(map(id, items))
-        if len(set(ids)) != len(ids) or not self.memo.keys().isdisjoint(ids) or (
-                self.instead and not self.instead.keys().isdisjoint(ids)):
-            return None
-        try:
-            columns = [list(map(attrgetter(a), items)) for a in _LAYOUT[cls.__name__]]
-        except AttributeError:
-            return None
-        if not all(map(_plain, columns)):
-            return None
-        first = len(self.memo)
-        self.memo.update(zip(ids, range(first, first + len(ids)), strict=True))
-        self.keep.extend(items)
-        return columns
-
     def enc(self, x: Any) -> Any:
         if x is None or type(x) in (bool, float, str, bytes):
             return x
@@ -216,9 +188,6 @@ class _Encoder:
             n = self._id(x)
             if _plain(x):
                 return ["L", n, x]
-            columns = self._columns(x)
-            if columns is not None:
-                return ["O", n, type(x[0]).__name__, columns]
             return ["l", n, [enc(v) for v in x]]
         if t is dict:
             n = self._id(x)
@@ -226,9 +195,6 @@ class _Encoder:
                 values = x.values()
                 if _plain(values):
                     return ["D", n, list(x), list(values)]
-                refs = list(map(self.memo.get, map(id, values)))
-                if None not in refs:  # all written before (the returns by id)
-                    return ["R", n, list(x), refs]
                 return ["E", n, list(x), [enc(v) for v in values]]
             return ["d", n, [enc(k) for k in x], [enc(v) for v in x.values()]]
         if t is set or t is frozenset:
@@ -276,7 +242,7 @@ _I64: Final = 1 << 63
 # what msgpack holds as itself, types and all (an int only within 64 bits)
 _PLAIN: Final = frozenset({type(None), bool, float, str, bytes, int})
 _PLAIN_BUT_INT: Final = _PLAIN - {int}
-_PLAIN_TAGS: Final = frozenset("LTDUPFR")  # their last item is an array of plain values
+_PLAIN_TAGS: Final = frozenset("LTDUPF")  # their last item is an array of plain values
 
 
 def _plain(items: Iterable[Any]) -> bool:
@@ -321,19 +287,6 @@ class _Decoder:
                         continue
                 setattr(out, a, v)
             return out
-        if tag == "O":  # objects of one class by slot columns, numbered after the list
-            cls = _CLASSES.get(x[2])
-            if cls is None:
-                raise CheckpointError(f"unknown class {x[2]!r}")
-            attrs, columns = _LAYOUT[x[2]], x[3]
-            k = len(columns[0]) if columns else 0
-            if len(columns) != len(attrs) or any(len(c) != k for c in columns):
-                raise CheckpointError(f"{x[2]}: columns do not match its slots")
-            out = memo[x[1]] = list(map(object.__new__, repeat(cls, k)))
-            for a, column in zip(attrs, columns, strict=True):
-                deque(map(setattr, out, repeat(a, k), column), 0)
-            memo.update(zip(range(x[1] + 1, x[1] + 1 + k), out, strict=True))
-            return out
         # containers of plain values (see _plain): msgpack gave them as they were
         if tag in _PLAIN_TAGS and type(x[-1]) is not list:
             raise CheckpointError(f"a {tag!r} container of no array")
@@ -345,9 +298,6 @@ class _Decoder:
             return out
         if tag == "D":
             out = memo[x[1]] = dict(zip(x[2], x[3], strict=True))
-            return out
-        if tag == "R":
-            out = memo[x[1]] = dict(zip(x[2], map(memo.__getitem__, x[3]), strict=True))
             return out
         if tag == "E":
             out = memo[x[1]] = {}
@@ -514,6 +464,7 @@ def decode(payload: bytes, make: Callable[[], Engine]) -> tuple[Engine, int, int
             for a, v in state.items():
                 setattr(obj, a, d.dec(v))
         engine.tickets.share_keys()
+        engine.returns.share_ids()
         by_name = {cls.__name__: cls for cls in engine._dispatch}
         for topic, cls_name, n in tree["routes"]:
             routes = engine._routes.get(topic) or engine._route(topic)

@@ -54,6 +54,7 @@ from metrics.state import (
     TRANSFERRED,
     ReturnBook,
     TicketBook,
+    requested_ms,
 )
 from metrics.windows import SlidingWindows
 
@@ -385,11 +386,12 @@ class Engine:
         return self.returns.get(e.return_id) is not None
 
     def _return_closed(self, e: ReturnClosed) -> bool:
-        r = self.returns.get(e.return_id)
+        returns = self.returns
+        r = returns.get(e.return_id)
         if r is None:
             return False
-        if self.returns.close(r) and e.outcome != "cancelled":
-            self.h_return[r.region].observe((e.ts_ms - r.requested_ms) / 1000.0)
+        if returns.close(e.return_id) and e.outcome != "cancelled":
+            self.h_return[returns.region(r)].observe((e.ts_ms - requested_ms(r)) / 1000.0)
         return True
 
     # -- time and output -------------------------------------------------------------

@@ -105,15 +105,9 @@ def _as_format_3(x: object) -> object:
     old = {"L": "l", "T": "t", "U": "S", "P": "s", "F": "f"}
     if tag in old:
         return [old[tag], rest[0], list(rest[1])]
-    if tag == "R":
-        return ["d", rest[0], rest[1], [["r", v] for v in rest[2]]]
     if tag in ("D", "E", "d"):
         return ["d", rest[0], [_as_format_3(k) for k in rest[1]],
                 [_as_format_3(v) for v in rest[2]]]
-    if tag == "O":  # the objects were numbered after the list
-        n, name, columns = rest
-        return ["l", n, [["o", n + 1 + i, name, list(slots)]
-                         for i, slots in enumerate(zip(*columns, strict=True))]]
     if tag in ("l", "t", "s", "f", "S"):
         return [tag, rest[0], [_as_format_3(v) for v in rest[1]]]
     if tag == "o":
@@ -160,7 +154,7 @@ def test_a_checkpoint_of_format_3_is_still_read(log: list[Message]) -> None:
                       zlib.compress(msgspec.msgpack.encode(tree), 1))
         now.load(key, payload)
         then.load(key, old)
-    assert {"L", "D", "E", "O", "R"} <= tags  # the new forms were written, and taken apart
+    assert {"L", "D", "E"} <= tags  # the new forms were written, and taken apart
     now.tick()
     then.tick()
     assert exposition(then) == exposition(now) == exposition(engine)
@@ -182,13 +176,10 @@ def _first(x: object, tag: str) -> list[object] | None:
 
 
 @pytest.mark.parametrize(("tag", "forge"), [
-    ("O", lambda n: n[3].append([1, 2])),  # a column more than the class has slots
-    ("O", lambda n: n[3][0].append("x")),  # columns of unequal lengths
-    ("R", lambda n: n[3].__setitem__(0, 10**9)),  # a reference to nothing written
     ("D", lambda n: n[3].pop()),  # keys without their values
     ("L", lambda n: n.__setitem__(2, 7)),  # items that are no array
     ("T", lambda n: n.__setitem__(2, None)),
-], ids=["O-slots", "O-lengths", "R-dangling", "D-unequal", "L-scalar", "T-none"])
+], ids=["D-unequal", "L-scalar", "T-none"])
 def test_a_forged_tree_is_refused_as_corrupt(log: list[Message], tag: str, forge) -> None:
     """Well compressed, well checksummed, wrong inside (a hostile writer of the topic):
     refused as corrupt, and nothing of it installed."""
